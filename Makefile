@@ -1,0 +1,28 @@
+# Set-up and test entry points. `make setup` then `make test` on Debian 12 with Python 3.11.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+export FINN_BUILD_DIR ?= $(CURDIR)/.finn_build
+
+.PHONY: setup test test-all lint
+
+setup:
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null; \
+	else echo "not root or no apt-get: install Debian's dataset-fashion-mnist yourself (see README)"; fi
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -r requirements-finn.txt
+	$(PY) -m pip install -q --no-deps finn-plus==1.6.1
+	mkdir -p $(FINN_BUILD_DIR)
+	$(PY) -c "import quant_models, finn; print('qvit-fpga set up')"
+
+lint:
+	$(VENV)/bin/ruff check quant_models build_flows tests
+
+test: lint
+	$(PY) -m pytest -n 2 -q
+
+test-all: lint
+	$(PY) -m pytest -n 2 -q -m ""

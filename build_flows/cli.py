@@ -1,0 +1,123 @@
+"""The ``qvit`` command line.
+
+Every user error ends with exit status 2 and one paragraph naming the cause and the fix.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+
+USER_ERRORS = (ValueError, TypeError, FileNotFoundError, RuntimeError)
+
+
+def _quiet():
+    warnings.filterwarnings("ignore", message="fast_hadamard_transform")
+    warnings.filterwarnings("ignore", category=UserWarning, module="brevitas")
+
+
+def _overrides(pairs: list[str]) -> dict:
+    """``key=value`` strings -> dict; values parsed as JSON when possible (``img_size=28``)."""
+    out = {}
+    for pair in pairs or []:
+        if "=" not in pair:
+            raise ValueError(f"--set expects key=value, got {pair!r} (for example --set img_size=28)")
+        key, value = pair.split("=", 1)
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+        if isinstance(out[key], list):
+            out[key] = tuple(out[key])
+    return out
+
+
+def cmd_models(args) -> int:
+    from quant_models import create_model, list_models
+    from quant_models.complexity import count
+    from quant_models.export import model_input_shape
+
+    rows = []
+    for name in list_models():
+        model = create_model(name)
+        shape = model_input_shape(model)
+        c = count(model, shape)
+        doc = (type(model).__doc__ or "").strip().split("\n")[0]
+        factory_doc = _factory_doc(name)
+        rows.append((name, "x".join(map(str, shape[1:])), c, factory_doc or doc))
+    if args.json:
+        print(json.dumps([{"name": n, "input": s, **c.to_dict(), "description": d} for n, s, c, d in rows], indent=2))
+        return 0
+    head = (f"{'model':<22}{'input':>9}{'params':>12}{'binary MACs':>15}{'ternary MACs':>14}"
+            f"{'other MACs':>12}{'OPs':>11}  description")
+    print(head)
+    print("-" * len(head))
+    for n, s, c, d in rows:
+        print(f"{n:<22}{s:>9}{c.params:>12,}{c.binary_macs:>15,}{c.ternary_macs:>14,}{c.other_macs:>12,}{c.ops:>11.3g}  {d}")
+    print("\nOPs = BOPs/64 + FLOPs per image (BinaryViT convention); MACs per image at the default input size.")
+    return 0
+
+
+def _factory_doc(name: str) -> str:
+    from quant_models import registry
+
+    fn = registry._MODELS.get(name)
+    return (fn.__doc__ or "").strip().split("\n")[0] if fn else ""
+
+
+def _model_from_args(args):
+    from quant_models import create_model, load_checkpoint
+
+    overrides = _overrides(args.set)
+    if args.checkpoint:
+        return load_checkpoint(args.checkpoint, name=args.model, **overrides)
+    return create_model(args.model, **overrides)
+
+
+def cmd_export(args) -> int:
+    from quant_models.export import export_model
+
+    model = _model_from_args(args)
+    if not args.checkpoint:
+        print(f"note: no --checkpoint given, exporting {args.model} with random weights", file=sys.stderr)
+    report = export_model(model, args.out, samples=args.samples, seed=args.seed)
+    print(f"wrote {report.path}: {report.nodes} nodes, input {list(report.input_shape)}")
+    print("op types: " + ", ".join(f"{k} {v}" for k, v in report.op_types.items()))
+    print(f"verified against torch on {report.samples} inputs: argmax agrees on {report.argmax_agree}/{report.samples}, "
+          f"max |logit diff| = {report.max_abs_diff:.3g} (< 1e-4 required) in {report.seconds} s")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="qvit", description="Binary and ternary ViTs from Brevitas QAT to FINN accelerators.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    m = sub.add_parser("models", help="list registered models with parameter and operation counts")
+    m.add_argument("--json", action="store_true", help="machine-readable output")
+    m.set_defaults(func=cmd_models)
+
+    e = sub.add_parser("export", help="export a model to QONNX and verify it against torch")
+    e.add_argument("--model", required=True, help="registered model name (see `qvit models`)")
+    e.add_argument("--checkpoint", help="checkpoint written by `qvit train` (default: random weights)")
+    e.add_argument("--out", required=True, help="output .onnx file")
+    e.add_argument("--samples", type=int, default=8, help="random inputs used for verification (default 8)")
+    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--set", action="append", metavar="KEY=VALUE", help="config override, e.g. --set img_size=28 --set in_chans=1")
+    e.set_defaults(func=cmd_export)
+    return p
+
+
+def main(argv=None) -> int:
+    _quiet()
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except USER_ERRORS as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

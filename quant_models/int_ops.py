@@ -1,0 +1,107 @@
+"""Integer operators whose exact semantics are shared by torch, QONNX execution and hardware.
+
+Two operations in the models have no exact ONNX/QONNX equivalent and become one hardware layer
+each: the quantized softmax and the MLGRU token recurrence. Each is defined here once, in numpy
+and in integer arithmetic, so that the torch forward pass, the qonnx custom op
+(`quant_models.custom_ops`) and the RTL golden models all compute the same bits.
+
+In torch they are exported as single custom nodes (`torch.autograd.Function.symbolic`) in the
+ONNX domain ``quant_models.custom_ops``; during training a straight-through estimator gives them a
+float gradient while the forward value stays the integer one.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+DOMAIN = "quant_models.custom_ops"
+SOFTMAX_FRAC_BITS = 16  # fixed-point bits of the exp() lookup table
+
+
+def int_softmax(x: np.ndarray, scale: float, out_bits: int, mask_diagonal: bool = False) -> np.ndarray:
+    """Quantized softmax over the last axis.
+
+    Expects ``x`` on the grid ``scale * integer`` (the output of a signed activation quantizer).
+    Gives probabilities on the grid ``k / (2**out_bits - 1)``, float32. With ``mask_diagonal``
+    (locality self-attention), element i of row i gets probability 0 (the last two axes must be square).
+
+    Integer semantics (what the hardware does): z = x / scale; d = max(z) - z; e = round(2**16 *
+    exp(-d * scale)) (a lookup table indexed by d); p = round_half_up(e * (2**n - 1) / sum(e)).
+    """
+    scale = float(np.asarray(scale, dtype=np.float32).reshape(-1)[0])
+    z = np.round(np.asarray(x, dtype=np.float32) / np.float32(scale)).astype(np.int64)
+    keep = np.ones(z.shape, dtype=bool)
+    if mask_diagonal:
+        if z.shape[-1] != z.shape[-2]:
+            raise ValueError(f"mask_diagonal needs square score matrices, got shape {z.shape}")
+        keep = np.broadcast_to(~np.eye(z.shape[-1], dtype=bool), z.shape)
+    lowest = np.iinfo(np.int64).min
+    m = np.where(keep, z, lowest).max(axis=-1, keepdims=True)
+    d = (m - z).astype(np.float64)
+    e = np.floor(np.exp(-d * scale) * 2.0**SOFTMAX_FRAC_BITS + 0.5).astype(np.int64)
+    e = np.where(keep, e, 0)
+    total = e.sum(axis=-1, keepdims=True)
+    levels = 2**out_bits - 1
+    p = (2 * e * levels + total) // (2 * total)
+    return (p.astype(np.float32) / np.float32(levels)).astype(np.float32)
+
+
+def mlgru_scan(f: np.ndarray, c: np.ndarray, c_scale: float, f_bits: int) -> np.ndarray:
+    """MLGRU recurrence h_t = f_t * h_(t-1) + (1 - f_t) * c_t over axis 1 (tokens), h_0 = 0.
+
+    Expects ``f`` [B, T, C] on the grid k / (2**f_bits - 1) (forget gate in [0, 1]) and ``c``
+    [B, T, C] on the grid ``c_scale * integer``. Gives ``h`` [B, T, C] on the grid of ``c``, float32:
+    in integers H_t = round((F_t * H_(t-1) + (Fm - F_t) * C_t) / Fm), Fm = 2**f_bits - 1. Because
+    Fm is odd the division never ends in an exact .5, so no tie rule is needed; since h is a convex
+    combination of c values it never leaves c's range (no clipping).
+    """
+    c_scale = np.float32(np.asarray(c_scale, dtype=np.float32).reshape(-1)[0])
+    fm = 2**f_bits - 1
+    big_f = np.round(np.asarray(f, dtype=np.float32) * fm).astype(np.int64)
+    big_c = np.round(np.asarray(c, dtype=np.float32) / c_scale).astype(np.int64)
+    h = np.zeros(big_c.shape[:1] + big_c.shape[2:], dtype=np.int64)
+    out = np.empty_like(big_c)
+    for t in range(big_c.shape[1]):
+        num = big_f[:, t] * h + (fm - big_f[:, t]) * big_c[:, t]
+        h = (2 * num + fm) // (2 * fm)
+        out[:, t] = h
+    return (out.astype(np.float32) * c_scale).astype(np.float32)
+
+
+def _np(t: torch.Tensor) -> np.ndarray:
+    return t.detach().cpu().float().numpy()
+
+
+class IntSoftmaxFn(torch.autograd.Function):
+    """Export form of :func:`int_softmax`: one ``IntSoftmax`` node with inputs (x, scale)."""
+
+    @staticmethod
+    def forward(ctx, x, scale, out_bits, mask_diagonal):
+        return torch.from_numpy(int_softmax(_np(x), _np(scale), out_bits, mask_diagonal)).to(x.device)
+
+    @staticmethod
+    def symbolic(g, x, scale, out_bits, mask_diagonal):
+        out = g.op(f"{DOMAIN}::IntSoftmax", x, scale, out_bits_i=out_bits, mask_diagonal_i=int(mask_diagonal))
+        # The exporter's shape inference cannot see into custom ops: give the output x's type and shape.
+        out.setType(x.type())
+        return out
+
+
+class MLGRUFn(torch.autograd.Function):
+    """Export form of :func:`mlgru_scan`: one ``MLGRU`` node with inputs (f, c, c_scale)."""
+
+    @staticmethod
+    def forward(ctx, f, c, c_scale, f_bits):
+        return torch.from_numpy(mlgru_scan(_np(f), _np(c), _np(c_scale), f_bits)).to(c.device)
+
+    @staticmethod
+    def symbolic(g, f, c, c_scale, f_bits):
+        out = g.op(f"{DOMAIN}::MLGRU", f, c, c_scale, f_bits_i=f_bits)
+        out.setType(c.type())
+        return out
+
+
+def exporting() -> bool:
+    """True while torch's ONNX exporter traces the model."""
+    return torch.onnx.is_in_onnx_export()

@@ -1,0 +1,110 @@
+"""Brevitas quantizers used by every model (injectors only, no hand-written fake-quant).
+
+Names say what the quantizer produces:
+
+- ``BinaryWeightPerTensor``: {-s, +s}, one learned-free constant scale (exports ``BipolarQuant``).
+- ``BinaryWeightPerChannel``: {-s_c, +s_c}, s_c = mean |W_c| per output channel (XNOR-Net / BinaryViT).
+- ``TernaryWeightAbsMean``: {-s, 0, +s}, s = mean |W| per tensor, round-to-nearest (BitNet b1.58).
+- ``BinaryAct``: {-1, +1} activations (sign with straight-through gradient).
+- ``int_act(bits)`` / ``uint_act(bits)``: k-bit signed / unsigned activations with a learned scale.
+- ``int_weight(bits)``: k-bit signed per-channel weights with a max-abs scale.
+
+All of them were checked to export to QONNX and match torch exactly (see tests/test_export.py).
+"""
+
+from __future__ import annotations
+
+import functools
+
+from brevitas.core.function_wrapper import TensorClampSte
+from brevitas.inject.enum import ScalingImplType, ScalingPerOutputType, StatsOp
+from brevitas.quant import (
+    Int8ActPerTensorFloat,
+    Int8WeightPerChannelFloat,
+    SignedBinaryActPerTensorConst,
+    SignedBinaryWeightPerTensorConst,
+    SignedTernaryWeightPerTensorConst,
+    Uint8ActPerTensorFloat,
+)
+
+
+class BinaryWeightPerTensor(SignedBinaryWeightPerTensorConst):
+    """Binary weights {-1, +1} x 1 (constant scale; the following norm learns the magnitude)."""
+
+    scaling_const = 1.0
+
+
+class BinaryWeightPerChannel(SignedBinaryWeightPerTensorConst):
+    """Binary weights sign(W) x mean|W| per output channel."""
+
+    scaling_impl_type = ScalingImplType.STATS
+    scaling_stats_op = StatsOp.AVE
+    scaling_per_output_type = ScalingPerOutputType.CHANNEL
+    scaling_min_val = 1e-8
+    tensor_clamp_impl = TensorClampSte  # the in-place clamp of the parent would shrink W every call
+
+
+class TernaryWeightAbsMean(SignedTernaryWeightPerTensorConst):
+    """BitNet b1.58 absmean ternary weights: clip(round(W / mean|W|), -1, 1) x mean|W|."""
+
+    scaling_impl_type = ScalingImplType.STATS
+    scaling_stats_op = StatsOp.AVE
+    scaling_per_output_type = ScalingPerOutputType.TENSOR
+    scaling_min_val = 1e-8
+    tensor_clamp_impl = TensorClampSte
+
+
+class BinaryAct(SignedBinaryActPerTensorConst):
+    """Binary activations {-1, +1}: sign(x) with a straight-through gradient clipped to |x| <= 1."""
+
+    scaling_const = 1.0
+
+
+@functools.cache
+def int_act(bits: int):
+    """Signed k-bit activation quantizer with a learned per-tensor scale (k >= 2)."""
+    if bits < 2:
+        raise ValueError(f"signed k-bit activations need k >= 2 bits (got {bits}); use BinaryAct for 1 bit")
+    return Int8ActPerTensorFloat.let(bit_width=bits)
+
+
+@functools.cache
+def uint_act(bits: int):
+    """Unsigned k-bit activation quantizer with a learned per-tensor scale (k >= 2).
+
+    Unsigned 1-bit activations are not offered: Brevitas exports them as BipolarQuant, which
+    means {-s, +s}, not {0, s} (see the toolchain notes).
+    """
+    if bits < 2:
+        raise ValueError(f"unsigned activations need k >= 2 bits (got {bits}); 1-bit unsigned exports wrongly")
+    return Uint8ActPerTensorFloat.let(bit_width=bits)
+
+
+@functools.cache
+def int_weight(bits: int):
+    """Signed k-bit per-channel weights with a max-abs scale."""
+    return Int8WeightPerChannelFloat.let(bit_width=bits)
+
+
+def weight_quant(kind: str | int):
+    """Weight quantizer by name: 'binary', 'binary-tensor', 'ternary', or an int bit width."""
+    if kind == "binary":
+        return BinaryWeightPerChannel
+    if kind == "binary-tensor":
+        return BinaryWeightPerTensor
+    if kind == "ternary":
+        return TernaryWeightAbsMean
+    if isinstance(kind, int) and kind >= 2:
+        return int_weight(kind)
+    raise ValueError(f"unknown weight quantization {kind!r}: use 'binary', 'binary-tensor', 'ternary' or an int >= 2")
+
+
+def weight_bits(kind: str | int) -> int:
+    """Bit width of a weight quantizer name (binary 1, ternary 2)."""
+    return {"binary": 1, "binary-tensor": 1, "ternary": 2}.get(kind, kind)
+
+
+@functools.cache
+def unit_interval_act(bits: int):
+    """Unsigned k-bit activations on the fixed grid k / (2**bits - 1) in [0, 1] (gates after a sigmoid)."""
+    return Uint8ActPerTensorFloat.let(bit_width=bits, scaling_impl_type=ScalingImplType.CONST, scaling_const=1.0, max_val=1.0)

@@ -1,0 +1,100 @@
+"""Model registry in the style of timm: ``@register_model`` on a factory, ``create_model(name)``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+_MODELS: dict[str, Callable] = {}
+CHECKPOINT_DIR = Path(__file__).parent / "checkpoints"
+
+
+class UnknownModelError(ValueError):
+    """A model name that is not registered."""
+
+
+def register_model(fn: Callable) -> Callable:
+    """Register a factory ``fn(**overrides) -> nn.Module`` under its name with '_' -> '-'."""
+    name = fn.__name__.replace("_", "-")
+    if name in _MODELS:
+        raise ValueError(f"model {name!r} registered twice")
+    _MODELS[name] = fn
+    return fn
+
+
+def list_models() -> list[str]:
+    """Names of all registered models, sorted."""
+    _load_families()
+    return sorted(_MODELS)
+
+
+def create_model(name: str, pretrained: str | None = None, **overrides) -> torch.nn.Module:
+    """Build a registered model.
+
+    ``overrides`` replace fields of the model's config dataclass (e.g. ``img_size=28, in_chans=1``).
+    ``pretrained`` names a shipped checkpoint by dataset (e.g. ``"fashion-mnist"``); the input size
+    and class count then come from the checkpoint.
+    """
+    _load_families()
+    if name not in _MODELS:
+        raise UnknownModelError(f"unknown model {name!r}. Available models: {', '.join(sorted(_MODELS))}")
+    if pretrained is None:
+        return _MODELS[name](**overrides)
+    path = CHECKPOINT_DIR / f"{name}_{pretrained}.pt"
+    if not path.exists():
+        shipped = sorted(p.stem for p in CHECKPOINT_DIR.glob("*.pt"))
+        raise FileNotFoundError(
+            f"no shipped checkpoint for {name!r} on {pretrained!r} (looked for {path}). "
+            f"Shipped checkpoints: {', '.join(shipped) or 'none yet'}; train one with `qvit train`."
+        )
+    return load_checkpoint(path, name=name, **overrides)
+
+
+def load_checkpoint(path: str | Path, name: str | None = None, **overrides) -> torch.nn.Module:
+    """Build the model recorded in a checkpoint file and load its weights.
+
+    A checkpoint is a dict with ``model`` (registry name), ``config`` (overrides used to build it)
+    and ``state_dict``. A file that does not fit the model gives a ``ValueError`` naming the
+    mismatching tensors.
+    """
+    path = Path(path)
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - any unreadable file is the same user error
+        raise ValueError(f"cannot read checkpoint {path}: {e}. Pass a file written by `qvit train`.") from e
+    if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
+        raise ValueError(f"{path} is not a qvit checkpoint (no 'state_dict'); pass a file written by `qvit train`.")
+    model_name = name or ckpt.get("model")
+    if name is not None and ckpt.get("model") not in (None, name):
+        raise ValueError(f"checkpoint {path} is for model {ckpt['model']!r}, not {name!r}; pass --model {ckpt['model']}.")
+    config = {**ckpt.get("config", {}), **overrides}
+    model = create_model(model_name, **config)
+    load_state(model, ckpt["state_dict"], source=str(path))
+    return model
+
+
+def load_state(model: torch.nn.Module, state: dict, source: str) -> None:
+    """Load a state dict strictly, explaining mismatches in one message."""
+    own = model.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    shapes = [f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
+              for k in own if k in state and state[k].shape != own[k].shape]
+    if missing or unexpected or shapes:
+        parts = []
+        if missing:
+            parts.append(f"missing {len(missing)} tensors (e.g. {', '.join(missing[:3])})")
+        if unexpected:
+            parts.append(f"{len(unexpected)} unexpected tensors (e.g. {', '.join(unexpected[:3])})")
+        if shapes:
+            parts.append(f"{len(shapes)} shape mismatches (e.g. {'; '.join(shapes[:3])})")
+        raise ValueError(f"checkpoint {source} does not match the model: {'; '.join(parts)}. "
+                         "Use the --model and config the checkpoint was trained with.")
+    model.load_state_dict(state, strict=True)
+
+
+def _load_families() -> None:
+    # Importing a family module runs its @register_model decorators.
+    from quant_models import mmfree, vit  # noqa: F401

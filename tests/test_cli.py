@@ -1,0 +1,63 @@
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from build_flows.cli import main
+from quant_models import create_model
+
+
+def test_models_lists_every_model_with_counts(capsys):
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    for name in ["binaryvit-tiny-hw", "ternaryvit-tiny", "mmfree-vit-tiny", "deit-tiny-fp", "binaryvit-224"]:
+        assert name in out
+    assert "binary MACs" in out and "OPs" in out
+
+
+def test_export_command_prints_verification(tmp_path, capsys):
+    out_file = tmp_path / "m.onnx"
+    args = ["export", "--model", "binaryvit-tiny-hw", "--out", str(out_file), "--samples", "1",
+            "--set", "embed_dims=[16,32]", "--set", "depths=[1,1]", "--set", "num_heads=[1,1]"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert out_file.exists() and "argmax agrees on 1/1" in out and "max |logit diff|" in out
+
+
+def test_export_with_checkpoint(tmp_path, capsys):
+    cfg = dict(img_size=28, in_chans=1, embed_dims=[16, 32], depths=[1, 1], num_heads=[1, 1])
+    model = create_model("ternaryvit-tiny", **cfg)
+    ckpt = tmp_path / "c.pt"
+    torch.save({"model": "ternaryvit-tiny", "config": cfg, "state_dict": model.state_dict()}, ckpt)
+    assert main(["export", "--model", "ternaryvit-tiny", "--checkpoint", str(ckpt), "--out", str(tmp_path / "t.onnx"),
+                 "--samples", "1"]) == 0
+    assert "input [1, 1, 28, 28]" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("args, message", [
+    (["export", "--model", "nope", "--out", "x.onnx"], "Available models"),
+    (["export", "--model", "binaryvit-tiny-hw", "--out", "x.onnx", "--set", "img_size=30"], "patch_size"),
+    (["export", "--model", "binaryvit-tiny-hw", "--out", "x.onnx", "--set", "imgsize=30"], "unknown config fields"),
+    (["export", "--model", "binaryvit-tiny-hw", "--checkpoint", "/nonexistent.pt", "--out", "x.onnx"], "cannot read checkpoint"),
+])
+def test_user_errors_exit_2_with_a_reason(args, message, capsys):
+    assert main(args) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_mismatched_checkpoint_names_tensors(tmp_path, capsys):
+    small = create_model("binaryvit-tiny-hw", embed_dims=(16, 32), depths=(1, 1), num_heads=(1, 1))
+    ckpt = tmp_path / "c.pt"
+    torch.save({"model": "binaryvit-tiny-hw", "config": {}, "state_dict": small.state_dict()}, ckpt)
+    assert main(["export", "--model", "binaryvit-tiny-hw", "--checkpoint", str(ckpt), "--out", str(tmp_path / "x.onnx")]) == 2
+    err = capsys.readouterr().err
+    assert "does not match the model" in err and "shape mismatches" in err
+    torch.save({"model": "ternaryvit-tiny", "config": {}, "state_dict": {}}, ckpt)
+    assert main(["export", "--model", "binaryvit-tiny-hw", "--checkpoint", str(ckpt), "--out", str(tmp_path / "x.onnx")]) == 2
+    assert "is for model 'ternaryvit-tiny'" in capsys.readouterr().err
+
+
+def test_console_script_entry_point():
+    out = subprocess.run([sys.executable, "-m", "build_flows.cli", "models", "--json"], capture_output=True, text=True)
+    assert out.returncode == 0 and '"binaryvit-tiny-hw"' in out.stdout

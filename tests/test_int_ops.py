@@ -1,0 +1,82 @@
+import numpy as np
+import pytest
+import torch
+from onnx import TensorProto, helper
+from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.core.onnx_exec import execute_onnx
+
+from quant_models.int_ops import DOMAIN, int_softmax, mlgru_scan
+from quant_models.layers import QuantSoftmax
+
+
+def _scores(shape, scale, bits=8, seed=0):
+    rng = np.random.default_rng(seed)
+    lim = 2 ** (bits - 1)
+    return (rng.integers(-lim, lim, size=shape) * scale).astype(np.float32)
+
+
+@pytest.mark.parametrize("out_bits", [1, 2, 4, 8])
+def test_int_softmax_is_a_quantized_softmax(out_bits):
+    scale = 0.05
+    x = _scores((3, 5, 7), scale)
+    p = int_softmax(x, scale, out_bits)
+    levels = 2**out_bits - 1
+    assert np.allclose(p * levels, np.round(p * levels))  # on the output grid
+    ref = torch.softmax(torch.from_numpy(x).double(), -1).numpy()
+    # rounding each probability to the grid moves it by at most half a step (plus the LUT error)
+    assert np.abs(p - ref).max() <= 0.5 / levels + 1e-4
+    assert (p.argmax(-1) == ref.argmax(-1)).mean() > 0.9
+
+
+def test_int_softmax_masks_the_diagonal():
+    x = _scores((2, 6, 6), 0.1)
+    p = int_softmax(x, 0.1, 4, mask_diagonal=True)
+    assert np.all(np.diagonal(p, axis1=-2, axis2=-1) == 0)
+    with pytest.raises(ValueError, match="square"):
+        int_softmax(_scores((2, 6, 5), 0.1), 0.1, 4, mask_diagonal=True)
+
+
+def test_mlgru_scan_matches_float_recurrence():
+    rng = np.random.default_rng(1)
+    f_bits, c_scale = 4, np.float32(0.03)
+    f = (rng.integers(0, 16, size=(2, 9, 5)) / 15).astype(np.float32)
+    c = (rng.integers(-127, 128, size=(2, 9, 5)) * c_scale).astype(np.float32)
+    h = mlgru_scan(f, c, c_scale, f_bits)
+    state = np.zeros((2, 5))
+    for t in range(9):
+        state = f[:, t] * state + (1 - f[:, t]) * c[:, t]
+        state = np.round(state / c_scale) * c_scale  # no .5 ties can occur (odd denominator)
+        assert np.allclose(h[:, t], state, atol=1e-6)
+    assert np.abs(h).max() <= np.abs(c).max() + 1e-6  # convex combination stays in range
+
+
+def test_quant_softmax_forward_equals_integer_op_and_has_gradient():
+    m = QuantSoftmax(in_bits=6, out_bits=4)
+    m.train()
+    s = torch.randn(2, 4, 4, requires_grad=True)
+    p = m(s)
+    q = int_softmax(m.score_quant(s).detach().numpy(), m.score_quant.act_quant.scale().item(), 4)
+    assert np.array_equal(p.detach().numpy(), q)
+    (p * torch.randn_like(p)).sum().backward()
+    assert s.grad is not None and torch.isfinite(s.grad).all() and s.grad.abs().sum() > 0
+
+
+def _single_node_model(op, inputs, attrs):
+    vis = [helper.make_tensor_value_info(n, TensorProto.FLOAT, list(a.shape)) for n, a in inputs.items()]
+    out = helper.make_tensor_value_info("y", TensorProto.FLOAT, list(next(iter(inputs.values())).shape))
+    node = helper.make_node(op, list(inputs), ["y"], domain=DOMAIN, **attrs)
+    graph = helper.make_graph([node], "g", vis, [out])
+    return ModelWrapper(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid(DOMAIN, 1)]))
+
+
+def test_qonnx_executes_the_custom_ops_with_the_same_definition():
+    x = _scores((1, 2, 5, 5), 0.1)
+    scale = np.array([0.1], dtype=np.float32)
+    m = _single_node_model("IntSoftmax", {"x": x, "s": scale}, dict(out_bits=4, mask_diagonal=1))
+    y = execute_onnx(m, {"x": x, "s": scale})["y"]
+    assert np.array_equal(y, int_softmax(x, 0.1, 4, True))
+    f = (np.random.default_rng(0).integers(0, 16, size=(1, 6, 3)) / 15).astype(np.float32)
+    c = (np.random.default_rng(1).integers(-7, 8, size=(1, 6, 3)) * 0.5).astype(np.float32)
+    cs = np.array([0.5], dtype=np.float32)
+    m = _single_node_model("MLGRU", {"f": f, "c": c, "cs": cs}, dict(f_bits=4))
+    assert np.array_equal(execute_onnx(m, {"f": f, "c": c, "cs": cs})["y"], mlgru_scan(f, c, 0.5, 4))

@@ -10,7 +10,7 @@ import json
 import sys
 import warnings
 
-USER_ERRORS = (ValueError, TypeError, FileNotFoundError, RuntimeError)
+USER_ERRORS = (ValueError, TypeError, FileNotFoundError, FileExistsError, RuntimeError)
 
 
 def _quiet():
@@ -90,6 +90,19 @@ def cmd_export(args) -> int:
     return 0
 
 
+def cmd_train(args) -> int:
+    from quant_models.train import TrainConfig, train
+
+    cfg = TrainConfig(model=args.model, dataset=args.dataset, out=args.out, epochs=args.epochs, batch_size=args.batch_size,
+                      lr=args.lr, preset=args.preset, seed=args.seed, threads=args.threads, data_root=args.data_root,
+                      max_train=args.max_train, teacher=args.teacher, distill=args.distill, distill_alpha=args.distill_alpha,
+                      overrides=_overrides(args.set), progress=not args.no_progress)
+    metrics = train(cfg, resume=args.resume)
+    print(f"test top-1 {metrics['test_top1']:.2f}% on {metrics['test_size']} images after {len(metrics['epochs'])} epochs "
+          f"({metrics['wall_seconds']:.0f} s); wrote {args.out}/checkpoint.pt, model.pt, metrics.json")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="qvit", description="Binary and ternary ViTs from Brevitas QAT to FINN accelerators.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -106,6 +119,26 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--set", action="append", metavar="KEY=VALUE", help="config override, e.g. --set img_size=28 --set in_chans=1")
     e.set_defaults(func=cmd_export)
+
+    t = sub.add_parser("train", help="quantization-aware training (resumable, optional distillation)")
+    t.add_argument("--model", required=True)
+    t.add_argument("--dataset", required=True, help="fashion-mnist | cifar10 | digits | image-folder")
+    t.add_argument("--out", required=True, help="run directory (checkpoint.pt, model.pt, metrics.json)")
+    t.add_argument("--epochs", type=int, default=10)
+    t.add_argument("--batch-size", type=int, default=128)
+    t.add_argument("--lr", type=float, default=2e-3)
+    t.add_argument("--preset", default="light", help="augmentation/regularisation preset: none | light | medium | strong")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--threads", type=int, default=2, help="CPU threads for torch")
+    t.add_argument("--data-root", help="dataset location (default: the dataset's standard place)")
+    t.add_argument("--max-train", type=int, help="use only the first N training images (quick runs)")
+    t.add_argument("--teacher", help="teacher checkpoint (model.pt of an earlier run) for distillation")
+    t.add_argument("--distill", default="soft", help="soft (logit KL, BinaryViT) | hard (teacher argmax, DeiT)")
+    t.add_argument("--distill-alpha", type=float, default=0.5, help="weight of the distillation loss")
+    t.add_argument("--resume", action="store_true", help="continue the run in --out from its last epoch")
+    t.add_argument("--no-progress", action="store_true")
+    t.add_argument("--set", action="append", metavar="KEY=VALUE", help="model config override")
+    t.set_defaults(func=cmd_train)
     return p
 
 

@@ -74,8 +74,6 @@ def to_qonnx(model: torch.nn.Module, path: str | Path, input_shape: tuple | None
     """Export ``model`` (in eval mode) to a cleaned QONNX file at ``path``; returns the ModelWrapper."""
     from brevitas.export import export_qonnx
     from qonnx.core.modelwrapper import ModelWrapper
-    from qonnx.transformation.fold_constants import FoldConstantsFiltered
-    from qonnx.transformation.infer_shapes import InferShapes
     from qonnx.util.cleanup import cleanup_model
 
     model.eval()
@@ -90,13 +88,41 @@ def to_qonnx(model: torch.nn.Module, path: str | Path, input_shape: tuple | None
         except Exception as e:  # noqa: BLE001 - re-raised with the cause named
             raise ExportError(f"Brevitas could not export the model ({type(e).__name__}: {e}). "
                               "Check that every layer is a Brevitas or exportable torch layer.") from e
-        qmodel = ModelWrapper(str(raw)).transform(InferShapes())
-        # qonnx's FoldConstants folds one node per pass with shape inference in between, which takes
-        # minutes on a ViT; the filtered variant folds every constant chain in one topological pass.
-        qmodel = qmodel.transform(FoldConstantsFiltered(lambda m, n: n.op_type not in ("Quant", "BipolarQuant")))
+        qmodel = _fold_constants(ModelWrapper(str(raw)))
         qmodel = cleanup_model(qmodel)
     qmodel.save(str(path))
     return qmodel
+
+
+def _foldable(model, node) -> bool:
+    if node.op_type in ("Quant", "BipolarQuant"):
+        return False
+    if node.op_type == "Shape":  # fold only shapes that inference really knows (0 marks unknown)
+        shape = model.get_tensor_shape(node.input[0])
+        return shape is not None and 0 not in shape
+    return True
+
+
+def _fold_constants(model):
+    """Fold constant subgraphs (shape arithmetic, parameter preprocessing) of a raw export.
+
+    qonnx's FoldConstants folds one node per pass with shape inference in between, which takes
+    minutes on a ViT; the filtered variant folds every constant chain in one topological pass.
+    The exporter cannot see through our custom ops or computed paddings and records unknown shapes
+    as zeros, so intermediate shapes are dropped and re-inferred after each pass, and shapes are
+    folded only once known.
+    """
+    from qonnx.transformation.fold_constants import FoldConstantsFiltered
+    from qonnx.transformation.infer_shapes import InferShapes
+
+    for _ in range(8):
+        before = len(model.graph.node)
+        del model.graph.value_info[:]
+        model = model.transform(InferShapes())
+        model = model.transform(FoldConstantsFiltered(_foldable))
+        if len(model.graph.node) == before:
+            break
+    return model
 
 
 def qonnx_forward(qmodel, x: np.ndarray) -> np.ndarray:

@@ -60,12 +60,18 @@ class BinaryAct(SignedBinaryActPerTensorConst):
     scaling_const = 1.0
 
 
+# Learned activation scales start from statistics of this many training batches (Brevitas' default is
+# 300). The trainer runs them as a calibration pass before the first step, so that every checkpoint
+# holds finished scales and resumed runs continue exactly.
+CALIBRATION_STEPS = 16
+
+
 @functools.cache
 def int_act(bits: int):
     """Signed k-bit activation quantizer with a learned per-tensor scale (k >= 2)."""
     if bits < 2:
         raise ValueError(f"signed k-bit activations need k >= 2 bits (got {bits}); use BinaryAct for 1 bit")
-    return Int8ActPerTensorFloat.let(bit_width=bits)
+    return Int8ActPerTensorFloat.let(bit_width=bits, collect_stats_steps=CALIBRATION_STEPS)
 
 
 @functools.cache
@@ -77,7 +83,7 @@ def uint_act(bits: int):
     """
     if bits < 2:
         raise ValueError(f"unsigned activations need k >= 2 bits (got {bits}); 1-bit unsigned exports wrongly")
-    return Uint8ActPerTensorFloat.let(bit_width=bits)
+    return Uint8ActPerTensorFloat.let(bit_width=bits, collect_stats_steps=CALIBRATION_STEPS)
 
 
 @functools.cache

@@ -9,6 +9,7 @@ import torch
 
 _MODELS: dict[str, Callable] = {}
 CHECKPOINT_DIR = Path(__file__).parent / "checkpoints"
+BREVITAS_LATE_KEY = "scaling_impl.value"
 
 
 class UnknownModelError(ValueError):
@@ -78,8 +79,10 @@ def load_checkpoint(path: str | Path, name: str | None = None, **overrides) -> t
 def load_state(model: torch.nn.Module, state: dict, source: str) -> None:
     """Load a state dict strictly, explaining mismatches in one message."""
     own = model.state_dict()
-    missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own]
+    # Brevitas adds a learned activation scale ('...scaling_impl.value') to the state only once its
+    # statistics have been collected; either side may lack it, so it is not counted as a mismatch.
+    missing = [k for k in own if k not in state and not k.endswith(BREVITAS_LATE_KEY)]
+    unexpected = [k for k in state if k not in own and not k.endswith(BREVITAS_LATE_KEY)]
     shapes = [f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
               for k in own if k in state and state[k].shape != own[k].shape]
     if missing or unexpected or shapes:
@@ -92,7 +95,10 @@ def load_state(model: torch.nn.Module, state: dict, source: str) -> None:
             parts.append(f"{len(shapes)} shape mismatches (e.g. {'; '.join(shapes[:3])})")
         raise ValueError(f"checkpoint {source} does not match the model: {'; '.join(parts)}. "
                          "Use the --model and config the checkpoint was trained with.")
-    model.load_state_dict(state, strict=True)
+    result = model.load_state_dict(state, strict=False)
+    leftover = [k for k in result.missing_keys + result.unexpected_keys if not k.endswith(BREVITAS_LATE_KEY)]
+    if leftover:
+        raise ValueError(f"checkpoint {source} does not match the model: {', '.join(leftover[:5])}")
 
 
 def _load_families() -> None:

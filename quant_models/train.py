@@ -1,0 +1,244 @@
+"""Quantization-aware training: AdamW, warm-up + cosine schedule, label smoothing, gradient
+clipping, distillation from a teacher, a checkpoint every epoch, and exact resumption.
+
+``train(TrainConfig(...))`` writes ``out/checkpoint.pt`` (weights, optimizer, schedule and RNG
+state; resumable), ``out/model.pt`` (weights only, what ``load_checkpoint`` and ``qvit export``
+read) and ``out/metrics.json`` (per-epoch train/val accuracy, test top-1, wall time, images/s).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from quant_models import data as datasets
+from quant_models.data.augment import PRESETS, augment, mix
+from quant_models.quantizers import CALIBRATION_STEPS
+from quant_models.registry import create_model, load_checkpoint
+
+# Patch size per input size: 8x8 digits need small patches; 28 and 32 use 4x4 patches.
+PATCH_FOR_SIZE = {8: 2}
+
+
+@dataclass
+class TrainConfig:
+    """Every knob of a training run."""
+
+    model: str
+    dataset: str
+    out: str
+    epochs: int = 10
+    batch_size: int = 128
+    lr: float = 2e-3
+    weight_decay: float = 0.05
+    warmup_epochs: float = 1.0
+    label_smoothing: float = 0.1
+    clip_grad: float = 1.0
+    preset: str = "light"
+    seed: int = 0
+    threads: int = 2
+    data_root: str | None = None
+    max_train: int | None = None
+    val_size: int = 5000
+    teacher: str | None = None
+    distill: str = "soft"
+    distill_alpha: float = 0.5
+    distill_tau: float = 1.0
+    overrides: dict = field(default_factory=dict)
+    progress: bool = True
+    stop_after: int | None = None  # end this invocation after N epochs (the run stays resumable)
+
+
+def dataset_overrides(ds: datasets.ImageSet) -> dict:
+    """Model config fields implied by a dataset (input size, channels, classes, patch size)."""
+    c, h, _ = ds.shape
+    out = dict(img_size=h, in_chans=c, num_classes=len(ds.classes))
+    if h in PATCH_FOR_SIZE:
+        out["patch_size"] = PATCH_FOR_SIZE[h]
+    return out
+
+
+def normalise(images_u8: torch.Tensor, mean, std) -> torch.Tensor:
+    """uint8 [B, H, W, C] -> float [B, C, H, W] in [0, 1] (augmentation works here)."""
+    del mean, std
+    return images_u8.permute(0, 3, 1, 2).float() / 255.0
+
+
+def standardise(x01: torch.Tensor, mean, std) -> torch.Tensor:
+    m = torch.tensor(mean).view(1, -1, 1, 1)
+    s = torch.tensor(std).view(1, -1, 1, 1)
+    return (x01 - m) / s
+
+
+def evaluate(model, ds: datasets.ImageSet, batch_size: int = 500) -> float:
+    """Top-1 accuracy (%) of ``model`` on an ImageSet."""
+    model.eval()
+    correct = 0
+    with torch.no_grad():
+        for i in range(0, len(ds), batch_size):
+            x = standardise(normalise(torch.from_numpy(ds.images[i:i + batch_size]), ds.mean, ds.std), ds.mean, ds.std)
+            correct += (model(x).argmax(1).numpy() == ds.labels[i:i + batch_size]).sum()
+    return float(100.0 * correct / max(1, len(ds)))
+
+
+def _lr_at(step, total, warmup, base):
+    if step < warmup:
+        return base * (step + 1) / warmup
+    return base * 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
+
+
+def _distill_loss(cfg: TrainConfig, out, target_soft, teacher_logits):
+    """Loss of a student output (logits or (cls, dist) with a distillation token)."""
+    cls, dist = out if isinstance(out, tuple) else (out, out)
+    ce = torch.sum(-target_soft * F.log_softmax(cls, 1), 1).mean()
+    if teacher_logits is None:
+        return ce
+    if cfg.distill == "hard":
+        kd = F.cross_entropy(dist, teacher_logits.argmax(1))
+    else:
+        tau = cfg.distill_tau
+        kd = F.kl_div(F.log_softmax(dist / tau, 1), F.log_softmax(teacher_logits / tau, 1), reduction="batchmean",
+                      log_target=True) * tau * tau
+    return (1 - cfg.distill_alpha) * ce + cfg.distill_alpha * kd
+
+
+def calibrate(model, images_u8: torch.Tensor, mean, std, batch_size: int) -> None:
+    """Run the activation-scale statistics passes (train mode, no gradient) on the first batches,
+    so that every learned scale is initialised before the first optimizer step."""
+    model.train()
+    with torch.no_grad():
+        for i in range(CALIBRATION_STEPS + 1):
+            start = (i * batch_size) % max(1, len(images_u8) - batch_size)
+            model(standardise(normalise(images_u8[start:start + batch_size], mean, std), mean, std))
+
+
+def _save(path: Path, obj):
+    tmp = path.with_suffix(".tmp")
+    torch.save(obj, tmp)
+    tmp.replace(path)  # atomic: an interrupted save never leaves a broken checkpoint
+
+
+def train(cfg: TrainConfig, resume: bool = False) -> dict:
+    """Run (or resume) a training run; returns the metrics dict also written to metrics.json."""
+    if cfg.preset not in PRESETS:
+        raise ValueError(f"unknown preset {cfg.preset!r}; available: {', '.join(PRESETS)}")
+    if cfg.distill not in ("soft", "hard"):
+        raise ValueError(f"--distill must be 'soft' or 'hard', got {cfg.distill!r}")
+    out = Path(cfg.out)
+    ckpt_path = out / "checkpoint.pt"
+    if out.exists() and ckpt_path.exists() and not resume:
+        raise FileExistsError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
+    torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    preset = PRESETS[cfg.preset]
+
+    full = datasets.load(cfg.dataset, "train", cfg.data_root)
+    test = datasets.load(cfg.dataset, "test", cfg.data_root)
+    order = np.random.default_rng(cfg.seed).permutation(len(full))
+    val_size = min(cfg.val_size, len(full) // 5)
+    val, train_set = full.subset(order[:val_size]), full.subset(order[val_size:])
+    if cfg.max_train:
+        train_set = train_set.subset(np.arange(min(cfg.max_train, len(train_set))))
+
+    overrides = {**dataset_overrides(full), **cfg.overrides}
+    if preset.drop_path and "drop_path" not in cfg.overrides and not cfg.model.startswith("mmfree"):
+        overrides["drop_path"] = preset.drop_path
+    if preset.dropout and "dropout" not in cfg.overrides:
+        overrides["dropout"] = preset.dropout
+    model = create_model(cfg.model, **overrides)
+    teacher = load_checkpoint(cfg.teacher).eval() if cfg.teacher else None
+    steps_per_epoch = len(train_set) // cfg.batch_size
+    total, warmup = cfg.epochs * steps_per_epoch, int(cfg.warmup_epochs * steps_per_epoch)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    metrics = {"model": cfg.model, "dataset": cfg.dataset, "config": overrides,
+               "train_config": dataclasses.asdict(cfg), "epochs": [], "wall_seconds": 0.0}
+    start_epoch = 0
+    if resume:
+        if not ckpt_path.exists():
+            raise FileNotFoundError(f"--resume given but {ckpt_path} does not exist; start the run without --resume")
+        state = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+        model.load_state_dict(state["state_dict"])
+        gen.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+        metrics, start_epoch = state["metrics"], state["epoch"]
+    out.mkdir(parents=True, exist_ok=True)
+
+    images = torch.from_numpy(train_set.images)
+    labels = torch.from_numpy(train_set.labels)
+    if not resume:
+        calibrate(model, images, full.mean, full.std, cfg.batch_size)
+    # Built only now: Brevitas replaces its scale parameters when a state dict is loaded, and an
+    # optimizer made earlier would keep updating the discarded ones.
+    decay = [p for p in model.parameters() if p.dim() > 1]
+    no_decay = [p for p in model.parameters() if p.dim() <= 1]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
+                             {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr)
+    if resume:
+        opt.load_state_dict(state["optimizer"])
+    n_cls = len(full.classes)
+    end_epoch = cfg.epochs if cfg.stop_after is None else min(cfg.epochs, start_epoch + cfg.stop_after)
+    for epoch in range(start_epoch, end_epoch):
+        model.train()
+        t0 = time.time()
+        perm = torch.randperm(len(train_set), generator=gen)
+        seen = correct = 0
+        loss_sum = 0.0
+        bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not cfg.progress,
+                   dynamic_ncols=True, leave=False)
+        for i in bar:
+            step = epoch * steps_per_epoch + i
+            for group in opt.param_groups:
+                group["lr"] = _lr_at(step, total, warmup, cfg.lr)
+            idx = perm[i * cfg.batch_size:(i + 1) * cfg.batch_size]
+            x = augment(normalise(images[idx], full.mean, full.std), preset, gen)
+            y = labels[idx]
+            soft = F.one_hot(y, n_cls).float() * (1 - cfg.label_smoothing) + cfg.label_smoothing / n_cls
+            x, soft = mix(x, soft, gen, preset.mixup_alpha, preset.cutmix_alpha)
+            x = standardise(x, full.mean, full.std)
+            t_logits = None
+            if teacher is not None:
+                with torch.no_grad():
+                    t_logits = teacher(x)
+            outp = model(x)
+            loss = _distill_loss(cfg, outp, soft, t_logits)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.clip_grad:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_grad)
+            opt.step()
+            logits = outp[0] if isinstance(outp, tuple) else outp
+            seen += len(y)
+            correct += (logits.argmax(1) == y).sum().item()
+            loss_sum += loss.item() * len(y)
+            bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{100 * correct / seen:.1f}",
+                            img_s=f"{seen / (time.time() - t0):.0f}")
+        seconds = time.time() - t0
+        val_acc = evaluate(model, val)
+        record = {"epoch": epoch + 1, "train_loss": loss_sum / max(1, seen), "train_acc": 100 * correct / max(1, seen),
+                  "val_acc": val_acc, "seconds": seconds, "images_per_s": seen / max(seconds, 1e-9)}
+        metrics["epochs"].append(record)
+        metrics["wall_seconds"] += seconds
+        # one line per epoch, with or without the progress bar (the log of a background run)
+        print(f"epoch {epoch + 1}/{cfg.epochs}: loss {record['train_loss']:.3f} train {record['train_acc']:.1f}% "
+              f"val {val_acc:.2f}% ({seconds:.0f} s, {record['images_per_s']:.0f} img/s)", flush=True)
+        _save(ckpt_path, {"model": cfg.model, "config": overrides, "state_dict": model.state_dict(),
+                          "optimizer": opt.state_dict(), "generator": gen.get_state(), "torch_rng": torch.get_rng_state(),
+                          "epoch": epoch + 1, "metrics": metrics})
+    if end_epoch < cfg.epochs:
+        return metrics
+    metrics["test_top1"] = evaluate(model, test)
+    metrics["test_size"] = len(test)
+    metrics["train_images_per_s"] = float(np.mean([e["images_per_s"] for e in metrics["epochs"]])) if metrics["epochs"] else 0
+    _save(out / "model.pt", {"model": cfg.model, "config": overrides, "state_dict": model.state_dict(),
+                             "test_top1": metrics["test_top1"], "dataset": cfg.dataset})
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    return metrics

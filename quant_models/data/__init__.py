@@ -16,7 +16,9 @@ from pathlib import Path
 import numpy as np
 
 FASHION_MNIST_DIR = Path(os.environ.get("QVIT_FASHION_MNIST", "/usr/share/datasets/fashion-mnist"))
-CIFAR10_NPZ = Path(os.environ.get("QVIT_CIFAR10", Path(__file__).resolve().parents[2].parent / "shared/datasets/cifar10_jpeg_bytes.npz"))
+# Default: the project's shared datasets beside the repository (../shared/datasets).
+_SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "datasets"
+CIFAR10_NPZ = Path(os.environ.get("QVIT_CIFAR10", _SHARED / "cifar10_jpeg_bytes.npz"))
 CACHE_DIR = Path(os.environ.get("QVIT_CACHE", Path.home() / ".cache" / "qvit"))
 
 

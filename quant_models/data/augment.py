@@ -54,8 +54,9 @@ def _rand_ops(x, g, magnitude: float):
     cos, sin = torch.cos(ang), torch.sin(ang)
     zeros = torch.zeros(b)
     rot = torch.stack([torch.stack([cos, -sin, zeros], 1), torch.stack([sin, cos, zeros], 1)], 1)
-    tr = torch.stack([torch.stack([torch.ones(b), zeros, 0.3 * m], 1), torch.stack([zeros, torch.ones(b), 0.3 * m.flip(0)], 1)], 1)
-    sh = torch.stack([torch.stack([torch.ones(b), 0.3 * m, zeros], 1), torch.stack([zeros, torch.ones(b), zeros], 1)], 1)
+    ones = torch.ones(b)
+    tr = torch.stack([torch.stack([ones, zeros, 0.3 * m], 1), torch.stack([zeros, ones, 0.3 * m.flip(0)], 1)], 1)
+    sh = torch.stack([torch.stack([ones, 0.3 * m, zeros], 1), torch.stack([zeros, ones, zeros], 1)], 1)
     variants = [br, ct, _affine(x, rot), _affine(x, tr), _affine(x, sh),
                 torch.where(x > 1 - 0.5 * magnitude, 1 - x, x),
                 torch.floor(x * (2 ** max(1, round(8 - 4 * magnitude)) - 1)) / (2 ** max(1, round(8 - 4 * magnitude)) - 1)]

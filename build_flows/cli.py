@@ -96,10 +96,28 @@ def cmd_train(args) -> int:
     cfg = TrainConfig(model=args.model, dataset=args.dataset, out=args.out, epochs=args.epochs, batch_size=args.batch_size,
                       lr=args.lr, preset=args.preset, seed=args.seed, threads=args.threads, data_root=args.data_root,
                       max_train=args.max_train, teacher=args.teacher, distill=args.distill, distill_alpha=args.distill_alpha,
-                      overrides=_overrides(args.set), progress=not args.no_progress)
+                      overrides=_overrides(args.set), progress=not args.no_progress, prune_l1=args.prune_l1,
+                      init=args.init)
     metrics = train(cfg, resume=args.resume)
     print(f"test top-1 {metrics['test_top1']:.2f}% on {metrics['test_size']} images after {len(metrics['epochs'])} epochs "
           f"({metrics['wall_seconds']:.0f} s); wrote {args.out}/checkpoint.pt, model.pt, metrics.json")
+    return 0
+
+
+def cmd_prune(args) -> int:
+    import torch
+
+    from quant_models import load_checkpoint
+    from quant_models.prune import gated_mlps, prune
+
+    model = load_checkpoint(args.checkpoint)
+    before = sum(p.numel() for p in model.parameters())
+    widths = [len(m.gate) for _, m in gated_mlps(model)]
+    small = prune(model, args.rate)
+    torch.save({"model": small.registry_name, "config": small.config_overrides, "state_dict": small.state_dict()}, args.out)
+    after = sum(p.numel() for p in small.parameters())
+    print(f"MLP widths {widths} -> {list(small.cfg.mlp_hidden)}; parameters {before:,} -> {after:,}; wrote {args.out}")
+    print(f"fine-tune it with: qvit train --init {args.out} --model {small.registry_name} --dataset ... --out ...")
     return 0
 
 
@@ -136,9 +154,17 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--distill", default="soft", help="soft (logit KL, BinaryViT) | hard (teacher argmax, DeiT)")
     t.add_argument("--distill-alpha", type=float, default=0.5, help="weight of the distillation loss")
     t.add_argument("--resume", action="store_true", help="continue the run in --out from its last epoch")
+    t.add_argument("--init", help="start from the weights and config of this checkpoint (fine-tuning a pruned model)")
+    t.add_argument("--prune-l1", type=float, default=0.0, help="L1 weight on pruning gates (needs --set prune_gates=true)")
     t.add_argument("--no-progress", action="store_true")
     t.add_argument("--set", action="append", metavar="KEY=VALUE", help="model config override")
     t.set_defaults(func=cmd_train)
+
+    pr = sub.add_parser("prune", help="remove the least important MLP dimensions of a gated model")
+    pr.add_argument("--checkpoint", required=True, help="model.pt of a run trained with --set prune_gates=true")
+    pr.add_argument("--rate", type=float, required=True, help="fraction of gated dimensions to remove, e.g. 0.5")
+    pr.add_argument("--out", required=True, help="pruned checkpoint to write")
+    pr.set_defaults(func=cmd_prune)
     return p
 
 

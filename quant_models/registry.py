@@ -42,7 +42,9 @@ def create_model(name: str, pretrained: str | None = None, **overrides) -> torch
     if name not in _MODELS:
         raise UnknownModelError(f"unknown model {name!r}. Available models: {', '.join(sorted(_MODELS))}")
     if pretrained is None:
-        return _MODELS[name](**overrides)
+        model = _MODELS[name](**overrides)
+        model.registry_name = name
+        return model
     path = CHECKPOINT_DIR / f"{name}_{pretrained}.pt"
     if not path.exists():
         shipped = sorted(p.stem for p in CHECKPOINT_DIR.glob("*.pt"))

@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from quant_models import data as datasets
 from quant_models.data.augment import PRESETS, augment, mix
+from quant_models.prune import l1_penalty
 from quant_models.quantizers import CALIBRATION_STEPS
 from quant_models.registry import create_model, load_checkpoint
 
@@ -55,6 +56,8 @@ class TrainConfig:
     distill_tau: float = 1.0
     overrides: dict = field(default_factory=dict)
     progress: bool = True
+    prune_l1: float = 0.0  # L1 weight on pruning gates (models built with prune_gates=True)
+    init: str | None = None  # start from this checkpoint's weights and config (e.g. a pruned model)
     stop_after: int | None = None  # end this invocation after N epochs (the run stays resumable)
 
 
@@ -154,7 +157,11 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict:
         overrides["drop_path"] = preset.drop_path
     if preset.dropout and "dropout" not in cfg.overrides:
         overrides["dropout"] = preset.dropout
-    model = create_model(cfg.model, **overrides)
+    if cfg.init:
+        model = load_checkpoint(cfg.init, **cfg.overrides)
+        overrides = {**getattr(model, "config_overrides", {}), **cfg.overrides}
+    else:
+        model = create_model(cfg.model, **overrides)
     teacher = load_checkpoint(cfg.teacher).eval() if cfg.teacher else None
     steps_per_epoch = len(train_set) // cfg.batch_size
     total, warmup = cfg.epochs * steps_per_epoch, int(cfg.warmup_epochs * steps_per_epoch)
@@ -174,7 +181,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict:
 
     images = torch.from_numpy(train_set.images)
     labels = torch.from_numpy(train_set.labels)
-    if not resume:
+    if not resume and not cfg.init:
         calibrate(model, images, full.mean, full.std, cfg.batch_size)
     # Built only now: Brevitas replaces its scale parameters when a state dict is loaded, and an
     # optimizer made earlier would keep updating the discarded ones.
@@ -210,6 +217,8 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict:
                     t_logits = teacher(x)
             outp = model(x)
             loss = _distill_loss(cfg, outp, soft, t_logits)
+            if cfg.prune_l1:
+                loss = loss + cfg.prune_l1 * l1_penalty(model)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if cfg.clip_grad:

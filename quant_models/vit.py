@@ -45,6 +45,8 @@ class ViTConfig:
     num_heads: tuple = (2, 4)
     sr_ratios: tuple = (1, 1)
     mlp_ratio: float = 2.0
+    mlp_hidden: tuple = ()  # per-block MLP widths in block order (after pruning); empty: dim * mlp_ratio
+    prune_gates: bool = False  # learnable per-dimension MLP gates for L1-sparsity pruning
     # quantization
     weight: str | int | None = "binary"
     act_bits: int | None = 1
@@ -90,6 +92,9 @@ class ViTConfig:
             raise ValueError("embed_dims, depths, num_heads and sr_ratios need one entry per stage")
         if self.weight is None and self.hw:
             raise ValueError("a float model (weight=None) cannot be hw=True")
+        n_blocks = sum(s[1] for s in self.stages())
+        if self.mlp_hidden and len(self.mlp_hidden) != n_blocks:
+            raise ValueError(f"mlp_hidden needs one width per block ({n_blocks}), got {len(self.mlp_hidden)}")
 
 
 class DropPath(nn.Module):
@@ -111,9 +116,10 @@ class Mlp(nn.Module):
     The activation is GELU (float), RPReLU (paper BinaryViT) or, for ``hw``, nothing: the next
     quantizer is itself the threshold activation (unsigned k-bit, i.e. a quantized ReLU, for k >= 2)."""
 
-    def __init__(self, dim, hidden, cfg: ViTConfig):
+    def __init__(self, dim, hidden, cfg: ViTConfig, gates: bool = False):
         super().__init__()
         quant = cfg.weight is not None
+        self.gate = nn.Parameter(torch.ones(hidden)) if gates else None
         self.in_quant = InputQuant(dim, cfg.act_bits)
         self.fc1 = linear(dim, hidden, cfg.weight, cfg.act_bits, bias=not quant)
         self.norm1 = norm(hidden, cfg.norm) if quant else nn.Identity()
@@ -130,13 +136,15 @@ class Mlp(nn.Module):
 
     def forward(self, x):
         h = self.act(self.norm1(self.fc1(self.in_quant(x))))
+        if self.gate is not None:
+            h = h * self.gate
         return self.norm2(self.fc2(self.hidden_quant(h)))
 
 
 class Block(nn.Module):
     """Transformer block: x + affine(attn(norm(x))) [+ pooling branches], then x + affine(mlp(norm(x)))."""
 
-    def __init__(self, dim, heads, sr_ratio, cfg: ViTConfig, drop_path=0.0):
+    def __init__(self, dim, heads, sr_ratio, cfg: ViTConfig, drop_path=0.0, hidden=None):
         super().__init__()
         self.norm1 = norm(dim, cfg.norm)
         self.attn = QuantAttention(
@@ -148,7 +156,7 @@ class Block(nn.Module):
         self.pools = PoolingBranches(dim) if cfg.pool_branches else None
         self.add1 = ResidualAdd(cfg.residual_bits)
         self.norm2 = norm(dim, cfg.norm)
-        self.mlp = Mlp(dim, int(dim * cfg.mlp_ratio), cfg)
+        self.mlp = Mlp(dim, hidden or int(dim * cfg.mlp_ratio), cfg, gates=cfg.prune_gates)
         self.affine2 = Affine(dim) if cfg.affine_residual else nn.Identity()
         self.add2 = ResidualAdd(cfg.residual_bits)
         self.drop_path = DropPath(drop_path)
@@ -255,7 +263,8 @@ class VisionTransformer(nn.Module):
                 self.merges.append(merge)
                 grid = merge.out_grid(grid)
             self.grids.append(grid)
-            self.stages.append(nn.ModuleList(Block(dim, heads, sr, cfg, rates[i + j]) for j in range(depth)))
+            hidden = [cfg.mlp_hidden[i + j] if cfg.mlp_hidden else None for j in range(depth)]
+            self.stages.append(nn.ModuleList(Block(dim, heads, sr, cfg, rates[i + j], hidden[j]) for j in range(depth)))
             prev, i = dim, i + depth
         self.class_blocks = nn.ModuleList(ClassAttentionBlock(last, stages[-1][2], cfg) for _ in range(cfg.class_attention))
         self.head_norm = norm(last, cfg.norm)

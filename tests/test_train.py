@@ -67,3 +67,32 @@ def test_train_command(tmp_path, capsys):
     assert "test top-1" in capsys.readouterr().out
     assert main(args) == 2 and "--resume" in capsys.readouterr().err
     assert main(["train", "--model", "binaryvit-tiny-hw", "--dataset", "mnist", "--out", str(tmp_path / "d")]) == 2
+
+
+def test_pruning_shrinks_dims_and_the_exported_graph(tmp_path):
+    from onnx import numpy_helper
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    from quant_models.export import export_model
+    from quant_models.prune import gated_mlps
+
+    over = {**SMALL, "prune_gates": True}
+    train(_cfg(tmp_path / "g", model="binaryvit-tiny-hw", epochs=2, overrides=over, prune_l1=1e-3))
+    gated = load_checkpoint(tmp_path / "g" / "model.pt")
+    assert any(not torch.equal(m.gate, torch.ones_like(m.gate)) for _, m in gated_mlps(gated))  # the L1 term moved them
+    assert main(["prune", "--checkpoint", str(tmp_path / "g" / "model.pt"), "--rate", "0.5",
+                 "--out", str(tmp_path / "pruned.pt")]) == 0
+    pruned = load_checkpoint(tmp_path / "pruned.pt")
+    assert sum(pruned.cfg.mlp_hidden) <= 0.5 * sum(len(m.gate) for _, m in gated_mlps(gated)) + 1
+    assert sum(p.numel() for p in pruned.parameters()) < sum(p.numel() for p in gated.parameters())
+    r_full = export_model(gated, tmp_path / "full.onnx", samples=1)
+    r_small = export_model(pruned, tmp_path / "small.onnx", samples=1)
+
+    def weights(name):
+        return sum(numpy_helper.to_array(t).size for t in ModelWrapper(str(tmp_path / name)).graph.initializer)
+
+    assert r_small.ok and r_full.ok and weights("small.onnx") < weights("full.onnx")
+    # fine-tuning starts from the pruned weights and keeps the smaller widths
+    tuned = train(_cfg(tmp_path / "ft", model="binaryvit-tiny-hw", epochs=1, init=str(tmp_path / "pruned.pt")))
+    assert tuple(tuned["config"]["mlp_hidden"]) == pruned.cfg.mlp_hidden
+    assert main(["prune", "--checkpoint", str(tmp_path / "g" / "model.pt"), "--rate", "1.5", "--out", "x.pt"]) == 2

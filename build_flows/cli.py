@@ -60,6 +60,22 @@ def cmd_models(args) -> int:
     return 0
 
 
+def cmd_boards(args) -> int:
+    from build_flows.boards import BOARDS
+
+    head = f"{'board':<12}{'part':<24}{'LUT':>9}{'FF':>9}{'BRAM36':>8}{'URAM':>6}{'DSP':>6}{'MHz':>6}{'AXI':>5}  shell"
+    print(head)
+    print("-" * len(head))
+    for b in BOARDS.values():
+        mark = " (default)" if b.default else ""
+        print(f"{b.name:<12}{b.part:<24}{b.lut:>9,}{b.ff:>9,}{b.bram36:>8}{b.uram:>6}{b.dsp:>6}{b.clock_mhz:>6.0f}"
+              f"{b.axi_width:>5}  {b.shell}{mark}")
+    print()
+    for b in BOARDS.values():
+        print(f"{b.name}: FINN name {b.finn_name}; Vivado {b.vivado}; PYNQ {b.pynq}")
+    return 0
+
+
 def _factory_doc(name: str) -> str:
     from quant_models import registry
 
@@ -90,6 +106,11 @@ def cmd_export(args) -> int:
     return 0
 
 
+def argv_is_cli() -> bool:
+    """True when this process was started as the qvit command (not called from Python)."""
+    return bool(sys.argv) and sys.argv[0].endswith("qvit")
+
+
 def cmd_train(args) -> int:
     from quant_models.train import TrainConfig, train
 
@@ -98,7 +119,7 @@ def cmd_train(args) -> int:
                       max_train=args.max_train, teacher=args.teacher, distill=args.distill, distill_alpha=args.distill_alpha,
                       overrides=_overrides(args.set), progress=not args.no_progress, prune_l1=args.prune_l1,
                       init=args.init)
-    metrics = train(cfg, resume=args.resume)
+    metrics = train(cfg, resume=args.resume, command="qvit " + " ".join(sys.argv[1:]) if argv_is_cli() else "")
     print(f"test top-1 {metrics['test_top1']:.2f}% on {metrics['test_size']} images after {len(metrics['epochs'])} epochs "
           f"({metrics['wall_seconds']:.0f} s); wrote {args.out}/checkpoint.pt, model.pt, metrics.json")
     return 0
@@ -128,6 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
     m = sub.add_parser("models", help="list registered models with parameter and operation counts")
     m.add_argument("--json", action="store_true", help="machine-readable output")
     m.set_defaults(func=cmd_models)
+
+    b = sub.add_parser("boards", help="list supported boards (part, resources, clock, shell, tool versions)")
+    b.set_defaults(func=cmd_boards)
 
     e = sub.add_parser("export", help="export a model to QONNX and verify it against torch")
     e.add_argument("--model", required=True, help="registered model name (see `qvit models`)")

@@ -130,8 +130,9 @@ def _save(path: Path, obj):
     tmp.replace(path)  # atomic: an interrupted save never leaves a broken checkpoint
 
 
-def train(cfg: TrainConfig, resume: bool = False) -> dict:
-    """Run (or resume) a training run; returns the metrics dict also written to metrics.json."""
+def train(cfg: TrainConfig, resume: bool = False, command: str = "") -> dict:
+    """Run (or resume) a training run; returns the metrics dict also written to metrics.json.
+    ``command`` (the command line that started it, if any) is recorded in the metrics."""
     if cfg.preset not in PRESETS:
         raise ValueError(f"unknown preset {cfg.preset!r}; available: {', '.join(PRESETS)}")
     if cfg.distill not in ("soft", "hard"):
@@ -192,6 +193,8 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict:
     if resume:
         opt.load_state_dict(state["optimizer"])
     n_cls = len(full.classes)
+    if command:
+        metrics.setdefault("commands", []).append(command)
     end_epoch = cfg.epochs if cfg.stop_after is None else min(cfg.epochs, start_epoch + cfg.stop_after)
     for epoch in range(start_epoch, end_epoch):
         model.train()

@@ -1,5 +1,6 @@
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -58,6 +59,24 @@ def test_mismatched_checkpoint_names_tensors(tmp_path, capsys):
     assert "is for model 'ternaryvit-tiny'" in capsys.readouterr().err
 
 
-def test_console_script_entry_point():
-    out = subprocess.run([sys.executable, "-m", "build_flows.cli", "models", "--json"], capture_output=True, text=True)
-    assert out.returncode == 0 and '"binaryvit-tiny-hw"' in out.stdout
+def test_console_script_exit_status():
+    qvit = Path(sys.executable).with_name("qvit")
+    out = subprocess.run([str(qvit), "export", "--model", "nope", "--out", "x.onnx"], capture_output=True, text=True)
+    assert out.returncode == 2 and "Available models" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_boards_are_data_and_listed(capsys):
+    from build_flows.boards import BOARDS, DEFAULT_BOARD, get_board
+
+    assert DEFAULT_BOARD == "AUP-ZU3" and set(BOARDS) == {"Pynq-Z2", "Ultra96-V2", "AUP-ZU3", "KV260", "ZCU104"}
+    assert get_board("aup-zu3_8gb").part == "xczu3eg-sfvc784-2-e"
+    import finn.util.basic as finn_basic
+
+    for b in BOARDS.values():  # our table agrees with finn-plus's part map
+        assert finn_basic.pynq_part_map[b.finn_name] == b.part
+        assert finn_basic.pynq_native_port_width[b.finn_name] == b.axi_width
+    with pytest.raises(ValueError, match="available boards"):
+        get_board("VCU118")
+    assert main(["boards"]) == 0
+    out = capsys.readouterr().out
+    assert "xc7z020clg400-1" in out and "(default)" in out

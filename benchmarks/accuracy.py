@@ -1,0 +1,58 @@
+"""Accuracy table of the shipped checkpoints: re-evaluates each on its full test set and writes
+benchmarks/accuracy.md (quoted by the README) with the machine and date.
+
+    python benchmarks/accuracy.py [--out benchmarks/accuracy.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import platform
+from pathlib import Path
+
+import torch
+
+from quant_models import data
+from quant_models.complexity import count
+from quant_models.export import model_input_shape
+from quant_models.registry import CHECKPOINT_DIR, load_checkpoint
+from quant_models.train import evaluate
+
+
+def rows():
+    for ckpt in sorted(CHECKPOINT_DIR.glob("*.pt")):
+        meta = json.loads(ckpt.with_suffix(".json").read_text()) if ckpt.with_suffix(".json").exists() else {}
+        model = load_checkpoint(ckpt)
+        dataset = meta.get("dataset") or torch.load(ckpt, weights_only=True).get("dataset")
+        test = data.load(dataset, "test")
+        c = count(model, model_input_shape(model))
+        yield {
+            "checkpoint": ckpt.name, "model": model.registry_name, "dataset": dataset,
+            "top1": evaluate(model, test), "params": c.params, "ops": c.ops,
+            "epochs": len(meta.get("epochs", [])), "train_minutes": meta.get("wall_seconds", 0) / 60,
+            "command": " ; ".join(meta.get("commands", [])),
+        }
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--out", default=str(Path(__file__).with_name("accuracy.md")))
+    args = p.parse_args(argv)
+    torch.set_num_threads(2)
+    table = list(rows())
+    lines = ["# Accuracy of the shipped checkpoints\n",
+             f"Measured by `benchmarks/accuracy.py` on {datetime.date.today()} ({platform.machine()}, "
+             f"{torch.get_num_threads()} threads, {platform.processor() or 'CPU'}); full test sets.\n",
+             "| dataset | model | top-1 % | params | OPs/image | epochs | training time (min) | command |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in table:
+        lines.append(f"| {r['dataset']} | {r['model']} | {r['top1']:.2f} | {r['params']:,} | {r['ops']:.3g} | {r['epochs']} "
+                     f"| {r['train_minutes']:.0f} | `{r['command']}` |")
+    Path(args.out).write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

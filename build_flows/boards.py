@@ -1,0 +1,53 @@
+"""Boards as data: :data:`BOARDS` is read from ``data/boards.yaml``; ``get_board(name)`` looks one up."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+LUT_BUDGET = 0.70  # FINN plans designs to 70 % of a device's LUTs
+LUT_PER_BINARY_MAC = 6.6  # FINN's LUT model of an XNOR-popcount MAC
+
+
+@dataclass(frozen=True)
+class Board:
+    """One board: device part, resources, default clock, shell and the tool versions it needs."""
+
+    name: str
+    finn_name: str
+    part: str
+    family: str
+    lut: int
+    ff: int
+    bram36: int
+    uram: int
+    dsp: int
+    clock_mhz: float
+    shell: str
+    axi_width: int
+    vivado: str
+    pynq: str
+    default: bool = False
+
+    def binary_mac_ceiling(self, clock_mhz: float | None = None) -> float:
+        """Binary MACs per second the LUT budget could sustain (6.6 LUT per binary MAC, 70 % of LUTs)."""
+        return self.lut * LUT_BUDGET / LUT_PER_BINARY_MAC * (clock_mhz or self.clock_mhz) * 1e6
+
+
+def _load() -> dict[str, Board]:
+    entries = yaml.safe_load((Path(__file__).parent / "data" / "boards.yaml").read_text())
+    return {e["name"]: Board(**e) for e in entries}
+
+
+BOARDS = _load()
+DEFAULT_BOARD = next(b.name for b in BOARDS.values() if b.default)
+
+
+def get_board(name: str) -> Board:
+    """Board by our name or FINN's name (case-insensitive); unknown names list the choices."""
+    for b in BOARDS.values():
+        if name.lower() in (b.name.lower(), b.finn_name.lower()):
+            return b
+    raise ValueError(f"unknown board {name!r}; available boards: {', '.join(BOARDS)} (see `qvit boards`)")

@@ -142,6 +142,28 @@ def cmd_prune(args) -> int:
     return 0
 
 
+def cmd_build(args) -> int:
+    from build_flows.builder import BuildError, build, summary
+    from build_flows.config import BuildConfig
+
+    fields = dict(model=args.model, out=args.out, board=args.board, clock_mhz=args.clock_mhz, target_fps=args.target_fps,
+                  folding_file=args.folding_file, checkpoint=args.checkpoint, until=args.until,
+                  verify_vectors=args.vectors, model_overrides=_overrides(args.set) or None)
+    if args.config:
+        cfg = BuildConfig.load(args.config, **fields)
+    else:
+        cfg = BuildConfig(**{k: v for k, v in fields.items() if v is not None})
+    try:
+        report = build(cfg)
+    except BuildError as e:
+        print(f"error: {e}", file=sys.stderr)
+        print(f"the report so far is in {cfg.out}/report.json", file=sys.stderr)
+        return 2
+    print(summary(report))
+    print(f"wrote {cfg.out}/report.json")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="qvit", description="Binary and ternary ViTs from Brevitas QAT to FINN accelerators.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -183,6 +205,20 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--no-progress", action="store_true")
     t.add_argument("--set", action="append", metavar="KEY=VALUE", help="model config override")
     t.set_defaults(func=cmd_train)
+
+    bd = sub.add_parser("build", help="compile a model to a FINN dataflow accelerator (estimates without Vivado)")
+    bd.add_argument("model", help="registered model name or QONNX file")
+    bd.add_argument("--out", required=True, help="build directory (checkpoints per step, report.json)")
+    bd.add_argument("--board", help="board (see `qvit boards`; default AUP-ZU3)")
+    bd.add_argument("--clock-mhz", type=float, help="clock (default: the board's)")
+    bd.add_argument("--target-fps", type=float, help="frames per second the folding should reach")
+    bd.add_argument("--folding-file", help="FINN folding JSON that overrides the automatic folding")
+    bd.add_argument("--checkpoint", help="checkpoint for a registered model (default: the shipped one)")
+    bd.add_argument("--until", help="stop after this step (default: the last step that can run here)")
+    bd.add_argument("--vectors", type=int, help="verification vectors (default 4)")
+    bd.add_argument("--config", help="YAML file of build config fields (command-line flags override it)")
+    bd.add_argument("--set", action="append", metavar="KEY=VALUE", help="model config override")
+    bd.set_defaults(func=cmd_build)
 
     pr = sub.add_parser("prune", help="remove the least important MLP dimensions of a gated model")
     pr.add_argument("--checkpoint", required=True, help="model.pt of a run trained with --set prune_gates=true")

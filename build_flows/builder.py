@@ -1,0 +1,340 @@
+"""``qvit build``: an ordered list of named steps, each ``step(model, ctx) -> model``, each leaving
+an ONNX checkpoint in ``DIR/checkpoints``; a re-run resumes after the last good step, and a failed
+step leaves every earlier result in place. Steps are FINN's own (finn-plus Python API) plus ours.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from build_flows.boards import Board, get_board
+from build_flows.config import BuildConfig
+from build_flows.finn_env import VivadoRequiredError, prepare_finn, require_vivado, vivado_available
+
+
+class BuildError(RuntimeError):
+    """A build step failed; the message names the step, the cause and the fix."""
+
+
+@dataclass
+class BuildContext:
+    """What steps share: the config, the board, FINN's config, the golden model and the report."""
+
+    cfg: BuildConfig
+    board: Board
+    dir: Path
+    finn_cfg: object
+    report: dict = field(default_factory=dict)
+
+    def golden(self):
+        from qonnx.core.modelwrapper import ModelWrapper
+
+        return ModelWrapper(str(self.dir / "checkpoints" / "00_export.onnx"))
+
+
+# ---------------------------------------------------------------- steps
+def step_export(model, ctx: BuildContext):
+    """Load a QONNX file, or export a registered model (given/shipped checkpoint, else random weights)."""
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.util.cleanup import cleanup_model
+
+    src = ctx.cfg.model
+    if src.endswith(".onnx"):
+        path = Path(src)
+        if not path.exists():
+            raise BuildError(f"model file {path} does not exist; pass a QONNX file or a name from `qvit models`")
+        try:
+            model = ModelWrapper(str(path))
+            model = cleanup_model(model)
+        except Exception as e:  # noqa: BLE001 - any unreadable file is the same user error
+            raise BuildError(f"{path} is not a readable ONNX/QONNX file ({type(e).__name__}: {e}); "
+                             "export it with `qvit export` or Brevitas' export_qonnx") from e
+        ctx.report["model"] = path.name
+        return model
+    from quant_models import create_model, load_checkpoint
+    from quant_models.export import export_model
+    from quant_models.registry import CHECKPOINT_DIR
+
+    ckpt = ctx.cfg.checkpoint or next(iter(sorted(CHECKPOINT_DIR.glob(f"{src}_*.pt"))), None)
+    if ckpt:
+        net = load_checkpoint(ckpt, name=src, **ctx.cfg.model_overrides)
+        ctx.report["checkpoint"] = str(ckpt)
+    else:
+        net = create_model(src, **ctx.cfg.model_overrides)
+        print(f"warning: no checkpoint for {src}: building it with random weights", file=sys.stderr)
+        ctx.report["checkpoint"] = None
+    tmp = ctx.dir / "model.onnx"
+    rep = export_model(net, tmp, samples=2, seed=ctx.cfg.seed)
+    ctx.report["model"] = src
+    ctx.report.setdefault("verification", {})["torch_vs_qonnx"] = {
+        "vectors": rep.samples, "max_abs_diff": rep.max_abs_diff, "argmax_agree": rep.argmax_agree}
+    return ModelWrapper(str(tmp))
+
+
+def _finn_step(name):
+    def step(model, ctx):
+        import finn.builder.build_dataflow_steps as finn_steps
+
+        return getattr(finn_steps, name)(model, ctx.finn_cfg)
+
+    step.__doc__ = f"FINN's {name}."
+    return step
+
+
+def step_validate_hw(model, ctx: BuildContext):
+    """Fail, listing every node with its reason, unless every node is a hardware layer."""
+    from build_flows.validate import UnmappedNodesError, unmapped_nodes
+
+    unmapped = unmapped_nodes(model)
+    total = len(model.graph.node)
+    ctx.report.update(nodes_total=total, nodes_hw=total - len(unmapped), unmapped=unmapped)
+    if unmapped:
+        raise UnmappedNodesError(unmapped, total)
+    return model
+
+
+def step_verify_python(model, ctx: BuildContext):
+    """FINN's python execution of the hardware graph against QONNX execution of the export (bit-exact)."""
+    from qonnx.core.onnx_exec import execute_onnx
+
+    golden = ctx.golden()
+    shape = golden.get_tensor_shape(golden.graph.input[0].name)
+    rng = np.random.default_rng(ctx.cfg.seed)
+    diffs = []
+    for _ in range(ctx.cfg.verify_vectors):
+        x = rng.standard_normal(shape).astype(np.float32)
+        ref = execute_onnx(golden, {golden.graph.input[0].name: x})[golden.graph.output[0].name]
+        got = execute_onnx(model, {model.graph.input[0].name: x})[model.graph.output[0].name]
+        diffs.append(float(np.abs(ref.reshape(got.shape) - got).max()))
+    result = {"vectors": len(diffs), "max_abs_diff": max(diffs), "bit_exact": max(diffs) == 0.0}
+    ctx.report.setdefault("verification", {})["qonnx_vs_finn_python"] = result
+    if not result["bit_exact"]:
+        raise BuildError(f"FINN's python execution differs from QONNX by up to {result['max_abs_diff']:.3g} on "
+                         f"{result['vectors']} vectors: a transformation changed the function (please report it).")
+    return model
+
+
+def step_folding(model, ctx: BuildContext):
+    """Choose PE/SIMD for the target FPS (FINN's SetFolding), or apply the user's folding file."""
+    import finn.builder.build_dataflow_steps as finn_steps
+
+    if ctx.cfg.target_fps:
+        model = finn_steps.step_target_fps_parallelization(model, ctx.finn_cfg)
+    if ctx.cfg.folding_file:
+        model = finn_steps.step_apply_folding_config(model, ctx.finn_cfg)
+    fps = ctx.cfg.clock * 1e6 / max(1, _max_cycles(model))
+    if ctx.cfg.target_fps and fps < 0.999 * ctx.cfg.target_fps and not ctx.cfg.folding_file:
+        best = _best_fps(model, ctx)
+        raise BuildError(f"target {ctx.cfg.target_fps:,.0f} FPS is not reachable on {ctx.board.name} at {ctx.cfg.clock:.0f} MHz: "
+                         f"the best folding reaches {best:,.0f} FPS. Lower --target-fps or raise the clock.")
+    return model
+
+
+def step_estimates(model, ctx: BuildContext):
+    """Per-layer cycles and resources (FINN's models), whole-design estimates and the budget check."""
+    from qonnx.custom_op.registry import getCustomOp
+
+    part = ctx.board.part
+    layers, binary_macs = [], 0
+    for n in model.graph.node:
+        inst = getCustomOp(n)
+        res = inst.node_res_estimation(part)
+        attrs = inst.get_nodeattr_types()
+        layers.append({"name": n.name, "op": n.op_type,
+                       "PE": inst.get_nodeattr("PE") if "PE" in attrs else None,
+                       "SIMD": inst.get_nodeattr("SIMD") if "SIMD" in attrs else None,
+                       "cycles": int(inst.get_exp_cycles()), "LUT": int(res["LUT"]), "BRAM": int(res["BRAM_18K"]),
+                       "URAM": int(res["URAM"]), "DSP": int(res["DSP"])})
+        binary_macs += _binary_macs(inst, attrs)
+    from finn.analysis.fpgadataflow.dataflow_performance import dataflow_performance
+
+    perf = model.analysis(dataflow_performance)
+    cycles = max(1, int(perf["max_cycles"]))
+    clock_hz = ctx.cfg.clock * 1e6
+    fps = clock_hz / cycles
+    est = {"cycles_per_image": cycles, "fps": fps, "latency_us": perf["critical_path_cycles"] / clock_hz * 1e6,
+           "bottleneck": perf["max_cycles_node_name"]}
+    for key in ("LUT", "BRAM", "URAM", "DSP"):
+        est[key] = sum(layer[key] for layer in layers)
+    ctx.report.update(layers=layers, estimated=est, binary_ops_per_image=binary_macs,
+                      roofline_fraction=binary_macs * fps / ctx.board.binary_mac_ceiling(ctx.cfg.clock))
+    budget = 0.70 * ctx.board.lut
+    if est["LUT"] > budget:
+        raise BuildError(f"the design needs {est['LUT']:,} LUT, over {ctx.board.name}'s budget of {budget:,.0f} "
+                         f"(70 % of {ctx.board.lut:,}). Lower --target-fps or choose a larger board (`qvit boards`).")
+    return model
+
+
+def _vivado_step(name):
+    def step(model, ctx):
+        require_vivado(name)
+        import finn.builder.build_dataflow_steps as finn_steps
+
+        return getattr(finn_steps, f"step_{name}")(model, ctx.finn_cfg)
+
+    step.__doc__ = f"FINN's step_{name} (needs Vivado)."
+    return step
+
+
+STEPS = [
+    ("export", step_export),
+    ("qonnx_to_finn", _finn_step("step_qonnx_to_finn")),
+    ("tidy_up", _finn_step("step_tidy_up")),
+    ("streamline", _finn_step("step_streamline")),
+    ("convert_to_hw", _finn_step("step_convert_to_hw")),
+    ("validate_hw", step_validate_hw),
+    ("verify_python", step_verify_python),
+    ("dataflow_partition", _finn_step("step_create_dataflow_partition")),
+    ("specialize_layers", _finn_step("step_specialize_layers")),
+    ("folding", step_folding),
+    ("minimize_bit_width", _finn_step("step_minimize_bit_width")),
+    ("estimates", step_estimates),
+    ("hw_ipgen", _vivado_step("hw_ipgen")),
+    ("create_stitched_ip", _vivado_step("create_stitched_ip")),
+    ("synthesize_bitfile", _vivado_step("synthesize_bitfile")),
+]
+STEP_NAMES = [n for n, _ in STEPS]
+VIVADO_STEPS = {"hw_ipgen", "create_stitched_ip", "synthesize_bitfile"}
+
+
+# ---------------------------------------------------------------- helpers
+def _max_cycles(model) -> int:
+    from qonnx.custom_op.registry import getCustomOp
+
+    return max((int(getCustomOp(n).get_exp_cycles()) for n in model.graph.node), default=1)
+
+
+def _best_fps(model, ctx) -> float:
+    from finn.transformation.fpgadataflow.set_folding import SetFolding
+
+    fast = model.transform(SetFolding(target_cycles_per_frame=1, mvau_wwidth_max=ctx.cfg.mvau_wwidth_max,
+                                      two_pass_relaxation=True))
+    return ctx.cfg.clock * 1e6 / max(1, _max_cycles(fast))
+
+
+def _binary_macs(inst, attrs) -> int:
+    if "MW" not in attrs or "MH" not in attrs:
+        return 0
+    binary = {"BINARY", "BIPOLAR"}
+    if inst.get_nodeattr("inputDataType") in binary and inst.get_nodeattr("weightDataType") in binary:
+        vectors = int(np.prod(inst.get_nodeattr("numInputVectors")))
+        return inst.get_nodeattr("MW") * inst.get_nodeattr("MH") * vectors
+    return 0
+
+
+def _finn_config(cfg: BuildConfig, board: Board, out: Path):
+    import finn.builder.build_dataflow_config as bc
+
+    return bc.DataflowBuildConfig(
+        output_dir=str(out / "finn"), synth_clk_period_ns=1000.0 / cfg.clock, board=board.finn_name,
+        fpga_part=board.part, target_fps=int(cfg.target_fps) if cfg.target_fps else None,
+        folding_config_file=cfg.folding_file, mvau_wwidth_max=cfg.mvau_wwidth_max,
+        generate_outputs=[bc.DataflowOutputType.ESTIMATE_REPORTS], enable_build_pdb_debug=False, verbose=False,
+        shell_flow_type=bc.ShellFlowType.VIVADO_ZYNQ)
+
+
+def _write_json(path: Path, obj) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(obj, indent=2, default=str))
+    tmp.replace(path)
+
+
+def default_until() -> str:
+    """The last step that can run here: the last Vivado-free step when Vivado is absent."""
+    return STEP_NAMES[-1] if vivado_available() else "estimates"
+
+
+# ---------------------------------------------------------------- runner
+def build(cfg: BuildConfig, log=print) -> dict:
+    """Run (or resume) the build; returns the report (also in ``DIR/report.json``)."""
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    until = cfg.until or default_until()
+    if until not in STEP_NAMES:
+        raise ValueError(f"unknown step {until!r} for --until; steps: {', '.join(STEP_NAMES)}")
+    out = Path(cfg.out)
+    (out / "checkpoints").mkdir(parents=True, exist_ok=True)
+    prepare_finn(out / "finn_tmp")
+    board = get_board(cfg.board)
+    state_path = out / "build_state.json"
+    state = json.loads(state_path.read_text()) if state_path.exists() else None
+    if state and state["fingerprint"] != cfg.fingerprint():
+        raise ValueError(f"{out} holds a build with a different configuration; choose another --out or delete it")
+    if not state:
+        state = {"fingerprint": cfg.fingerprint(), "steps": [], "report": {}}
+        cfg.save(out / "build_config.yaml")
+    ctx = BuildContext(cfg=cfg, board=board, dir=out, finn_cfg=_finn_config(cfg, board, out), report=state["report"])
+    ctx.report.update(board=board.name, part=board.part, clock_mhz=cfg.clock, target_fps=cfg.target_fps)
+    done = {s["name"] for s in state["steps"] if s["status"] == "done"}
+    model = None
+    stop = STEP_NAMES.index(until)
+    for i, (name, fn) in enumerate(STEPS[: stop + 1]):
+        ckpt = out / "checkpoints" / f"{i:02d}_{name}.onnx"
+        if name in done and ckpt.exists():
+            model = None  # loaded lazily from the last good checkpoint
+            last_ckpt = ckpt
+            continue
+        if model is None and i > 0:
+            model = ModelWrapper(str(last_ckpt))
+            log(f"resuming after step '{STEP_NAMES[i - 1]}' ({last_ckpt.name})")
+        log(f"[{i + 1}/{stop + 1}] {name} ...")
+        start = time.time()
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                model = fn(model, ctx)
+        except Exception as e:
+            seconds = round(time.time() - start, 2)
+            state["steps"] = [s for s in state["steps"] if s["name"] != name] + [
+                {"name": name, "status": "failed", "seconds": seconds, "error": str(e)}]
+            _finish(out, ctx, state)
+            if isinstance(e, (BuildError, VivadoRequiredError, ValueError)) or type(e).__name__ == "UnmappedNodesError":
+                raise BuildError(f"step '{name}' failed: {e}") from e
+            raise BuildError(f"step '{name}' failed ({type(e).__name__}: {e}); earlier steps are kept in {out}/checkpoints "
+                             "and the build resumes from them") from e
+        model.save(str(ckpt))
+        last_ckpt = ckpt
+        state["steps"] = [s for s in state["steps"] if s["name"] != name] + [
+            {"name": name, "status": "done", "seconds": round(time.time() - start, 2)}]
+        _finish(out, ctx, state)
+    if stop < len(STEPS) - 1 and not cfg.until:
+        log(f"stopped after '{until}': the next step, '{STEP_NAMES[stop + 1]}', needs Vivado")
+    return ctx.report
+
+
+def _finish(out: Path, ctx: BuildContext, state: dict) -> None:
+    state["report"] = ctx.report
+    ctx.report["steps"] = state["steps"]
+    _write_json(out / "build_state.json", state)
+    _write_json(out / "report.json", ctx.report)
+
+
+def summary(report: dict) -> str:
+    """Human-readable summary table of a report."""
+    lines = [f"model {report.get('model')} on {report.get('board')} at {report.get('clock_mhz')} MHz: "
+             f"{report.get('nodes_hw', '?')}/{report.get('nodes_total', '?')} nodes in hardware"]
+    est = report.get("estimated")
+    if est:
+        lines.append(f"{'layer':<28}{'op':<22}{'PE':>5}{'SIMD':>6}{'cycles':>10}{'LUT':>9}{'BRAM':>6}{'DSP':>5}")
+        for layer in report["layers"]:
+            lines.append(f"{layer['name']:<28}{layer['op']:<22}{layer['PE'] or '-':>5}{layer['SIMD'] or '-':>6}"
+                         f"{layer['cycles']:>10,}{layer['LUT']:>9,}{layer['BRAM']:>6}{layer['DSP']:>5}")
+        lines.append(f"estimated: {est['fps']:,.0f} FPS ({est['cycles_per_image']:,} cycles/image, latency "
+                     f"{est['latency_us']:.1f} us), {est['LUT']:,} LUT, {est['BRAM']} BRAM18, {est['DSP']} DSP; "
+                     f"roofline fraction {report.get('roofline_fraction', 0):.3f}")
+    for stage, v in report.get("verification", {}).items():
+        lines.append(f"verification {stage}: {v}")
+    return "\n".join(lines)
+
+
+def clean(out: str | Path) -> None:
+    """Remove a build directory."""
+    shutil.rmtree(out, ignore_errors=True)

@@ -1,0 +1,145 @@
+"""The build flow on plain Brevitas MLPs (FINN's own layers): steps, resume, report, and every
+user error the issue lists."""
+
+import json
+
+import pytest
+import torch
+from brevitas import nn as qnn
+from torch import nn
+
+from build_flows import builder
+from build_flows.builder import BuildError, build
+from build_flows.cli import main
+from build_flows.config import BuildConfig
+from quant_models.export import to_qonnx
+from quant_models.quantizers import BinaryAct, BinaryWeightPerTensor
+
+
+class BinaryMLP(nn.Module):
+    """Binary MLP of the supported layers: sign -> binary linear -> BatchNorm -> sign -> ... -> linear."""
+
+    def __init__(self, widths=(64, 64, 10), tail=None):
+        super().__init__()
+        layers = []
+        for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
+            layers.append(qnn.QuantIdentity(act_quant=BinaryAct, return_quant_tensor=True))
+            layers.append(qnn.QuantLinear(a, b, bias=False, weight_quant=BinaryWeightPerTensor))
+            if i < len(widths) - 2:
+                layers.append(nn.BatchNorm1d(b))
+        self.body = nn.Sequential(*layers)
+        self.tail = tail or nn.Identity()
+
+    def forward(self, x):
+        return self.tail(self.body(x))
+
+
+def _export(path, **kw):
+    torch.manual_seed(0)
+    m = BinaryMLP(**kw).eval()
+    with torch.no_grad():
+        for mod in m.modules():
+            if isinstance(mod, nn.BatchNorm1d):
+                mod.running_mean.uniform_(-3, 3)
+                mod.bias.uniform_(-1, 1)
+    to_qonnx(m, path, (1, kw.get("widths", (64,))[0]))
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def mlp_onnx(tmp_path_factory):
+    return _export(tmp_path_factory.mktemp("mlp") / "mlp.onnx")
+
+
+def test_binary_mlp_maps_every_node_and_is_bit_exact(mlp_onnx, tmp_path, capsys):
+    assert main(["build", mlp_onnx, "--out", str(tmp_path / "b"), "--target-fps", "100000"]) == 0
+    report = json.loads((tmp_path / "b" / "report.json").read_text())
+    assert report["nodes_hw"] == report["nodes_total"] > 0 and report["unmapped"] == []
+    assert report["verification"]["qonnx_vs_finn_python"]["bit_exact"] is True
+    est = report["estimated"]
+    assert est["fps"] >= 100000 and est["LUT"] > 0 and est["cycles_per_image"] > 0
+    assert {"name", "op", "PE", "SIMD", "cycles", "LUT", "BRAM", "DSP"} <= set(report["layers"][0])
+    assert report["binary_ops_per_image"] == 64 * 64 + 64 * 10
+    assert 0 < report["roofline_fraction"] < 1
+    assert [s["name"] for s in report["steps"]] == builder.STEP_NAMES[: builder.STEP_NAMES.index("estimates") + 1]
+    assert all(s["status"] == "done" for s in report["steps"])
+    assert (tmp_path / "b" / "build_config.yaml").exists() and len(list((tmp_path / "b" / "checkpoints").glob("*.onnx"))) == 12
+    out = capsys.readouterr().out
+    assert "5/5 nodes in hardware" in out and "needs Vivado" in out
+
+
+def test_resume_after_an_injected_failure(mlp_onnx, tmp_path, monkeypatch):
+    calls = []
+
+    def broken(model, ctx):
+        calls.append(1)
+        raise RuntimeError("injected")
+
+    steps = list(builder.STEPS)
+    i = builder.STEP_NAMES.index("folding")
+    monkeypatch.setattr(builder, "STEPS", steps[:i] + [("folding", broken)] + steps[i + 1:])
+    cfg = BuildConfig(model=mlp_onnx, out=str(tmp_path / "r"))
+    with pytest.raises(BuildError, match="step 'folding' failed.*injected"):
+        build(cfg)
+    kept = sorted(p.name for p in (tmp_path / "r" / "checkpoints").glob("*.onnx"))
+    assert kept[-1] == f"{i - 1:02d}_specialize_layers.onnx" and len(kept) == i
+    state = json.loads((tmp_path / "r" / "build_state.json").read_text())
+    assert state["steps"][-1] == {**state["steps"][-1], "name": "folding", "status": "failed"}
+    monkeypatch.setattr(builder, "STEPS", steps)
+    logs = []
+    report = build(cfg, log=logs.append)
+    assert logs[0] == f"resuming after step 'specialize_layers' ({i - 1:02d}_specialize_layers.onnx)"
+    assert all(s["status"] == "done" for s in report["steps"]) and len(calls) == 1
+
+
+def test_bad_onnx_is_explained(tmp_path, capsys):
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"not an onnx file")
+    assert main(["build", str(bad), "--out", str(tmp_path / "x")]) == 2
+    assert "not a readable ONNX" in capsys.readouterr().err
+    assert main(["build", str(tmp_path / "missing.onnx"), "--out", str(tmp_path / "y")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_unsupported_op_lists_every_unmapped_node(tmp_path, capsys):
+    path = _export(tmp_path / "tanh.onnx", tail=nn.Tanh())
+    assert main(["build", path, "--out", str(tmp_path / "s")]) == 2
+    err = capsys.readouterr().err
+    assert "did not map to hardware" in err and "(Tanh): tanh not followed by a quantizer" in err
+    report = json.loads((tmp_path / "s" / "report.json").read_text())
+    assert report["nodes_hw"] < report["nodes_total"]
+    assert [n["op_type"] for n in report["unmapped"]] == ["Tanh"]
+
+
+def test_infeasible_target_reports_best_reachable(mlp_onnx, tmp_path, capsys):
+    assert main(["build", mlp_onnx, "--out", str(tmp_path / "f"), "--target-fps", "1e12"]) == 2
+    err = capsys.readouterr().err
+    assert "is not reachable" in err and "best folding reaches" in err
+
+
+def test_design_over_the_board_budget(tmp_path, capsys):
+    path = _export(tmp_path / "wide.onnx", widths=(512, 512, 512, 10))
+    assert main(["build", path, "--out", str(tmp_path / "w"), "--board", "Pynq-Z2", "--target-fps", "1e6"]) == 2
+    assert "over Pynq-Z2's budget" in capsys.readouterr().err
+
+
+def test_vivado_step_without_vivado_names_step_and_tool(mlp_onnx, tmp_path, capsys):
+    assert main(["build", mlp_onnx, "--out", str(tmp_path / "v"), "--until", "hw_ipgen"]) == 2
+    err = capsys.readouterr().err
+    assert "step 'hw_ipgen'" in err and "needs Vivado" in err
+    assert (tmp_path / "v" / "checkpoints" / "11_estimates.onnx").exists()  # earlier results kept
+
+
+def test_config_yaml_and_changed_config(mlp_onnx, tmp_path):
+    cfg = BuildConfig(model=mlp_onnx, out=str(tmp_path / "c"), board="KV260", until="streamline")
+    cfg.save(tmp_path / "c.yaml")
+    loaded = BuildConfig.load(tmp_path / "c.yaml")
+    assert loaded == cfg and loaded.clock == 200
+    build(cfg)
+    with pytest.raises(ValueError, match="different configuration"):
+        build(BuildConfig(model=mlp_onnx, out=str(tmp_path / "c"), board="ZCU104"))
+    with pytest.raises(ValueError, match="unknown board"):
+        BuildConfig(model=mlp_onnx, out="x", board="VCU118")
+    (tmp_path / "bad.yaml").write_text("model: x\nout: y\nboards: z\n")
+    with pytest.raises(ValueError, match="unknown build config fields"):
+        BuildConfig.load(tmp_path / "bad.yaml")

@@ -6,7 +6,6 @@ step leaves every earlier result in place. Steps are FINN's own (finn-plus Pytho
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 import time
 import warnings
@@ -334,7 +333,3 @@ def summary(report: dict) -> str:
         lines.append(f"verification {stage}: {v}")
     return "\n".join(lines)
 
-
-def clean(out: str | Path) -> None:
-    """Remove a build directory."""
-    shutil.rmtree(out, ignore_errors=True)

@@ -38,15 +38,14 @@ def cmd_models(args) -> int:
     from quant_models import create_model, list_models
     from quant_models.complexity import count
     from quant_models.export import model_input_shape
+    from quant_models.registry import model_description
 
     rows = []
     for name in list_models():
         model = create_model(name)
         shape = model_input_shape(model)
         c = count(model, shape)
-        doc = (type(model).__doc__ or "").strip().split("\n")[0]
-        factory_doc = _factory_doc(name)
-        rows.append((name, "x".join(map(str, shape[1:])), c, factory_doc or doc))
+        rows.append((name, "x".join(map(str, shape[1:])), c, model_description(name)))
     if args.json:
         print(json.dumps([{"name": n, "input": s, **c.to_dict(), "description": d} for n, s, c, d in rows], indent=2))
         return 0
@@ -74,13 +73,6 @@ def cmd_boards(args) -> int:
     for b in BOARDS.values():
         print(f"{b.name}: FINN name {b.finn_name}; Vivado {b.vivado}; PYNQ {b.pynq}")
     return 0
-
-
-def _factory_doc(name: str) -> str:
-    from quant_models import registry
-
-    fn = registry._MODELS.get(name)
-    return (fn.__doc__ or "").strip().split("\n")[0] if fn else ""
 
 
 def _model_from_args(args):

@@ -9,7 +9,6 @@ for the simulator class in place that fails with a clear message if a step reall
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -21,7 +20,7 @@ class VivadoRequiredError(RuntimeError):
 def vivado_available() -> bool:
     """True when XILINX_VIVADO points at an installation with a ``vivado`` binary."""
     path = os.environ.get("XILINX_VIVADO")
-    return bool(path) and (Path(path) / "bin" / "vivado").exists() or bool(shutil.which("vivado") and path)
+    return bool(path) and (Path(path) / "bin" / "vivado").exists()
 
 
 def require_vivado(step: str) -> None:

@@ -31,6 +31,12 @@ def list_models() -> list[str]:
     return sorted(_MODELS)
 
 
+def model_description(name: str) -> str:
+    """First line of a registered model's docstring."""
+    _load_families()
+    return (_MODELS[name].__doc__ or "").strip().split("\n")[0]
+
+
 def create_model(name: str, pretrained: str | None = None, **overrides) -> torch.nn.Module:
     """Build a registered model.
 

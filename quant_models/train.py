@@ -70,9 +70,8 @@ def dataset_overrides(ds: datasets.ImageSet) -> dict:
     return out
 
 
-def normalise(images_u8: torch.Tensor, mean, std) -> torch.Tensor:
+def to_unit_float(images_u8: torch.Tensor) -> torch.Tensor:
     """uint8 [B, H, W, C] -> float [B, C, H, W] in [0, 1] (augmentation works here)."""
-    del mean, std
     return images_u8.permute(0, 3, 1, 2).float() / 255.0
 
 
@@ -88,7 +87,7 @@ def evaluate(model, ds: datasets.ImageSet, batch_size: int = 500) -> float:
     correct = 0
     with torch.no_grad():
         for i in range(0, len(ds), batch_size):
-            x = standardise(normalise(torch.from_numpy(ds.images[i:i + batch_size]), ds.mean, ds.std), ds.mean, ds.std)
+            x = standardise(to_unit_float(torch.from_numpy(ds.images[i:i + batch_size])), ds.mean, ds.std)
             correct += (model(x).argmax(1).numpy() == ds.labels[i:i + batch_size]).sum()
     return float(100.0 * correct / max(1, len(ds)))
 
@@ -114,6 +113,30 @@ def _distill_loss(cfg: TrainConfig, out, target_soft, teacher_logits):
     return (1 - cfg.distill_alpha) * ce + cfg.distill_alpha * kd
 
 
+SUBSET = 1000  # shipped checkpoints record their accuracy on the first SUBSET test images
+
+
+def ship_run(run_dir: str | Path, dest: str | Path | None = None) -> Path:
+    """Copy a finished run's weights into the package's shipped checkpoints as
+    ``<model>_<dataset>.pt`` with ``.json`` metrics (plus the accuracy on the first ``SUBSET`` test
+    images, which a test reproduces). Returns the checkpoint path."""
+    from quant_models.registry import CHECKPOINT_DIR
+
+    run_dir = Path(run_dir)
+    ckpt = torch.load(run_dir / "model.pt", map_location="cpu", weights_only=True)
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    model = load_checkpoint(run_dir / "model.pt")
+    test = datasets.load(metrics["dataset"], "test")
+    metrics["test_top1_subset"] = evaluate(model, test.subset(np.arange(SUBSET)))
+    metrics["subset_size"] = SUBSET
+    dest = Path(dest or CHECKPOINT_DIR)
+    dest.mkdir(parents=True, exist_ok=True)
+    out = dest / f"{ckpt['model']}_{metrics['dataset']}.pt"
+    torch.save({k: ckpt[k] for k in ("model", "config", "state_dict", "dataset", "test_top1")}, out)
+    out.with_suffix(".json").write_text(json.dumps(metrics, indent=2))
+    return out
+
+
 def calibrate(model, images_u8: torch.Tensor, mean, std, batch_size: int) -> None:
     """Run the activation-scale statistics passes (train mode, no gradient) on the first batches,
     so that every learned scale is initialised before the first optimizer step."""
@@ -121,7 +144,7 @@ def calibrate(model, images_u8: torch.Tensor, mean, std, batch_size: int) -> Non
     with torch.no_grad():
         for i in range(CALIBRATION_STEPS + 1):
             start = (i * batch_size) % max(1, len(images_u8) - batch_size)
-            model(standardise(normalise(images_u8[start:start + batch_size], mean, std), mean, std))
+            model(standardise(to_unit_float(images_u8[start:start + batch_size]), mean, std))
 
 
 def _save(path: Path, obj):
@@ -209,7 +232,7 @@ def train(cfg: TrainConfig, resume: bool = False, command: str = "") -> dict:
             for group in opt.param_groups:
                 group["lr"] = _lr_at(step, total, warmup, cfg.lr)
             idx = perm[i * cfg.batch_size:(i + 1) * cfg.batch_size]
-            x = augment(normalise(images[idx], full.mean, full.std), preset, gen)
+            x = augment(to_unit_float(images[idx]), preset, gen)
             y = labels[idx]
             soft = F.one_hot(y, n_cls).float() * (1 - cfg.label_smoothing) + cfg.label_smoothing / n_cls
             x, soft = mix(x, soft, gen, preset.mixup_alpha, preset.cutmix_alpha)

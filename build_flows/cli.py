@@ -90,7 +90,18 @@ def cmd_export(args) -> int:
     model = _model_from_args(args)
     if not args.checkpoint:
         print(f"note: no --checkpoint given, exporting {args.model} with random weights", file=sys.stderr)
-    report = export_model(model, args.out, samples=args.samples, seed=args.seed)
+    samples = args.samples
+    if args.dataset:
+        import numpy as np
+        import torch
+
+        from quant_models import data
+        from quant_models.train import standardise, to_unit_float
+
+        test = data.load(args.dataset, "test")
+        idx = np.arange(min(args.samples, len(test)))
+        samples = standardise(to_unit_float(torch.from_numpy(test.images[idx])), test.mean, test.std)
+    report = export_model(model, args.out, samples=samples, seed=args.seed)
     print(f"wrote {report.path}: {report.nodes} nodes, input {list(report.input_shape)}")
     print("op types: " + ", ".join(f"{k} {v}" for k, v in report.op_types.items()))
     print(f"verified against torch on {report.samples} inputs: argmax agrees on {report.argmax_agree}/{report.samples}, "
@@ -173,6 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--out", required=True, help="output .onnx file")
     e.add_argument("--samples", type=int, default=8, help="random inputs used for verification (default 8)")
     e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--dataset", help="verify on the first --samples test images of this dataset instead of random inputs")
     e.add_argument("--set", action="append", metavar="KEY=VALUE", help="config override, e.g. --set img_size=28 --set in_chans=1")
     e.set_defaults(func=cmd_export)
 

@@ -80,3 +80,11 @@ def test_boards_are_data_and_listed(capsys):
     assert main(["boards"]) == 0
     out = capsys.readouterr().out
     assert "xc7z020clg400-1" in out and "(default)" in out
+
+
+def test_export_verifies_on_real_images(tmp_path, capsys):
+    args = ["export", "--model", "binaryvit-tiny-hw", "--out", str(tmp_path / "d.onnx"), "--samples", "2", "--dataset", "digits",
+            "--set", "img_size=8", "--set", "in_chans=1", "--set", "patch_size=2", "--set", "embed_dims=[16,32]",
+            "--set", "depths=[1,1]", "--set", "num_heads=[1,1]"]
+    assert main(args) == 0
+    assert "argmax agrees on 2/2" in capsys.readouterr().out

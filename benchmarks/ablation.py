@@ -11,10 +11,11 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import platform
 import shutil
 import tempfile
 from pathlib import Path
+
+from machine import describe
 
 from quant_models.train import TrainConfig, train
 
@@ -47,7 +48,7 @@ def main(argv=None):
         results.append((label, override, m["test_top1"], m["wall_seconds"]))
         print(f"{label}: {m['test_top1']:.2f}%", flush=True)
     lines = ["# BinaryViT feature ablation (Fashion-MNIST)\n",
-             f"`benchmarks/ablation.py` on {datetime.date.today()} ({platform.machine()}, {args.threads} thread(s)): "
+             f"`benchmarks/ablation.py` on {datetime.date.today()} ({describe(args.threads)}): "
              f"binaryvit-tiny-hw, {args.epochs} epochs on the first {args.max_train} training images, preset light, "
              "full 10,000-image test set. Short runs: they rank the features, they are not final accuracies.\n",
              "| configuration | override | test top-1 % | training s |", "|---|---|---|---|"]

@@ -9,10 +9,10 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import platform
 from pathlib import Path
 
 import torch
+from machine import describe
 
 from quant_models import data
 from quant_models.complexity import count
@@ -43,8 +43,8 @@ def main(argv=None):
     torch.set_num_threads(2)
     table = list(rows())
     lines = ["# Accuracy of the shipped checkpoints\n",
-             f"Measured by `benchmarks/accuracy.py` on {datetime.date.today()} ({platform.machine()}, "
-             f"{torch.get_num_threads()} threads, {platform.processor() or 'CPU'}); full test sets.\n",
+             f"Measured by `benchmarks/accuracy.py` on {datetime.date.today()} ({describe(torch.get_num_threads())}); "
+             "full test sets.\n",
              "| dataset | model | top-1 % | params | OPs/image | epochs | training time (min) | command |",
              "|---|---|---|---|---|---|---|---|"]
     for r in table:

@@ -33,7 +33,8 @@ class MMFreeConfig:
     dim: int = 96
     depth: int = 4
     mlp_ratio: float = 2.0
-    weight: str | int = "ternary"
+    weight: str | int = "ternary-pot"
+    pot_scales: bool = True  # power-of-two activation scales: float sums are exact, torch == QONNX
     act_bits: int = 8
     gate_bits: int = 4
     state_bits: int = 8
@@ -45,12 +46,27 @@ class MMFreeConfig:
     dropout: float = 0.0
 
 
+class QuantSigmoidGate(nn.Module):
+    """q_out(sigmoid(q_in(x))): the sigmoid sees only grid values and its output lands on the fixed
+    grid k / (2**bits - 1). In hardware this is a small lookup (thresholds); in software it keeps
+    torch and QONNX exact, because a float sigmoid of arbitrary inputs can land a few ulps either
+    side of a rounding boundary depending on the library."""
+
+    def __init__(self, in_bits: int, gate_bits: int, pot: bool = False):
+        super().__init__()
+        self.q_in = quant_act(in_bits, pot=pot)
+        self.q_out = qnn.QuantIdentity(act_quant=unit_interval_act(gate_bits), return_quant_tensor=False)
+
+    def forward(self, x):
+        return self.q_out(torch.sigmoid(self.q_in(x)))
+
+
 class BitLinear(nn.Module):
     """BitNet linear: static per-tensor k-bit input quantizer (learned scale), ternary weights, norm."""
 
     def __init__(self, in_f, out_f, cfg: MMFreeConfig):
         super().__init__()
-        self.in_quant = InputQuant(in_f, cfg.act_bits)
+        self.in_quant = InputQuant(in_f, cfg.act_bits, pot=cfg.pot_scales)
         self.fc = linear(in_f, out_f, cfg.weight, cfg.act_bits)
         self.norm = norm(out_f, "batch")
 
@@ -61,7 +77,7 @@ class BitLinear(nn.Module):
 class MLGRU(nn.Module):
     """MatMul-free linear GRU token mixer.
 
-    f = q_f(sigmoid(W_f x)), c = q_c(W_c x), g = q_g(sigmoid(W_g x));
+    f = gate(W_f x), c = q_c(W_c x), g = gate(W_g x) (gates: :class:`QuantSigmoidGate`);
     h_t = f_t h_(t-1) + (1 - f_t) c_t over tokens in raster order; out = W_o q(g * h).
     """
 
@@ -69,14 +85,14 @@ class MLGRU(nn.Module):
         super().__init__()
         self.f_bits = cfg.gate_bits
         self.wf, self.wc, self.wg, self.wo = (BitLinear(dim, dim, cfg) for _ in range(4))
-        self.f_quant = qnn.QuantIdentity(act_quant=unit_interval_act(cfg.gate_bits), return_quant_tensor=False)
-        self.g_quant = qnn.QuantIdentity(act_quant=unit_interval_act(cfg.gate_bits), return_quant_tensor=False)
-        self.c_quant = quant_act(cfg.state_bits)
+        self.f_gate = QuantSigmoidGate(cfg.act_bits, cfg.gate_bits, cfg.pot_scales)
+        self.g_gate = QuantSigmoidGate(cfg.act_bits, cfg.gate_bits, cfg.pot_scales)
+        self.c_quant = quant_act(cfg.state_bits, pot=cfg.pot_scales)
 
     def forward(self, x):
-        f = self.f_quant(torch.sigmoid(self.wf(x)))
+        f = self.f_gate(self.wf(x))
         c = self.c_quant(self.wc(x))
-        g = self.g_quant(torch.sigmoid(self.wg(x)))
+        g = self.g_gate(self.wg(x))
         scale = act_scale(self.c_quant)
         if exporting():
             h = MLGRUFn.apply(f, c, scale, self.f_bits)
@@ -99,17 +115,17 @@ class MLGRU(nn.Module):
 
 
 class GLU(nn.Module):
-    """Gated channel mixer: W_d q(q_g(sigmoid(W_g x)) * W_u x)."""
+    """Gated channel mixer: W_d q(gate(W_g x) * q_u(W_u x))."""
 
     def __init__(self, dim, hidden, cfg: MMFreeConfig):
         super().__init__()
         self.wg, self.wu = BitLinear(dim, hidden, cfg), BitLinear(dim, hidden, cfg)
-        self.g_quant = qnn.QuantIdentity(act_quant=unit_interval_act(cfg.gate_bits), return_quant_tensor=False)
-        self.u_quant = quant_act(cfg.act_bits)
+        self.g_gate = QuantSigmoidGate(cfg.act_bits, cfg.gate_bits, cfg.pot_scales)
+        self.u_quant = quant_act(cfg.act_bits, pot=cfg.pot_scales)
         self.wd = BitLinear(hidden, dim, cfg)
 
     def forward(self, x):
-        return self.wd(self.g_quant(torch.sigmoid(self.wg(x))) * self.u_quant(self.wu(x)))
+        return self.wd(self.g_gate(self.wg(x)) * self.u_quant(self.wu(x)))
 
 
 class MMFreeBlock(nn.Module):
@@ -119,7 +135,7 @@ class MMFreeBlock(nn.Module):
         super().__init__()
         self.norm1, self.mixer = norm(cfg.dim, "batch"), MLGRU(cfg.dim, cfg)
         self.norm2, self.glu = norm(cfg.dim, "batch"), GLU(cfg.dim, int(cfg.dim * cfg.mlp_ratio), cfg)
-        self.add1, self.add2 = ResidualAdd(cfg.residual_bits), ResidualAdd(cfg.residual_bits)
+        self.add1, self.add2 = ResidualAdd(cfg.residual_bits, cfg.pot_scales), ResidualAdd(cfg.residual_bits, cfg.pot_scales)
 
     def forward(self, x):
         x = self.add1(x, self.mixer(self.norm1(x)))
@@ -134,12 +150,12 @@ class MMFreeViT(nn.Module):
         if cfg.img_size % cfg.patch_size:
             raise ValueError(f"img_size {cfg.img_size} is not a multiple of patch_size {cfg.patch_size}")
         self.cfg = cfg
-        self.input_quant = quant_act(cfg.input_bits)
+        self.input_quant = quant_act(cfg.input_bits, pot=cfg.pot_scales)
         self.patch_embed = conv2d(cfg.in_chans, cfg.dim, cfg.patch_size, cfg.patch_size, cfg.embed_weight, cfg.input_bits)
         self.embed_norm = norm(cfg.dim, "batch")
         self.blocks = nn.ModuleList(MMFreeBlock(cfg) for _ in range(cfg.depth))
         self.head_norm = norm(cfg.dim, "batch")
-        self.head_quant = quant_act(8)
+        self.head_quant = quant_act(8, pot=cfg.pot_scales)
         self.head_drop = nn.Dropout(cfg.dropout)
         self.head = linear(cfg.dim, cfg.num_classes, cfg.head_weight, 8, bias=True)
 

@@ -17,8 +17,9 @@ from __future__ import annotations
 import functools
 
 from brevitas.core.function_wrapper import TensorClampSte
-from brevitas.inject.enum import ScalingImplType, ScalingPerOutputType, StatsOp
+from brevitas.inject.enum import RestrictValueType, ScalingImplType, ScalingPerOutputType, StatsOp
 from brevitas.quant import (
+    Int8ActPerTensorFixedPoint,
     Int8ActPerTensorFloat,
     Int8WeightPerChannelFloat,
     SignedBinaryActPerTensorConst,
@@ -67,11 +68,14 @@ CALIBRATION_STEPS = 16
 
 
 @functools.cache
-def int_act(bits: int):
-    """Signed k-bit activation quantizer with a learned per-tensor scale (k >= 2)."""
+def int_act(bits: int, pot: bool = False):
+    """Signed k-bit activation quantizer with a learned per-tensor scale (k >= 2); ``pot`` restricts
+    the scale to a power of two (then sums of activations times power-of-two-scaled weights are
+    exact in float32, whatever the summation order)."""
     if bits < 2:
         raise ValueError(f"signed k-bit activations need k >= 2 bits (got {bits}); use BinaryAct for 1 bit")
-    return Int8ActPerTensorFloat.let(bit_width=bits, collect_stats_steps=CALIBRATION_STEPS)
+    base = Int8ActPerTensorFixedPoint if pot else Int8ActPerTensorFloat
+    return base.let(bit_width=bits, collect_stats_steps=CALIBRATION_STEPS)
 
 
 @functools.cache
@@ -92,22 +96,31 @@ def int_weight(bits: int):
     return Int8WeightPerChannelFloat.let(bit_width=bits)
 
 
+class TernaryWeightAbsMeanPoT(TernaryWeightAbsMean):
+    """Absmean ternary weights with the scale rounded to a power of two (exact float accumulation)."""
+
+    restrict_scaling_type = RestrictValueType.POWER_OF_TWO
+
+
 def weight_quant(kind: str | int):
-    """Weight quantizer by name: 'binary', 'binary-tensor', 'ternary', or an int bit width."""
+    """Weight quantizer by name: 'binary', 'binary-tensor', 'ternary', 'ternary-pot', or an int bit width."""
     if kind == "binary":
         return BinaryWeightPerChannel
     if kind == "binary-tensor":
         return BinaryWeightPerTensor
     if kind == "ternary":
         return TernaryWeightAbsMean
+    if kind == "ternary-pot":
+        return TernaryWeightAbsMeanPoT
     if isinstance(kind, int) and kind >= 2:
         return int_weight(kind)
-    raise ValueError(f"unknown weight quantization {kind!r}: use 'binary', 'binary-tensor', 'ternary' or an int >= 2")
+    raise ValueError(f"unknown weight quantization {kind!r}: use 'binary', 'binary-tensor', 'ternary', 'ternary-pot' "
+                     "or an int >= 2")
 
 
 def weight_bits(kind: str | int) -> int:
     """Bit width of a weight quantizer name (binary 1, ternary 2)."""
-    return {"binary": 1, "binary-tensor": 1, "ternary": 2}.get(kind, kind)
+    return {"binary": 1, "binary-tensor": 1, "ternary": 2, "ternary-pot": 2}.get(kind, kind)
 
 
 @functools.cache

@@ -36,9 +36,10 @@ def test_hardware_bound_graphs_are_streamable(name, tmp_path):
     assert not {"LayerNormalization", "Erf", "Softmax", "Gelu", "PRelu", "Sqrt", "Tanh"} & set(types)
     assert set(types) <= STREAMABLE, f"not streamable: {set(types) - STREAMABLE}"
     for node in graph.graph.node:
-        if node.op_type == "Sigmoid":
+        if node.op_type == "Sigmoid":  # a lookup on a quantized input: quantizer on both sides
             consumers = graph.find_consumers(node.output[0])
             assert consumers and all(c.op_type == "Quant" for c in consumers)
+            assert graph.find_producer(node.input[0]).op_type == "Quant"
     assert types["BipolarQuant" if name.startswith("binary") else "Quant"] > 0
 
 

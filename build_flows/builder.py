@@ -88,11 +88,36 @@ def _finn_step(name):
     return step
 
 
+def step_tidy_up(model, ctx: BuildContext):
+    """Shapes, datatypes and constant folding (qonnx), so every tensor has a known shape."""
+    from qonnx.transformation.fold_constants import FoldConstants
+    from qonnx.transformation.infer_datatypes import InferDataTypes
+    from qonnx.transformation.infer_shapes import InferShapes
+
+    return model.transform(InferShapes()).transform(FoldConstants()).transform(InferDataTypes())
+
+
+def step_lower_to_hw(model, ctx: BuildContext):
+    """Streamline and convert in one exact pass (:mod:`build_flows.lowering`): quantizers with the
+    float operations before them become thresholds, linear layers become MVAUs, the transformer's
+    other nodes become our layers; reorders compose; forks get FINN's DuplicateStreams."""
+    from qonnx.transformation.general import SortGraph
+
+    from build_flows.lowering import compose_layouts, lower_to_hw
+    from finn.transformation.fpgadataflow.convert_to_hw.duplicate_streams import InferDuplicateStreamsLayer
+
+    hw, unmapped = lower_to_hw(model)
+    hw = compose_layouts(hw)
+    hw = hw.transform(InferDuplicateStreamsLayer()).transform(SortGraph())
+    ctx.report["unmapped_reasons"] = {u["output"]: u["reason"] for u in unmapped}
+    return hw
+
+
 def step_validate_hw(model, ctx: BuildContext):
     """Fail, listing every node with its reason, unless every node is a hardware layer."""
     from build_flows.validate import UnmappedNodesError, unmapped_nodes
 
-    unmapped = unmapped_nodes(model)
+    unmapped = unmapped_nodes(model, ctx.report.pop("unmapped_reasons", {}))
     total = len(model.graph.node)
     ctx.report.update(nodes_total=total, nodes_hw=total - len(unmapped), unmapped=unmapped)
     if unmapped:
@@ -122,53 +147,54 @@ def step_verify_python(model, ctx: BuildContext):
 
 
 def step_folding(model, ctx: BuildContext):
-    """Choose PE/SIMD for the target FPS (FINN's SetFolding), or apply the user's folding file."""
-    import finn.builder.build_dataflow_steps as finn_steps
+    """PE/SIMD of every layer (ours and FINN's) for the target FPS, balanced so that each layer gets
+    the least parallelism that meets it; a user folding file (FINN's JSON format) overrides."""
+    from build_flows.folding import performance, set_folding
 
-    if ctx.cfg.target_fps:
-        model = finn_steps.step_target_fps_parallelization(model, ctx.finn_cfg)
+    folding = None
     if ctx.cfg.folding_file:
-        model = finn_steps.step_apply_folding_config(model, ctx.finn_cfg)
-    fps = ctx.cfg.clock * 1e6 / max(1, _max_cycles(model))
-    if ctx.cfg.target_fps and fps < 0.999 * ctx.cfg.target_fps and not ctx.cfg.folding_file:
+        path = Path(ctx.cfg.folding_file)
+        if not path.exists():
+            raise BuildError(f"folding file {path} does not exist")
+        folding = {k: v for k, v in json.loads(path.read_text()).items() if isinstance(v, dict)}
+    target = int(ctx.cfg.clock * 1e6 / ctx.cfg.target_fps) if ctx.cfg.target_fps else None
+    if target is None and folding is None:
+        return model
+    short = set_folding(model, max(1, target or 1) if target else 10**12, folding)
+    if target and short and not folding:
         best = _best_fps(model, ctx)
+        slow = ", ".join(f"{k} ({v:,} cycles)" for k, v in sorted(short.items(), key=lambda kv: -kv[1])[:3])
         raise BuildError(f"target {ctx.cfg.target_fps:,.0f} FPS is not reachable on {ctx.board.name} at {ctx.cfg.clock:.0f} MHz: "
-                         f"the best folding reaches {best:,.0f} FPS. Lower --target-fps or raise the clock.")
+                         f"the best folding reaches {best:,.0f} FPS (slowest layers fully unfolded: {slow}). "
+                         "Lower --target-fps or raise the clock.")
+    ctx.report["folding"] = {"target_cycles": target, "max_cycles": performance(model)["max_cycles"]}
     return model
 
 
 def step_estimates(model, ctx: BuildContext):
-    """Per-layer cycles and resources (FINN's models), whole-design estimates and the budget check."""
-    from qonnx.custom_op.registry import getCustomOp
+    """Per-layer cycles and resources (FINN's models and ours), whole-design estimates, budget check."""
+    from build_flows.folding import layer_table, performance
 
-    part = ctx.board.part
-    layers, binary_macs = [], 0
-    for n in model.graph.node:
-        inst = getCustomOp(n)
-        res = inst.node_res_estimation(part)
-        attrs = inst.get_nodeattr_types()
-        layers.append({"name": n.name, "op": n.op_type,
-                       "PE": inst.get_nodeattr("PE") if "PE" in attrs else None,
-                       "SIMD": inst.get_nodeattr("SIMD") if "SIMD" in attrs else None,
-                       "cycles": int(inst.get_exp_cycles()), "LUT": int(res["LUT"]), "BRAM": int(res["BRAM_18K"]),
-                       "URAM": int(res["URAM"]), "DSP": int(res["DSP"])})
-        binary_macs += _binary_macs(inst, attrs)
-    from finn.analysis.fpgadataflow.dataflow_performance import dataflow_performance
-
-    perf = model.analysis(dataflow_performance)
-    cycles = max(1, int(perf["max_cycles"]))
+    layers = layer_table(model, ctx.board.part)
+    perf = performance(model)
+    cycles = max(1, perf["max_cycles"])
     clock_hz = ctx.cfg.clock * 1e6
     fps = clock_hz / cycles
     est = {"cycles_per_image": cycles, "fps": fps, "latency_us": perf["critical_path_cycles"] / clock_hz * 1e6,
            "bottleneck": perf["max_cycles_node_name"]}
     for key in ("LUT", "BRAM", "URAM", "DSP"):
         est[key] = sum(layer[key] for layer in layers)
+    binary_macs = _binary_macs(model)
     ctx.report.update(layers=layers, estimated=est, binary_ops_per_image=binary_macs,
                       roofline_fraction=binary_macs * fps / ctx.board.binary_mac_ceiling(ctx.cfg.clock))
     budget = 0.70 * ctx.board.lut
     if est["LUT"] > budget:
         raise BuildError(f"the design needs {est['LUT']:,} LUT, over {ctx.board.name}'s budget of {budget:,.0f} "
                          f"(70 % of {ctx.board.lut:,}). Lower --target-fps or choose a larger board (`qvit boards`).")
+    bram = 2 * ctx.board.bram36
+    if est["BRAM"] > bram:
+        raise BuildError(f"the design needs {est['BRAM']} BRAM18, over {ctx.board.name}'s {bram}. "
+                         "Lower --target-fps or choose a larger board (`qvit boards`).")
     return model
 
 
@@ -185,10 +211,8 @@ def _vivado_step(name):
 
 STEPS = [
     ("export", step_export),
-    ("qonnx_to_finn", _finn_step("step_qonnx_to_finn")),
-    ("tidy_up", _finn_step("step_tidy_up")),
-    ("streamline", _finn_step("step_streamline")),
-    ("convert_to_hw", _finn_step("step_convert_to_hw")),
+    ("tidy_up", step_tidy_up),
+    ("lower_to_hw", step_lower_to_hw),
     ("validate_hw", step_validate_hw),
     ("verify_python", step_verify_python),
     ("dataflow_partition", _finn_step("step_create_dataflow_partition")),
@@ -205,28 +229,36 @@ VIVADO_STEPS = {"hw_ipgen", "create_stitched_ip", "synthesize_bitfile"}
 
 
 # ---------------------------------------------------------------- helpers
-def _max_cycles(model) -> int:
+def _best_fps(model, ctx) -> float:
+    """FPS with every layer fully unfolded (on a copy)."""
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    from build_flows.folding import performance, unfold_all
+
+    fast = ModelWrapper(model.model.__deepcopy__())
+    unfold_all(fast)
+    return ctx.cfg.clock * 1e6 / max(1, performance(fast)["max_cycles"])
+
+
+def _binary_macs(model) -> int:
+    """Binary (XNOR-popcount) multiply-accumulates per image: MVAUs and stream matmuls whose two
+    operands are both binary."""
     from qonnx.custom_op.registry import getCustomOp
 
-    return max((int(getCustomOp(n).get_exp_cycles()) for n in model.graph.node), default=1)
+    from finn.util.fpgadataflow import is_fpgadataflow_node
 
-
-def _best_fps(model, ctx) -> float:
-    from finn.transformation.fpgadataflow.set_folding import SetFolding
-
-    fast = model.transform(SetFolding(target_cycles_per_frame=1, mvau_wwidth_max=ctx.cfg.mvau_wwidth_max,
-                                      two_pass_relaxation=True))
-    return ctx.cfg.clock * 1e6 / max(1, _max_cycles(fast))
-
-
-def _binary_macs(inst, attrs) -> int:
-    if "MW" not in attrs or "MH" not in attrs:
-        return 0
-    binary = {"BINARY", "BIPOLAR"}
-    if inst.get_nodeattr("inputDataType") in binary and inst.get_nodeattr("weightDataType") in binary:
-        vectors = int(np.prod(inst.get_nodeattr("numInputVectors")))
-        return inst.get_nodeattr("MW") * inst.get_nodeattr("MH") * vectors
-    return 0
+    total = 0
+    for node in model.graph.node:
+        if not is_fpgadataflow_node(node):
+            continue
+        inst = getCustomOp(node)
+        if node.op_type.startswith("MVAU"):
+            binary = {"BINARY", "BIPOLAR"}
+            if inst.get_nodeattr("inputDataType") in binary and inst.get_nodeattr("weightDataType") in binary:
+                total += inst.get_nodeattr("MW") * inst.get_nodeattr("MH") * int(np.prod(inst.get_nodeattr("numInputVectors")))
+        elif node.op_type == "StreamMatMul" and inst.binary():
+            total += inst.macs()
+    return total
 
 
 def _finn_config(cfg: BuildConfig, board: Board, out: Path):

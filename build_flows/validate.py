@@ -41,9 +41,11 @@ def _reason(model, node) -> str:
     return _REASONS.get(op, f"no FINN hardware layer for {op}")
 
 
-def unmapped_nodes(model) -> list[dict]:
-    """[{name, op_type, reason}] for every node that is not a FINN dataflow (hardware) node."""
-    return [{"name": n.name, "op_type": n.op_type, "reason": _reason(model, n)}
+def unmapped_nodes(model, reasons: dict | None = None) -> list[dict]:
+    """[{name, op_type, reason}] for every node that is not a dataflow (hardware) node. ``reasons``
+    maps a node's output tensor to the reason the lowering recorded; others get a generic one."""
+    reasons = reasons or {}
+    return [{"name": n.name, "op_type": n.op_type, "reason": reasons.get(n.output[0]) or _reason(model, n)}
             for n in model.graph.node if not is_fpgadataflow_node(n)]
 
 

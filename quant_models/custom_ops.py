@@ -16,7 +16,7 @@ from quant_models.int_ops import int_softmax, mlgru_scan
 
 class IntSoftmax(CustomOp):
     """Quantized softmax over the last axis. Inputs: x (scores on a quantizer grid), scale.
-    Output: unsigned ``out_bits`` probabilities on the grid k / (2**out_bits - 1)."""
+    Output: unsigned ``out_bits`` probabilities on the grid k / 2**out_bits."""
 
     def get_nodeattr_types(self):
         return {"out_bits": ("i", True, 4), "mask_diagonal": ("i", False, 0)}
@@ -41,7 +41,7 @@ class IntSoftmax(CustomOp):
 
 
 class MLGRU(CustomOp):
-    """MLGRU token recurrence. Inputs: f [B, T, C] (gate on the grid k / (2**f_bits - 1)),
+    """MLGRU token recurrence. Inputs: f [B, T, C] (gate on the grid k / 2**f_bits),
     c [B, T, C] (candidate on the grid c_scale * integer), c_scale. Output: h [B, T, C] on c's grid."""
 
     def get_nodeattr_types(self):

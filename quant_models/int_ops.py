@@ -23,14 +23,24 @@ def int_softmax(x: np.ndarray, scale: float, out_bits: int, mask_diagonal: bool 
     """Quantized softmax over the last axis.
 
     Expects ``x`` on the grid ``scale * integer`` (the output of a signed activation quantizer).
-    Gives probabilities on the grid ``k / (2**out_bits - 1)``, float32. With ``mask_diagonal``
+    Gives probabilities on the grid ``k / 2**out_bits``, k = 0 .. 2**out_bits - 1, float32 (a
+    power-of-two grid, so that probabilities times values sum exactly in float32). With ``mask_diagonal``
     (locality self-attention), element i of row i gets probability 0 (the last two axes must be square).
-
-    Integer semantics (what the hardware does): z = x / scale; d = max(z) - z; e = round(2**16 *
-    exp(-d * scale)) (a lookup table indexed by d); p = round_half_up(e * (2**n - 1) / sum(e)).
+    The integer semantics are :func:`int_softmax_codes`.
     """
     scale = float(np.asarray(scale, dtype=np.float32).reshape(-1)[0])
     z = np.round(np.asarray(x, dtype=np.float32) / np.float32(scale)).astype(np.int64)
+    codes = int_softmax_codes(z, scale, out_bits, mask_diagonal)
+    return (codes.astype(np.float32) / np.float32(2**out_bits)).astype(np.float32)
+
+
+def int_softmax_codes(z: np.ndarray, scale: float, out_bits: int, mask_diagonal: bool = False) -> np.ndarray:
+    """What the hardware computes: integer scores ``z`` in, integer probabilities 0..2**out_bits-1 out.
+
+    d = max(z) - z; e = round(2**16 * exp(-d * scale)) (a lookup table indexed by d);
+    p = min(round_half_up(e * 2**n / sum(e)), 2**n - 1). ``scale`` only sets the lookup table.
+    """
+    z = np.asarray(z).astype(np.int64)
     keep = np.ones(z.shape, dtype=bool)
     if mask_diagonal:
         if z.shape[-1] != z.shape[-2]:
@@ -39,34 +49,41 @@ def int_softmax(x: np.ndarray, scale: float, out_bits: int, mask_diagonal: bool 
     lowest = np.iinfo(np.int64).min
     m = np.where(keep, z, lowest).max(axis=-1, keepdims=True)
     d = (m - z).astype(np.float64)
-    e = np.floor(np.exp(-d * scale) * 2.0**SOFTMAX_FRAC_BITS + 0.5).astype(np.int64)
+    e = np.floor(np.exp(-d * float(scale)) * 2.0**SOFTMAX_FRAC_BITS + 0.5).astype(np.int64)
     e = np.where(keep, e, 0)
     total = e.sum(axis=-1, keepdims=True)
-    levels = 2**out_bits - 1
-    p = (2 * e * levels + total) // (2 * total)
-    return (p.astype(np.float32) / np.float32(levels)).astype(np.float32)
+    levels = 2**out_bits
+    return np.minimum((2 * e * levels + total) // (2 * total), levels - 1)
 
 
 def mlgru_scan(f: np.ndarray, c: np.ndarray, c_scale: float, f_bits: int) -> np.ndarray:
     """MLGRU recurrence h_t = f_t * h_(t-1) + (1 - f_t) * c_t over axis 1 (tokens), h_0 = 0.
 
-    Expects ``f`` [B, T, C] on the grid k / (2**f_bits - 1) (forget gate in [0, 1]) and ``c``
-    [B, T, C] on the grid ``c_scale * integer``. Gives ``h`` [B, T, C] on the grid of ``c``, float32:
-    in integers H_t = round((F_t * H_(t-1) + (Fm - F_t) * C_t) / Fm), Fm = 2**f_bits - 1. Because
-    Fm is odd the division never ends in an exact .5, so no tie rule is needed; since h is a convex
-    combination of c values it never leaves c's range (no clipping).
+    Expects ``f`` [B, T, C] on the grid k / 2**f_bits (forget gate in [0, 1)) and ``c``
+    [B, T, C] on the grid ``c_scale * integer``. Gives ``h`` [B, T, C] on the grid of ``c``, float32.
+    The integer semantics are :func:`mlgru_codes`.
     """
     c_scale = np.float32(np.asarray(c_scale, dtype=np.float32).reshape(-1)[0])
-    fm = 2**f_bits - 1
-    big_f = np.round(np.asarray(f, dtype=np.float32) * fm).astype(np.int64)
+    big_f = np.round(np.asarray(f, dtype=np.float32) * np.float32(2**f_bits)).astype(np.int64)
     big_c = np.round(np.asarray(c, dtype=np.float32) / c_scale).astype(np.int64)
+    return (mlgru_codes(big_f, big_c, f_bits).astype(np.float32) * c_scale).astype(np.float32)
+
+
+def mlgru_codes(big_f: np.ndarray, big_c: np.ndarray, f_bits: int) -> np.ndarray:
+    """What the hardware computes: gate codes F in 0..2**k - 1 (k = f_bits) and candidate integers C,
+    both [B, T, C]; gives H [B, T, C] with H_t = floor((F_t * H_(t-1) + (2**k - F_t) * C_t + 2**(k-1)) / 2**k)
+    (round half up: an add and a shift). H is a convex combination of C values, so it never leaves
+    C's range (no clipping)."""
+    fm = 2**f_bits
+    big_f = np.asarray(big_f).astype(np.int64)
+    big_c = np.asarray(big_c).astype(np.int64)
     h = np.zeros(big_c.shape[:1] + big_c.shape[2:], dtype=np.int64)
     out = np.empty_like(big_c)
     for t in range(big_c.shape[1]):
         num = big_f[:, t] * h + (fm - big_f[:, t]) * big_c[:, t]
-        h = (2 * num + fm) // (2 * fm)
+        h = (num + fm // 2) >> f_bits
         out[:, t] = h
-    return (out.astype(np.float32) * c_scale).astype(np.float32)
+    return out
 
 
 def _np(t: torch.Tensor) -> np.ndarray:

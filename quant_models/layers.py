@@ -19,18 +19,16 @@ from quant_models.quantizers import BinaryAct, int_act, uint_act, weight_bits, w
 Bits = int | str | None  # activation bits (1 = binary sign); weights: 'binary' | 'ternary' | int
 
 
-def quant_act(bits: int | None, signed: bool = True, pot: bool = False) -> nn.Module:
+def quant_act(bits: int | None, signed: bool = True, pot: bool | None = None) -> nn.Module:
     """Activation quantizer: 1 -> sign {-1,+1}; k -> k-bit signed/unsigned with learned scale (a power
-    of two with ``pot``); None -> identity."""
+    of two with ``pot``; default: the ``power_of_two_scales`` setting); None -> identity."""
     if bits is None:
         return nn.Identity()
     if bits == 1:
         if not signed:
             raise ValueError("unsigned 1-bit activations export wrongly as BipolarQuant; use >= 2 bits")
         return qnn.QuantIdentity(act_quant=BinaryAct, return_quant_tensor=False)
-    if pot and not signed:
-        raise ValueError("power-of-two scales are offered for signed activations only")
-    return qnn.QuantIdentity(act_quant=int_act(bits, pot) if signed else uint_act(bits), return_quant_tensor=False)
+    return qnn.QuantIdentity(act_quant=int_act(bits, pot) if signed else uint_act(bits, pot), return_quant_tensor=False)
 
 
 def act_scale(act: nn.Module) -> torch.Tensor:
@@ -45,7 +43,8 @@ class InputQuant(nn.Module):
     from the start (torch and QONNX may round an exact 0 differently).
     """
 
-    def __init__(self, channels: int, bits: int | None, signed: bool = True, channel_dim: int = -1, pot: bool = False):
+    def __init__(self, channels: int, bits: int | None, signed: bool = True, channel_dim: int = -1,
+                 pot: bool | None = None):
         super().__init__()
         self.bits = bits
         self.channel_dim = channel_dim
@@ -148,12 +147,13 @@ class ResidualAdd(nn.Module):
     """Sum of a residual stream and branches, all passing one shared quantizer so the adds are
     integer adds of equal scale. ``bits=None`` gives a plain float sum."""
 
-    def __init__(self, bits: int | None, pot: bool = False):
+    def __init__(self, bits: int | None, pot: bool | None = None):
         super().__init__()
         self.quant = quant_act(bits, pot=pot)
 
-    def forward(self, x, *branches):
-        out = self.quant(x)
+    def forward(self, x, *branches, x_quantized: bool = False):
+        """``x_quantized``: x already passed this quantizer (it is not quantized twice)."""
+        out = x if x_quantized else self.quant(x)
         for b in branches:
             out = out + self.quant(b)
         return out

@@ -18,7 +18,7 @@ from torch import nn
 
 from quant_models.int_ops import MLGRUFn, exporting, mlgru_scan
 from quant_models.layers import InputQuant, ResidualAdd, act_scale, conv2d, grid_to_tokens, linear, norm, quant_act
-from quant_models.quantizers import unit_interval_act
+from quant_models.quantizers import power_of_two_scales, unit_interval_act
 from quant_models.registry import register_model
 
 
@@ -48,7 +48,7 @@ class MMFreeConfig:
 
 class QuantSigmoidGate(nn.Module):
     """q_out(sigmoid(q_in(x))): the sigmoid sees only grid values and its output lands on the fixed
-    grid k / (2**bits - 1). In hardware this is a small lookup (thresholds); in software it keeps
+    grid k / 2**bits. In hardware this is a small lookup (thresholds); in software it keeps
     torch and QONNX exact, because a float sigmoid of arbitrary inputs can land a few ulps either
     side of a rounding boundary depending on the library."""
 
@@ -173,6 +173,8 @@ def mmfree_vit_tiny(**overrides):
     bad = sorted(set(overrides) - names)
     if bad:
         raise TypeError(f"unknown config fields {bad}; MMFreeConfig has: {', '.join(sorted(names))}")
-    model = MMFreeViT(dataclasses.replace(MMFreeConfig(), **overrides))
+    cfg = dataclasses.replace(MMFreeConfig(), **overrides)
+    with power_of_two_scales(cfg.pot_scales):
+        model = MMFreeViT(cfg)
     model.config_overrides = dict(overrides)
     return model

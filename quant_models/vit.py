@@ -28,6 +28,7 @@ from quant_models.layers import (
     norm,
     quant_act,
 )
+from quant_models.quantizers import power_of_two_scales
 from quant_models.registry import register_model
 
 
@@ -60,6 +61,7 @@ class ViTConfig:
     head_weight: str | int | None = 8
     head_bits: int | None = 8
     hw: bool = True
+    pot_scales: bool = False  # power-of-two scales everywhere: QONNX float execution == integer hardware, bit for bit
     norm: str = "batch"
     # BinaryViT features
     gap_head: bool = True
@@ -155,6 +157,7 @@ class Block(nn.Module):
         self.affine1 = Affine(dim) if cfg.affine_residual else nn.Identity()
         self.pools = PoolingBranches(dim) if cfg.pool_branches else None
         self.add1 = ResidualAdd(cfg.residual_bits)
+        self.hw = cfg.hw and cfg.residual_bits is not None
         self.norm2 = norm(dim, cfg.norm)
         self.mlp = Mlp(dim, hidden or int(dim * cfg.mlp_ratio), cfg, gates=cfg.prune_gates)
         self.affine2 = Affine(dim) if cfg.affine_residual else nn.Identity()
@@ -162,13 +165,16 @@ class Block(nn.Module):
         self.drop_path = DropPath(drop_path)
 
     def forward(self, x, grid, n_extra=0):
+        if self.hw:
+            # Every branch reads the quantized stream, so each becomes an integer hardware layer.
+            x = self.add1.quant(x)
         branches = [self.drop_path(self.affine1(self.attn(self.norm1(x), grid, n_extra)))]
         if self.pools is not None:
             pooled = self.pools(x[:, n_extra:], grid)
             if n_extra:
                 pooled = [nn.functional.pad(p, (0, 0, n_extra, 0)) for p in pooled]
             branches += pooled
-        x = self.add1(x, *branches)
+        x = self.add1(x, *branches, x_quantized=self.hw)
         return self.add2(x, self.drop_path(self.affine2(self.mlp(self.norm2(x)))))
 
 
@@ -248,6 +254,9 @@ class VisionTransformer(nn.Module):
         self.patch_embed = conv2d(in_ch, dim0, cfg.patch_size, cfg.patch_size,
                                   cfg.embed_weight if quant else None, stem_bits if quant else None)
         self.embed_norm = norm(dim0, cfg.norm)
+        # hw: patch tokens and position embedding pass one shared quantizer and add as integers
+        # (an add of a per-token constant cannot fold into per-channel thresholds).
+        self.embed_add = ResidualAdd(cfg.residual_bits) if cfg.hw and quant and cfg.residual_bits else None
         grid = (cfg.img_size // cfg.patch_size,) * 2
         self.pos_embed = nn.Parameter(torch.randn(1, grid[0] * grid[1], dim0) * 0.02)
         self.n_extra = int(not cfg.gap_head and not cfg.class_attention) + int(cfg.distill_token)
@@ -289,7 +298,11 @@ class VisionTransformer(nn.Module):
             x = self.stem(x)
         if self.cfg.shifted_patches:
             x = shifted_patches(x, self.cfg.patch_size // 2)
-        x = self.embed_norm(grid_to_tokens(self.patch_embed(x)) + self.pos_embed)
+        tokens = grid_to_tokens(self.patch_embed(x))
+        if self.embed_add is not None:
+            x = self.embed_add(self.embed_norm(tokens), self.pos_embed)
+        else:
+            x = self.embed_norm(tokens + self.pos_embed)
         last = len(self.stages) - 1
         n_extra = 0
         for s, blocks in enumerate(self.stages):
@@ -331,7 +344,8 @@ def _build(base: ViTConfig, overrides: dict) -> VisionTransformer:
     if bad:
         raise TypeError(f"unknown config fields {bad}; ViTConfig has: {', '.join(sorted(names))}")
     cfg = dataclasses.replace(base, **overrides)
-    model = VisionTransformer(cfg)
+    with power_of_two_scales(cfg.pot_scales):
+        model = VisionTransformer(cfg)
     model.config_overrides = dict(overrides)
     return model
 
@@ -339,9 +353,9 @@ def _build(base: ViTConfig, overrides: dict) -> VisionTransformer:
 # The paper's BinaryViT: float softmax binarised to {0, c}, RPReLU; not streamable as is.
 BINARYVIT_TINY = ViTConfig(hw=False, rprelu=True)
 # Hardware variant: integer softmax, threshold activations, BatchNorm only.
-BINARYVIT_TINY_HW = ViTConfig(hw=True)
+BINARYVIT_TINY_HW = ViTConfig(hw=True, pot_scales=True)
 TERNARYVIT_TINY = ViTConfig(weight="ternary", act_bits=4, attn_bits=4, mlp_act_bits=4, embed_weight=8,
-                            pool_branches=False, affine_residual=True, hw=True)
+                            pool_branches=False, affine_residual=True, hw=True, pot_scales=True)
 DEIT_TINY_FP = ViTConfig(weight=None, act_bits=None, attn_bits=None, mlp_act_bits=None, residual_bits=None,
                          input_bits=None, embed_weight=None, head_weight=None, head_bits=None, hw=False,
                          norm="layer", gap_head=False, pool_branches=False, affine_residual=False, pyramid=False,

@@ -63,7 +63,7 @@ def test_binary_mlp_maps_every_node_and_is_bit_exact(mlp_onnx, tmp_path, capsys)
     assert 0 < report["roofline_fraction"] < 1
     assert [s["name"] for s in report["steps"]] == builder.STEP_NAMES[: builder.STEP_NAMES.index("estimates") + 1]
     assert all(s["status"] == "done" for s in report["steps"])
-    assert (tmp_path / "b" / "build_config.yaml").exists() and len(list((tmp_path / "b" / "checkpoints").glob("*.onnx"))) == 12
+    assert (tmp_path / "b" / "build_config.yaml").exists() and len(list((tmp_path / "b" / "checkpoints").glob("*.onnx"))) == 10
     out = capsys.readouterr().out
     assert "5/5 nodes in hardware" in out and "needs Vivado" in out
 
@@ -127,7 +127,7 @@ def test_vivado_step_without_vivado_names_step_and_tool(mlp_onnx, tmp_path, caps
     assert main(["build", mlp_onnx, "--out", str(tmp_path / "v"), "--until", "hw_ipgen"]) == 2
     err = capsys.readouterr().err
     assert "step 'hw_ipgen'" in err and "needs Vivado" in err
-    assert (tmp_path / "v" / "checkpoints" / "11_estimates.onnx").exists()  # earlier results kept
+    assert (tmp_path / "v" / "checkpoints" / "09_estimates.onnx").exists()  # earlier results kept
 
 
 def test_config_yaml_and_changed_config(mlp_onnx, tmp_path):

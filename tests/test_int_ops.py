@@ -20,11 +20,14 @@ def test_int_softmax_is_a_quantized_softmax(out_bits):
     scale = 0.05
     x = _scores((3, 5, 7), scale)
     p = int_softmax(x, scale, out_bits)
-    levels = 2**out_bits - 1
-    assert np.allclose(p * levels, np.round(p * levels))  # on the output grid
+    levels = 2**out_bits
+    assert np.allclose(p * levels, np.round(p * levels)) and p.max() <= (levels - 1) / levels  # on the output grid
     ref = torch.softmax(torch.from_numpy(x).double(), -1).numpy()
-    # rounding each probability to the grid moves it by at most half a step (plus the LUT error)
-    assert np.abs(p - ref).max() <= 0.5 / levels + 1e-4
+    # rounding to the grid moves a probability by at most half a step (plus the LUT error), and the
+    # top code's saturation at 1 - 1/levels by at most one step
+    err = np.abs(p - ref)
+    assert np.where(ref < (levels - 0.5) / levels, err, 0).max() <= 0.5 / levels + 1e-4
+    assert err.max() <= 1 / levels + 1e-4
     if out_bits >= 4:
         assert (p.argmax(-1) == ref.argmax(-1)).mean() > 0.9
 
@@ -39,14 +42,14 @@ def test_int_softmax_masks_the_diagonal():
 
 def test_mlgru_scan_matches_float_recurrence():
     rng = np.random.default_rng(1)
-    f_bits, c_scale = 4, np.float32(0.03)
-    f = (rng.integers(0, 16, size=(2, 9, 5)) / 15).astype(np.float32)
+    f_bits, c_scale = 4, np.float32(2.0**-5)
+    f = (rng.integers(0, 16, size=(2, 9, 5)) / 16).astype(np.float32)
     c = (rng.integers(-127, 128, size=(2, 9, 5)) * c_scale).astype(np.float32)
     h = mlgru_scan(f, c, c_scale, f_bits)
     state = np.zeros((2, 5))
     for t in range(9):
         state = f[:, t] * state + (1 - f[:, t]) * c[:, t]
-        state = np.round(state / c_scale) * c_scale  # no .5 ties can occur (odd denominator)
+        state = np.floor(state / c_scale + 0.5) * c_scale  # ties round up (exact: power-of-two grids)
         assert np.allclose(h[:, t], state, atol=1e-6)
     assert np.abs(h).max() <= np.abs(c).max() + 1e-6  # convex combination stays in range
 
@@ -76,7 +79,7 @@ def test_qonnx_executes_the_custom_ops_with_the_same_definition():
     m = _single_node_model("IntSoftmax", {"x": x, "s": scale}, dict(out_bits=4, mask_diagonal=1))
     y = execute_onnx(m, {"x": x, "s": scale})["y"]
     assert np.array_equal(y, int_softmax(x, 0.1, 4, True))
-    f = (np.random.default_rng(0).integers(0, 16, size=(1, 6, 3)) / 15).astype(np.float32)
+    f = (np.random.default_rng(0).integers(0, 16, size=(1, 6, 3)) / 16).astype(np.float32)
     c = (np.random.default_rng(1).integers(-7, 8, size=(1, 6, 3)) * 0.5).astype(np.float32)
     cs = np.array([0.5], dtype=np.float32)
     m = _single_node_model("MLGRU", {"f": f, "c": c, "cs": cs}, dict(f_bits=4))

@@ -1,0 +1,111 @@
+"""Folding (PE/SIMD per layer) and dataflow performance for graphs of FINN's and our layers.
+
+FINN's SetFolding and dataflow_performance know only FINN's specialised layers; these cover every
+dataflow layer of the graph, ours included. Folding is balanced: each layer gets the least
+parallelism that meets the target cycles per image, so no layer is faster than it needs to be.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from qonnx.custom_op.registry import getCustomOp
+
+from finn.util.fpgadataflow import is_fpgadataflow_node
+
+
+def _divisors(n: int) -> list[int]:
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+def knobs(node) -> list[tuple[str, int]]:
+    """The folding attributes of a layer and the dimension each must divide, in the order they grow."""
+    op = node.op_type.replace("_hls", "").replace("_rtl", "")
+    inst = getCustomOp(node)
+    if op in ("MVAU", "VVAU"):
+        return [("SIMD", inst.get_nodeattr("MW")), ("PE", inst.get_nodeattr("MH"))]
+    if op in ("Thresholding", "DuplicateStreams", "GlobalAccPool", "LabelSelect", "ChannelwiseOp"):
+        return [("PE", inst.get_nodeattr("NumChannels"))]
+    if op == "ConvolutionInputGenerator":
+        return [("SIMD", inst.get_nodeattr("IFMChannels"))]
+    if op == "StreamMatMul":
+        return [("SIMD", inst.get_normal_input_shape(0)[-1]), ("PE", inst.get_normal_output_shape()[-1])]
+    if op in ("TokenSum",):
+        return [("PE", inst.get_normal_input_shape()[-1])]
+    if "PE" in inst.get_nodeattr_types() and hasattr(inst, "get_normal_output_shape"):
+        return [("PE", inst.get_normal_output_shape()[-1])]
+    return []
+
+
+def cycles(node) -> int:
+    return int(getCustomOp(node).get_exp_cycles())
+
+
+def set_folding(model, target_cycles: int, folding: dict | None = None) -> dict:
+    """Fold every dataflow layer to at most ``target_cycles`` per image (least parallelism that meets
+    it), or to the user's ``folding`` {layer name: {attr: value}} where given. Returns
+    {layer name: cycles} of the layers that cannot meet the target even fully unfolded."""
+    folding = folding or {}
+    short = {}
+    for node in model.graph.node:
+        if not is_fpgadataflow_node(node):
+            continue
+        inst = getCustomOp(node)
+        if node.name in folding:
+            for attr, value in folding[node.name].items():
+                inst.set_nodeattr(attr, int(value))
+            continue
+        ks = knobs(node)
+        for attr, _ in ks:
+            inst.set_nodeattr(attr, 1)
+        for attr, dim in ks:
+            for d in _divisors(int(dim)):
+                inst.set_nodeattr(attr, d)
+                if cycles(node) <= target_cycles:
+                    break
+            if cycles(node) <= target_cycles:
+                break
+        if cycles(node) > target_cycles:
+            short[node.name] = cycles(node)
+    return short
+
+
+def unfold_all(model) -> None:
+    """Set every layer to full parallelism (the fastest folding; for the best reachable FPS)."""
+    for node in model.graph.node:
+        if is_fpgadataflow_node(node):
+            inst = getCustomOp(node)
+            for attr, dim in knobs(node):
+                inst.set_nodeattr(attr, int(dim))
+
+
+def performance(model) -> dict:
+    """Cycles of the slowest layer (the initiation interval), its name, and the critical-path latency
+    (sum of cycles along the longest input-to-output path; pessimistic, as FINN's)."""
+    latency, worst, worst_name = {}, 0, ""
+    for node in model.graph.node:
+        if not is_fpgadataflow_node(node):
+            continue
+        c = cycles(node)
+        if c > worst:
+            worst, worst_name = c, node.name
+        preds = [p for p in (model.find_direct_predecessors(node) or []) if p.name in latency]
+        latency[node.name] = c + max((latency[p.name] for p in preds), default=0)
+    return {"max_cycles": int(worst), "max_cycles_node_name": worst_name,
+            "critical_path_cycles": int(max(latency.values(), default=0))}
+
+
+def layer_table(model, fpgapart: str) -> list[dict]:
+    """Per layer: name, op, PE, SIMD, cycles, LUT, BRAM (18k), URAM, DSP (FINN's and our estimates)."""
+    rows = []
+    for node in model.graph.node:
+        if not is_fpgadataflow_node(node):
+            continue
+        inst = getCustomOp(node)
+        res = inst.node_res_estimation(fpgapart)
+        attrs = inst.get_nodeattr_types()
+        rows.append({"name": node.name, "op": node.op_type,
+                     "PE": inst.get_nodeattr("PE") if "PE" in attrs else None,
+                     "SIMD": inst.get_nodeattr("SIMD") if "SIMD" in attrs else None,
+                     "cycles": cycles(node), "LUT": int(res.get("LUT", 0)), "BRAM": int(np.ceil(res.get("BRAM_18K", 0))),
+                     "URAM": int(res.get("URAM", 0)), "DSP": int(res.get("DSP", 0))})
+    return rows

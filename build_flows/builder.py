@@ -101,10 +101,10 @@ def step_lower_to_hw(model, ctx: BuildContext):
     """Streamline and convert in one exact pass (:mod:`build_flows.lowering`): quantizers with the
     float operations before them become thresholds, linear layers become MVAUs, the transformer's
     other nodes become our layers; reorders compose; forks get FINN's DuplicateStreams."""
+    from finn.transformation.fpgadataflow.convert_to_hw.duplicate_streams import InferDuplicateStreamsLayer
     from qonnx.transformation.general import SortGraph
 
     from build_flows.lowering import compose_layouts, lower_to_hw
-    from finn.transformation.fpgadataflow.convert_to_hw.duplicate_streams import InferDuplicateStreamsLayer
 
     hw, unmapped = lower_to_hw(model)
     hw = compose_layouts(hw)
@@ -157,11 +157,11 @@ def step_folding(model, ctx: BuildContext):
         if not path.exists():
             raise BuildError(f"folding file {path} does not exist")
         folding = {k: v for k, v in json.loads(path.read_text()).items() if isinstance(v, dict)}
-    target = int(ctx.cfg.clock * 1e6 / ctx.cfg.target_fps) if ctx.cfg.target_fps else None
+    target = ctx.cfg.clock * 1e6 / ctx.cfg.target_fps if ctx.cfg.target_fps else None
     if target is None and folding is None:
         return model
-    short = set_folding(model, max(1, target or 1) if target else 10**12, folding)
-    if target and short and not folding:
+    short = set_folding(model, target if target is not None else float("inf"), folding)
+    if target is not None and short and not folding:
         best = _best_fps(model, ctx)
         slow = ", ".join(f"{k} ({v:,} cycles)" for k, v in sorted(short.items(), key=lambda kv: -kv[1])[:3])
         raise BuildError(f"target {ctx.cfg.target_fps:,.0f} FPS is not reachable on {ctx.board.name} at {ctx.cfg.clock:.0f} MHz: "
@@ -198,6 +198,15 @@ def step_estimates(model, ctx: BuildContext):
     return model
 
 
+def step_minimize_bit_width(model, ctx: BuildContext):
+    """FINN's accumulator-width minimisation for MVAUs and thresholds. (Weight widths are already the
+    smallest type of their values from the lowering; FINN's weight pass would turn binary {-1, +1}
+    weights into INT2 and lose the XNOR-popcount datapath.)"""
+    from finn.transformation.fpgadataflow.minimize_accumulator_width import MinimizeAccumulatorWidth
+
+    return model.transform(MinimizeAccumulatorWidth())
+
+
 def _vivado_step(name):
     def step(model, ctx):
         require_vivado(name)
@@ -218,7 +227,7 @@ STEPS = [
     ("dataflow_partition", _finn_step("step_create_dataflow_partition")),
     ("specialize_layers", _finn_step("step_specialize_layers")),
     ("folding", step_folding),
-    ("minimize_bit_width", _finn_step("step_minimize_bit_width")),
+    ("minimize_bit_width", step_minimize_bit_width),
     ("estimates", step_estimates),
     ("hw_ipgen", _vivado_step("hw_ipgen")),
     ("create_stitched_ip", _vivado_step("create_stitched_ip")),
@@ -243,9 +252,8 @@ def _best_fps(model, ctx) -> float:
 def _binary_macs(model) -> int:
     """Binary (XNOR-popcount) multiply-accumulates per image: MVAUs and stream matmuls whose two
     operands are both binary."""
-    from qonnx.custom_op.registry import getCustomOp
-
     from finn.util.fpgadataflow import is_fpgadataflow_node
+    from qonnx.custom_op.registry import getCustomOp
 
     total = 0
     for node in model.graph.node:

@@ -8,9 +8,8 @@ parallelism that meets the target cycles per image, so no layer is faster than i
 from __future__ import annotations
 
 import numpy as np
-from qonnx.custom_op.registry import getCustomOp
-
 from finn.util.fpgadataflow import is_fpgadataflow_node
+from qonnx.custom_op.registry import getCustomOp
 
 
 def _divisors(n: int) -> list[int]:
@@ -40,7 +39,7 @@ def cycles(node) -> int:
     return int(getCustomOp(node).get_exp_cycles())
 
 
-def set_folding(model, target_cycles: int, folding: dict | None = None) -> dict:
+def set_folding(model, target_cycles: float, folding: dict | None = None) -> dict:
     """Fold every dataflow layer to at most ``target_cycles`` per image (least parallelism that meets
     it), or to the user's ``folding`` {layer name: {attr: value}} where given. Returns
     {layer name: cycles} of the layers that cannot meet the target even fully unfolded."""

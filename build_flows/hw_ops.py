@@ -14,10 +14,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from finn.custom_op.fpgadataflow.hwcustomop import HWCustomOp
 from qonnx.core.datatype import DataType
 
 from build_flows.boards import LUT_PER_BINARY_MAC
-from finn.custom_op.fpgadataflow.hwcustomop import HWCustomOp
 from quant_models.int_ops import int_softmax_codes, mlgru_codes
 
 DOMAIN = "finn.custom_op.fpgadataflow.qvit"  # an alias of this module, set in build_flows/__init__.py

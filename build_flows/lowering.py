@@ -145,9 +145,9 @@ class Lowering:
         self.dtypes[name] = dtype
         return name
 
-    def init(self, value: np.ndarray, dtype: DataType, base="param") -> str:
-        name = self.tensor(value.shape, dtype, base)
-        self.inits[name] = np.asarray(value, dtype=np.float32)
+    def init(self, value: np.ndarray, dtype: DataType, base="param", keep_dtype: bool = False) -> str:
+        name = self.tensor(np.shape(value), dtype, base)
+        self.inits[name] = np.asarray(value) if keep_dtype else np.asarray(value, dtype=np.float32)
         return name
 
     def emit(self, op_type, inputs, oshape, odtype, domain=QDOMAIN, name=None, **attrs) -> str:
@@ -418,7 +418,7 @@ class Lowering:
                 inputs.append(self._materialize(self._form(i, exact=True)))
             else:
                 v = self.value_of(i)
-                inputs.append(self.init(np.asarray(v), DataType["FLOAT32"], "const") if v is not None else i)
+                inputs.append(self.init(np.asarray(v), DataType["FLOAT32"], "const", keep_dtype=True) if v is not None else i)
         outs = []
         for o in node.output:
             shape = self.src.get_tensor_shape(o)
@@ -460,14 +460,16 @@ class Lowering:
             name = self.fresh(f"float_{op}")
             out = self.tensor(form.shape, DataType["FLOAT32"], op)
             if op == "BatchNormalization":
-                ins = [x] + [self.init(np.asarray(c[k], np.float32), DataType["FLOAT32"], k) for k in ("scale", "bias", "mean", "var")]
+                ins = [x] + [self.init(np.asarray(c[k], np.float32), DataType["FLOAT32"], k)
+                             for k in ("scale", "bias", "mean", "var")]
                 node = helper.make_node(op, ins, [out], name=name, epsilon=c["epsilon"])
                 if len(form.shape) > 1 and c["axis"] != 1:
                     raise Unmappable("BatchNormalization at the output on a non-channel-first layout")
             elif op in UNARY:
                 node = helper.make_node(op, [x], [out], name=name)
             else:
-                node = helper.make_node(op, [x, self.init(np.asarray(c, np.float32), DataType["FLOAT32"], "const")], [out], name=name)
+                const = self.init(np.asarray(c, np.float32), DataType["FLOAT32"], "const")
+                node = helper.make_node(op, [x, const], [out], name=name)
             self.nodes.append(node)
             self.unmapped.append({"name": name, "op_type": op, "output": out, "reason": f"{op.lower()} not followed by a "
                                   "quantizer that folds it into thresholds (float operation at the output)"})
@@ -492,7 +494,8 @@ class Lowering:
             [helper.make_tensor_value_info(out_name, TensorProto.FLOAT, out_shape)],
             value_info=[helper.make_tensor_value_info(t, TensorProto.FLOAT, s) for t, s in self.shapes.items()
                         if t not in (inp.name, final_name) and t not in self.inits])
-        model = ModelWrapper(qonnx_make_model(graph, producer_name="qvit-fpga"))
+        opsets = [helper.make_opsetid(o.domain, o.version) for o in self.src.model.opset_import if o.domain in ("", "ai.onnx")]
+        model = ModelWrapper(qonnx_make_model(graph, producer_name="qvit-fpga", opset_imports=opsets or None))
         for name, v in self.inits.items():
             model.set_initializer(name, v)
         for name, dt in self.dtypes.items():
@@ -829,7 +832,8 @@ class Lowering:
         w_int, w_scale = self.int_weights(w_mat, 1)
         out = self.matmul(colform, w_int, w_scale, node.name)
         if len(node.input) > 2 and node.input[2]:
-            out = Form(out.name, out.dtype, out.shape, out.chain + [("Add", np.asarray(self.value_of(node.input[2]), np.float32))])
+            bias = np.asarray(self.value_of(node.input[2]), np.float32)
+            out = Form(out.name, out.dtype, out.shape, out.chain + [("Add", bias)])
         self.forms[node.output[0]] = self.to_nchw(out)
 
 

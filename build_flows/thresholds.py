@@ -63,7 +63,8 @@ def find_steps(code, lo: int | None, hi: int | None, channels: int, qmin: int, q
             return k.astype(np.float64)
 
     def codes(k):
-        return np.rint(np.asarray(code(value(k)), dtype=np.float64)).astype(np.int64)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # the float search visits +-inf
+            return np.rint(np.asarray(code(value(k)), dtype=np.float64)).astype(np.int64)
 
     ends = codes(np.array([[lo_k] * channels, [hi_k] * channels], dtype=np.int64))
     falling = ends[1] < ends[0]

@@ -24,10 +24,10 @@ from brevitas.quant import (
     Int8ActPerTensorFixedPoint,
     Int8ActPerTensorFloat,
     Int8WeightPerChannelFloat,
-    Uint8ActPerTensorFixedPoint,
     SignedBinaryActPerTensorConst,
     SignedBinaryWeightPerTensorConst,
     SignedTernaryWeightPerTensorConst,
+    Uint8ActPerTensorFixedPoint,
     Uint8ActPerTensorFloat,
 )
 

@@ -131,7 +131,7 @@ def test_vivado_step_without_vivado_names_step_and_tool(mlp_onnx, tmp_path, caps
 
 
 def test_config_yaml_and_changed_config(mlp_onnx, tmp_path):
-    cfg = BuildConfig(model=mlp_onnx, out=str(tmp_path / "c"), board="KV260", until="streamline")
+    cfg = BuildConfig(model=mlp_onnx, out=str(tmp_path / "c"), board="KV260", until="lower_to_hw")
     cfg.save(tmp_path / "c.yaml")
     loaded = BuildConfig.load(tmp_path / "c.yaml")
     assert loaded == cfg and loaded.clock == 200

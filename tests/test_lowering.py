@@ -1,0 +1,127 @@
+"""The exact lowering to hardware layers: every node of the hardware-bound ViTs becomes a hardware
+layer, FINN's python execution of the result equals QONNX execution of the export bit for bit, and
+a wrong layer is caught."""
+
+import numpy as np
+import pytest
+import torch
+from finn.util.fpgadataflow import is_fpgadataflow_node
+from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.core.onnx_exec import execute_onnx
+from qonnx.custom_op.registry import getCustomOp
+
+import build_flows  # noqa: F401  (registers the domain of our layers)
+from build_flows.hw_ops import DOMAIN
+from build_flows.lowering import compose_layouts, lower_to_hw
+from build_flows.thresholds import NotMonotonicError, apply_steps, find_steps
+from quant_models import create_model
+from quant_models.export import to_qonnx
+
+SMALL_HW = {
+    "binaryvit-tiny-hw": dict(embed_dims=(16, 32), depths=(1, 1), num_heads=(1, 2)),
+    "ternaryvit-tiny": dict(embed_dims=(16, 32), depths=(1, 1), num_heads=(1, 2)),
+    "mmfree-vit-tiny": dict(dim=16, depth=2),
+}
+INPUTS = {"28x28x1": dict(img_size=28, in_chans=1), "32x32x3": dict(img_size=32, in_chans=3)}
+
+
+def _exported(name, size, path):
+    """A small model with trained-looking statistics (a few train-mode passes), exported."""
+    torch.manual_seed(0)
+    model = create_model(name, **SMALL_HW[name], **INPUTS[size])
+    shape = (4, INPUTS[size]["in_chans"], INPUTS[size]["img_size"], INPUTS[size]["img_size"])
+    model.train()
+    with torch.no_grad():
+        for _ in range(3):
+            model(torch.randn(shape))
+    to_qonnx(model, path, (1, *shape[1:]))
+    return ModelWrapper(str(path))
+
+
+def _run(model, x):
+    return execute_onnx(model, {model.graph.input[0].name: x})[model.graph.output[0].name]
+
+
+def _assert_bit_exact(src, hw, vectors=3):
+    rng = np.random.default_rng(1)
+    shape = src.get_tensor_shape(src.graph.input[0].name)
+    for _ in range(vectors):
+        x = rng.standard_normal(shape).astype(np.float32)
+        ref, got = _run(src, x), _run(hw, x)
+        assert np.array_equal(ref, got.reshape(ref.shape)), f"max |diff| {np.abs(ref - got.reshape(ref.shape)).max()}"
+
+
+@pytest.mark.parametrize("size", list(INPUTS))
+@pytest.mark.parametrize("name", list(SMALL_HW))
+def test_every_node_maps_and_python_execution_is_bit_exact(name, size, tmp_path):
+    src = _exported(name, size, tmp_path / "m.onnx")
+    hw, unmapped = lower_to_hw(src)
+    hw = compose_layouts(hw)
+    assert unmapped == []
+    assert all(is_fpgadataflow_node(n) for n in hw.graph.node)
+    ops = {n.op_type for n in hw.graph.node}
+    assert {"MVAU", "Thresholding"} <= ops
+    assert ("MLGRUHW" in ops) if name.startswith("mmfree") else ({"IntSoftmaxHW", "StreamMatMul"} <= ops)
+    _assert_bit_exact(src, hw)
+
+
+def test_a_wrong_threshold_is_caught(tmp_path):
+    """Companion: moving one threshold of one layer by one step changes some output."""
+    src = _exported("binaryvit-tiny-hw", "28x28x1", tmp_path / "m.onnx")
+    hw, _ = lower_to_hw(src)
+    node = next(n for n in hw.graph.node if n.op_type == "Thresholding" and getCustomOp(n).get_nodeattr("numSteps") > 1)
+    t = hw.get_initializer(node.input[1]).copy()
+    t[:, : t.shape[1] // 2] += 4  # the lower half of every channel's steps moves
+    hw.set_initializer(node.input[1], t)
+    with pytest.raises(AssertionError, match="max"):
+        _assert_bit_exact(src, hw)
+
+
+def test_unsupported_nodes_are_listed_with_reasons(tmp_path):
+    torch.manual_seed(0)
+    model = create_model("deit-tiny-fp", img_size=28, in_chans=1, embed_dims=(16,), depths=(1,), num_heads=(1,))
+    to_qonnx(model, tmp_path / "d.onnx", (1, 1, 28, 28))
+    hw, unmapped = lower_to_hw(ModelWrapper(str(tmp_path / "d.onnx")))
+    reasons = {u["op_type"]: u["reason"] for u in unmapped}
+    assert "LayerNormalization" in reasons and "use BatchNorm" in reasons["LayerNormalization"]
+    assert "Softmax" in reasons and "integer softmax" in reasons["Softmax"]
+    assert len(unmapped) == sum(not is_fpgadataflow_node(n) for n in hw.graph.node)
+    _assert_bit_exact(ModelWrapper(str(tmp_path / "d.onnx")), hw, vectors=1)  # unmapped nodes still run
+
+
+def test_layout_runs_collapse():
+    """Reorders that cancel leave no layer; others merge into one."""
+    src = _exported("binaryvit-tiny-hw", "28x28x1", "/tmp/qvit_test_layout.onnx")
+    hw, _ = lower_to_hw(src)
+    before = sum(n.op_type == "StreamLayout" for n in hw.graph.node)
+    hw = compose_layouts(hw)
+    after = [n for n in hw.graph.node if n.op_type == "StreamLayout"]
+    assert len(after) < before
+    assert all(n.domain == DOMAIN for n in after)
+    for n in after:
+        inst = getCustomOp(n)
+        g = inst.get_nodeattr("gather")
+        assert list(g) != list(range(len(g))) or inst.get_nodeattr("in_shape") != inst.get_nodeattr("out_shape")
+
+
+def test_thresholds_reproduce_a_float_chain_exactly():
+    gamma = np.array([0.3, -0.7, 1.1], np.float32)
+    scale = np.float32(2**-3)
+
+    def code(x):
+        return np.clip(np.round((x.astype(np.float32) * np.float32(0.01) * gamma + np.float32(0.05)) / scale), -8, 7)
+
+    steps = find_steps(code, -1000, 1000, 3, -8, 7)
+    x = np.arange(-1000, 1001)[:, None].repeat(3, 1)
+    assert np.array_equal(apply_steps(steps, x), code(x))
+    assert steps.falling.tolist() == [False, True, False]
+    # float inputs: thresholds on the float32 lattice
+    fsteps = find_steps(lambda v: np.clip(np.round(v.astype(np.float32) / np.float32(2**-7)), -128, 127),
+                        None, None, 1, -128, 127)
+    v = np.random.default_rng(0).standard_normal((5000, 1)).astype(np.float32)
+    assert np.array_equal(apply_steps(fsteps, v), np.clip(np.round(v / np.float32(2**-7)), -128, 127))
+
+
+def test_non_monotonic_function_is_refused():
+    with pytest.raises(NotMonotonicError, match="not monotonic"):
+        find_steps(lambda x: np.clip(np.round(np.sin(x / 50.0) * 3), -4, 3), -500, 500, 1, -4, 3)

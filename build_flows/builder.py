@@ -60,9 +60,8 @@ def step_export(model, ctx: BuildContext):
         return model
     from quant_models import create_model, load_checkpoint
     from quant_models.export import export_model
-    from quant_models.registry import CHECKPOINT_DIR
 
-    ckpt = ctx.cfg.checkpoint or next(iter(sorted(CHECKPOINT_DIR.glob(f"{src}_*.pt"))), None)
+    ckpt = ctx.cfg.checkpoint or _shipped_checkpoint(src, ctx.cfg.model_overrides)
     if ckpt:
         net = load_checkpoint(ckpt, name=src, **ctx.cfg.model_overrides)
         ctx.report["checkpoint"] = str(ckpt)
@@ -76,6 +75,19 @@ def step_export(model, ctx: BuildContext):
     ctx.report.setdefault("verification", {})["torch_vs_qonnx"] = {
         "vectors": rep.samples, "max_abs_diff": rep.max_abs_diff, "argmax_agree": rep.argmax_agree}
     return ModelWrapper(str(tmp))
+
+
+def _shipped_checkpoint(name: str, overrides: dict):
+    """The first shipped checkpoint of ``name`` whose config agrees with ``overrides`` (input size)."""
+    import torch
+
+    from quant_models.registry import CHECKPOINT_DIR
+
+    for path in sorted(CHECKPOINT_DIR.glob(f"{name}_*.pt")):
+        config = torch.load(path, map_location="cpu", weights_only=True).get("config", {})
+        if all(config.get(k, v) == v for k, v in overrides.items()):
+            return path
+    return None
 
 
 def _finn_step(name):

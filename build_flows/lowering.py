@@ -33,13 +33,14 @@ from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.util.basic import qonnx_make_model
 
 from build_flows.hw_ops import DOMAIN as QDOMAIN
-from build_flows.thresholds import NotMonotonicError, find_steps
+from build_flows.thresholds import NotMonotonicError, find_steps, fit_fixed_point
 
 FINN_DOMAIN = "finn.custom_op.fpgadataflow"
 ELEMENTWISE = ("Mul", "Add", "Div", "Sub")
 UNARY = ("Sigmoid", "Tanh", "Relu")
 LAYOUT = ("Reshape", "Transpose", "Flatten", "Squeeze", "Unsqueeze", "Identity")
 EXACT_BITS = 24  # float32 mantissa: integers times a power of two are exact up to this many bits
+FIXED_POINT_MIN_LEVELS = 31  # quantizers with this many steps or more try a fixed-point requantizer first
 
 
 class Unmappable(Exception):
@@ -100,7 +101,7 @@ def _affine(form: Form):
     a = np.ones(form.shape[-1])
     b = np.zeros(form.shape[-1])
     for op, c in form.chain:
-        if op in UNARY:
+        if op not in ELEMENTWISE:
             return None
         try:
             c = _per_channel(c, form.shape).astype(np.float64)
@@ -244,14 +245,16 @@ class Lowering:
             DataType.get_smallest_possible(qmax)
         if not bipolar and qmin < 0 and odt.min() > qmin:
             odt = DataType[f"INT{bits}"]
-        t = steps.thresholds
-        tdt = _dtype_for(t.min(), t.max()) if form.is_int else DataType["FLOAT32"]
-        thr = self.init(t.astype(np.float32), tdt, "thresholds")
-        out = self.emit("Thresholding", [form.name, thr], form.shape, odt, domain=FINN_DOMAIN,
-                        NumChannels=channels, PE=1, numSteps=n_levels, inputDataType=form.dtype.name,
-                        weightDataType=tdt.name,
-                        outputDataType=odt.name, numInputVectors=list(form.shape[:-1]),
-                        ActVal=0 if bipolar else int(qmin))
+        fixed = None
+        if form.is_int and n_levels >= FIXED_POINT_MIN_LEVELS:
+            fixed = fit_fixed_point(steps, int(form.dtype.min()), int(form.dtype.max()))
+        if fixed is not None:
+            out = self.emit("ChannelRequant", [form.name], form.shape, odt, in_shape=list(form.shape),
+                            out_shape=list(form.shape), inputDataType=form.dtype.name, outputDataType=odt.name,
+                            mult=[int(m) for m in fixed.mult], add=[int(a) for a in fixed.add], shift=fixed.shift,
+                            levels=n_levels, qmin=int(qmin))
+        else:
+            out = self._thresholding(form, steps, odt, n_levels, 0 if bipolar else int(qmin))
         # the layer gives qmin + count (rising) per channel; falling channels mean qmax - count
         falling = steps.falling.astype(bool)
         if bipolar:
@@ -271,6 +274,16 @@ class Lowering:
             chain.append(("Add", offset))
         chain.append(("Mul", np.array(scale, dtype=np.float32)))
         return Form(out, odt, tuple(form.shape), chain)
+
+    def _thresholding(self, form: Form, steps, odt: DataType, n_levels: int, act_val: int) -> str:
+        """FINN's Thresholding layer with the found thresholds."""
+        t = steps.thresholds
+        tdt = _dtype_for(t.min(), t.max()) if form.is_int else DataType["FLOAT32"]
+        thr = self.init(t.astype(np.float32), tdt, "thresholds")
+        return self.emit("Thresholding", [form.name, thr], form.shape, odt, domain=FINN_DOMAIN,
+                         NumChannels=form.shape[-1], PE=1, numSteps=n_levels, inputDataType=form.dtype.name,
+                         weightDataType=tdt.name, outputDataType=odt.name, numInputVectors=list(form.shape[:-1]),
+                         ActVal=act_val)
 
     def _shift_requant(self, form: Form, params: dict, qmin: int, qmax: int) -> Form | None:
         """A ShiftRequant layer when the quantizer's input is a*n + b exactly with a / scale one power
@@ -751,13 +764,17 @@ class Lowering:
         self.forms[node.output[0]] = self.to_nchw(grid)
 
     def op_ReduceMean(self, node):
-        f = self._form(node.input[0])
+        f = self._raw(node.input[0])
         attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
         axes = list(attrs.get("axes", []))
         if len(node.input) > 1 and node.input[1]:
             axes = [int(a) for a in self.value_of(node.input[1])]
-        if len(f.shape) != 3 or [a % 3 for a in axes] != [1]:
-            raise Unmappable("mean over other axes than the tokens of [N, T, C]")
+        if len(f.shape) == 4 and sorted(a % 4 for a in axes) == [2, 3]:  # global average pool of NCHW
+            n, c, h, w = f.shape
+            f = self.layout(self.to_nhwc(f), lambda x: x.reshape(n, h * w, c), (n, h * w, c))
+        elif len(f.shape) != 3 or [a % 3 for a in axes] != [1]:
+            raise Unmappable("mean over other axes than the tokens of [N, T, C] or the grid of [N, C, H, W]")
+        f = self.realize(f)
         ab = _affine(f) if f.is_int else None
         if ab is None:
             raise Unmappable("mean of a stream that is not an integer-grid value")

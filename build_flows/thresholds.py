@@ -93,8 +93,11 @@ def find_steps(code, lo: int | None, hi: int | None, channels: int, qmin: int, q
 
 def apply_steps(steps: Steps, x: np.ndarray) -> np.ndarray:
     """Codes from thresholds (what the hardware computes), x [..., C]."""
-    xs = np.asarray(x, dtype=np.float64)[..., None]
-    count = (xs >= steps.thresholds.astype(np.float64)).sum(-1)
+    x = np.asarray(x, dtype=np.float64)
+    t = np.sort(steps.thresholds.astype(np.float64), axis=1)
+    flat = x.reshape(-1, x.shape[-1])
+    count = np.stack([np.searchsorted(t[c], flat[:, c], side="right") for c in range(flat.shape[1])], axis=1)
+    count = count.reshape(x.shape)
     return np.where(steps.falling, steps.qmax - count, steps.qmin + count)
 
 
@@ -117,3 +120,82 @@ def _check(steps: Steps, codes, lo_k, hi_k, channels, is_float):
         i, c = bad[0]
         raise NotMonotonicError(f"the quantizer's input function is not monotonic in channel {c} (input {vals[i, c]} "
                                 f"gives code {want[i, c]}, thresholds give {got[i, c]})")
+
+
+@dataclass
+class FixedPoint:
+    """Per channel ``count = clip(floor((mult * n + add) / 2**shift), 0, levels)``: what a step
+    function of an integer input is when its steps are evenly spaced up to rounding (a normalized,
+    rescaled, requantized value). One multiplier per lane replaces 2**bits - 1 thresholds."""
+
+    mult: np.ndarray
+    add: np.ndarray
+    shift: int
+    levels: int
+
+
+def fixed_point_counts(fp: FixedPoint, n: np.ndarray) -> np.ndarray:
+    n = np.asarray(n, dtype=np.int64)
+    return np.clip((fp.mult * n + fp.add) >> fp.shift, 0, fp.levels)
+
+
+def fit_fixed_point(steps: Steps, lo: int, hi: int, max_shift: int = 30, max_span: int = 1 << 20) -> FixedPoint | None:
+    """The fixed-point form of integer-input thresholds, checked on every input in [lo, hi]; None if
+    the steps are not evenly spaced enough for any multiplier up to ``max_shift`` bits."""
+    if hi - lo + 1 > max_span:
+        return None
+    t = steps.thresholds.astype(np.float64)  # [C, L]
+    channels, levels = t.shape
+    n = np.arange(lo, hi + 1, dtype=np.int64)
+    lines = [_fit_channel(t[c], lo, hi) for c in range(channels)]
+    if any(line is None for line in lines):
+        return None  # some channel's steps are not evenly spaced: no slope fits at any precision
+    for shift in (8, 12, 16, 20, 24, max_shift):
+        mults = np.array([int(round(u * 2.0**shift)) for u, _ in lines], dtype=np.int64)
+        adds = np.array([int(round(v * 2.0**shift)) for _, v in lines], dtype=np.int64)
+        for c in range(channels):
+            want = np.searchsorted(np.sort(t[c]), n, side="right")  # the count the thresholds give
+            if not np.array_equal(np.clip((mults[c] * n + adds[c]) >> shift, 0, levels), want):
+                break
+        else:
+            return FixedPoint(mults, adds, shift, levels)
+    return None
+
+
+def _fit_channel(t: np.ndarray, lo: int, hi: int):
+    """(u, v) such that floor(u n + v) steps exactly at the thresholds inside [lo, hi], or None.
+
+    Each step j at T_j asks u T_j + v >= j and u (T_j - 1) + v < j: v lies between a lower and an
+    upper envelope, both linear in u; the slope that opens the widest gap between them is found by
+    golden-section search (the gap is concave in u)."""
+    j = np.arange(1, len(t) + 1, dtype=np.float64)
+    inside = (t > lo) & (t <= hi)
+    below = int((t <= lo).sum())
+    top = below + int(inside.sum())
+    # (coefficient of u, constant): bound = const - coef * u
+    lower = [(tt, jj) for tt, jj in zip(t[inside], j[inside])] + ([(lo, below)] if below else [])
+    upper = [(tt - 1, jj) for tt, jj in zip(t[inside], j[inside])] + ([(hi, top + 1)] if top < len(t) else [])
+    if not upper:
+        upper = [(hi, top + 1)]
+    lc, lk = np.array(lower or [(lo, 0)], dtype=np.float64).T
+    uc, uk = np.array(upper, dtype=np.float64).T
+
+    def room(u):
+        return (uk - uc * u).min() - (lk - lc * u).max()
+
+    if inside.sum() >= 2:
+        u0 = (j[inside][-1] - j[inside][0]) / max(1.0, t[inside][-1] - t[inside][0])
+    else:
+        u0 = 1.0 / max(1, hi - lo)
+    a, b = 0.0, 2 * u0 + 1.0 / max(1, hi - lo)
+    for _ in range(80):
+        m1, m2 = a + (b - a) * 0.382, a + (b - a) * 0.618
+        if room(m1) > room(m2):
+            b = m2
+        else:
+            a = m1
+    u = (a + b) / 2
+    if room(u) <= 0:
+        return None
+    v = (lk - lc * u).max() + room(u) / 2  # the middle of the gap tolerates the rounding of u and v
+    return u, v

@@ -57,4 +57,4 @@ class UnmappedNodesError(RuntimeError):
         lines = [f"  {n['name']} ({n['op_type']}): {n['reason']}" for n in nodes]
         super().__init__(f"{len(nodes)} of {total} nodes did not map to hardware layers:\n" + "\n".join(lines)
                          + "\nFix: export a hardware-bound model (`qvit models`: the -hw, ternary and mmfree models), or "
-                           "build with --until streamline to inspect the graph; the build directory keeps every step.")
+                           "build with --until lower_to_hw to inspect the graph; the build directory keeps every step.")

@@ -30,6 +30,7 @@ import numpy as np
 from onnx import TensorProto, helper
 from qonnx.core.datatype import DataType
 from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.transformation.base import Transformation
 from qonnx.util.basic import qonnx_make_model
 
 from build_flows.hw_ops import DOMAIN as QDOMAIN
@@ -1039,3 +1040,22 @@ def compose_layouts(model: ModelWrapper) -> ModelWrapper:
                 changed = True
                 break
     return model
+
+
+class LowerToHardware(Transformation):
+    """qonnx transformation form of :func:`lower_to_hw` (the unmapped list is kept in ``.unmapped``)."""
+
+    def __init__(self):
+        super().__init__()
+        self.unmapped: list[dict] = []
+
+    def apply(self, model):
+        hw, self.unmapped = lower_to_hw(model)
+        return hw, False
+
+
+class ComposeLayouts(Transformation):
+    """qonnx transformation form of :func:`compose_layouts`."""
+
+    def apply(self, model):
+        return compose_layouts(model), False

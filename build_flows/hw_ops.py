@@ -160,21 +160,28 @@ class PadStream(QvitHWOp):
 
 
 class AddStreams(QvitHWOp):
-    """Integer sum of two streams of one shape (residual adds; both sides share one quantizer)."""
+    """Integer sum of two streams of one shape (residual adds; both sides share one quantizer), with
+    optional per-channel signs ``signs0``/``signs1`` (+1/-1: add or subtract per channel, for
+    channels whose quantizer counts downwards)."""
 
     n_inputs = 2
 
     def get_nodeattr_types(self):
         attrs = super().get_nodeattr_types()
-        attrs.update({"inputDataType1": ("s", True, "")})
+        attrs.update({"inputDataType1": ("s", True, ""), "signs0": ("ints", False, []), "signs1": ("ints", False, [])})
         return attrs
 
     def get_input_datatype(self, ind=0):
         return DataType[self.get_nodeattr("inputDataType1" if ind == 1 else "inputDataType")]
 
+    def _signed(self, x, k):
+        signs = self.get_nodeattr(f"signs{k}")
+        x = x.reshape(self.get_normal_output_shape()).astype(np.float64)
+        return x * np.asarray(signs, dtype=np.float64) if signs else x
+
     def execute_node(self, context, graph):
         a, b = (context[i] for i in self.onnx_node.input)
-        self._store(context, a.reshape(self.get_normal_output_shape()) + b.reshape(self.get_normal_output_shape()))
+        self._store(context, self._signed(a, 0) + self._signed(b, 1))
 
     def lut_estimation(self):
         return self.get_outstream_width() + 10
@@ -258,7 +265,8 @@ class StreamMatMul(QvitHWOp):
 
     def get_nodeattr_types(self):
         attrs = super().get_nodeattr_types()
-        attrs.update({"SIMD": ("i", False, 1), "inputDataType1": ("s", True, ""), "in_shape1": ("ints", True, [])})
+        attrs.update({"SIMD": ("i", False, 1), "inputDataType1": ("s", True, ""), "in_shape1": ("ints", True, []),
+                      "signs": ("ints", False, [])})
         return attrs
 
     def get_normal_input_shape(self, ind=0):
@@ -280,6 +288,9 @@ class StreamMatMul(QvitHWOp):
 
     def execute_node(self, context, graph):
         a, b = (context[i].reshape(self.get_normal_input_shape(j)).astype(np.float64) for j, i in enumerate(self.onnx_node.input))
+        signs = self.get_nodeattr("signs")  # per K: +1 add, -1 subtract (channels whose quantizer counts down)
+        if signs:
+            a = a * np.asarray(signs, dtype=np.float64)
         self._store(context, np.matmul(a, b))
 
     def macs(self) -> int:

@@ -586,14 +586,16 @@ class Lowering:
         aa, ab = (_affine(fa) if fa.is_int else None), (_affine(fb) if fb.is_int else None)
         if aa is None or ab is None:
             raise Unmappable("add of two streams that are not both on an integer grid")
-        if not np.array_equal(aa[0], ab[0]):
+        if not np.array_equal(np.abs(aa[0]), np.abs(ab[0])):
             raise Unmappable("add of two streams with different scales (give both one quantizer, as ResidualAdd does)")
-        lo, hi = fa.dtype.min() + fb.dtype.min(), fa.dtype.max() + fb.dtype.max()
+        lo, hi = _add_range(fa.dtype, fb.dtype)
         odt = _dtype_for(lo, hi)
+        mag = np.abs(aa[0])
+        signs = {f"signs{k}": [int(v) for v in np.sign(a)] for k, a in enumerate((aa[0], ab[0])) if np.any(a < 0)}
         out = self.emit("AddStreams", [fa.name, fb.name], fa.shape, odt, in_shape=list(fa.shape), out_shape=list(fa.shape),
-                        inputDataType=fa.dtype.name, inputDataType1=fb.dtype.name, outputDataType=odt.name)
+                        inputDataType=fa.dtype.name, inputDataType1=fb.dtype.name, outputDataType=odt.name, **signs)
         b = aa[1] + ab[1]
-        chain = ([("Add", (b / aa[0]).astype(np.float32))] if np.any(b) else []) + [("Mul", aa[0].astype(np.float32))]
+        chain = ([("Add", (b / mag).astype(np.float32))] if np.any(b) else []) + [("Mul", mag.astype(np.float32))]
         self.forms[node.output[0]] = Form(out, odt, fa.shape, _simplify(chain, odt, fa.shape))
 
     def _const_tensor_add(self, node) -> bool:
@@ -608,9 +610,9 @@ class Lowering:
             return False  # per-channel constants fold into the chain
         c = np.broadcast_to(np.asarray(c, dtype=np.float64), f.shape)
         ab = _affine(f) if f.is_int else None
-        if ab is None or not np.all(ab[0] == ab[0][0]):
-            raise Unmappable("add of a per-token constant to a stream that is not on one integer grid")
-        ints = c / ab[0][0]
+        if ab is None:
+            raise Unmappable("add of a per-token constant to a stream that is not on an integer grid")
+        ints = c / ab[0]  # per channel (last axis)
         if not np.array_equal(ints, np.round(ints)):
             raise Unmappable("add of a per-token constant that is not on the stream's integer grid")
         cdt = _dtype_for(ints.min(), ints.max())
@@ -693,8 +695,9 @@ class Lowering:
         aa, ab = (_affine(fa) if fa.is_int else None), (_affine(fb) if fb.is_int else None)
         if aa is None or ab is None or np.any(aa[1]) or np.any(ab[1]):
             raise Unmappable("matmul of two streams that are not both zero-offset integer-grid values")
-        if not np.all(aa[0] == aa[0][0]):
+        if not np.all(np.abs(aa[0]) == np.abs(aa[0][0])):
             raise Unmappable("matmul of streams whose left operand has per-channel scales")
+        signs = {"signs": [int(v) for v in np.sign(aa[0])]} if np.any(aa[0] < 0) else {}
         k = fa.shape[-1]
         va = [fa.dtype.min(), fa.dtype.max()]
         vb = [fb.dtype.min(), fb.dtype.max()]
@@ -703,8 +706,8 @@ class Lowering:
         out_shape = tuple(self.src.get_tensor_shape(node.output[0]))
         out = self.emit("StreamMatMul", [fa.name, fb.name], out_shape, odt, in_shape=list(fa.shape),
                         in_shape1=list(fb.shape), out_shape=list(out_shape), inputDataType=fa.dtype.name,
-                        inputDataType1=fb.dtype.name, outputDataType=odt.name)
-        self.forms[node.output[0]] = Form(out, odt, out_shape, [("Mul", (aa[0][0] * ab[0]).astype(np.float32))])
+                        inputDataType1=fb.dtype.name, outputDataType=odt.name, **signs)
+        self.forms[node.output[0]] = Form(out, odt, out_shape, [("Mul", (np.abs(aa[0][0]) * ab[0]).astype(np.float32))])
 
     def op_IntSoftmax(self, node):
         f = self._form(node.input[0])
@@ -898,6 +901,14 @@ def _foldable(c, shape) -> bool:
 
 def _simplify(chain, dtype, shape):
     return chain
+
+
+def _add_range(da: DataType, db: DataType):
+    """Bounds of +-a +-b (either side may be subtracted per channel)."""
+    ma, mb = max(abs(da.min()), abs(da.max())), max(abs(db.min()), abs(db.max()))
+    if da.min() >= 0 and db.min() >= 0:
+        return -max(da.max(), db.max()), da.max() + db.max()
+    return -(ma + mb), ma + mb
 
 
 def _int_dtype(w: np.ndarray) -> DataType:

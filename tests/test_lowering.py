@@ -140,3 +140,20 @@ def test_transformation_form_and_a_whole_build(tmp_path):
                    log=lambda *_: None)
     assert report["nodes_hw"] == report["nodes_total"] and report["verification"]["qonnx_vs_finn_python"]["bit_exact"]
     assert report["estimated"]["fps"] >= 2000 and {"IntSoftmaxHW", "StreamMatMul"} <= {layer["op"] for layer in report["layers"]}
+
+
+def test_shipped_checkpoint_lowers_completely_and_exactly(tmp_path):
+    """Trained weights have negative BatchNorm scales (quantizers that count downwards): residual adds
+    and attention take per-channel signs, and everything stays exact."""
+    from quant_models import load_checkpoint
+    from quant_models.registry import CHECKPOINT_DIR
+
+    model = load_checkpoint(CHECKPOINT_DIR / "binaryvit-tiny-hw_fashion-mnist.pt")
+    to_qonnx(model, tmp_path / "s.onnx", (1, 1, 28, 28))
+    src = ModelWrapper(str(tmp_path / "s.onnx"))
+    hw, unmapped = lower_to_hw(src)
+    assert unmapped == []
+    signed = [n for n in hw.graph.node if n.op_type in ("AddStreams", "StreamMatMul")
+              and any(a.name.startswith("signs") for a in n.attribute)]
+    assert signed, "expected some channels counting downwards in a trained model"
+    _assert_bit_exact(src, compose_layouts(hw), vectors=2)

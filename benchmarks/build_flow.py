@@ -8,6 +8,7 @@ Usage: ``python benchmarks/build_flow.py [--quick]`` (``--quick``: AUP-ZU3 only)
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import shutil
 import sys
@@ -173,10 +174,13 @@ def main(argv=None):
                 print(json.dumps({k: row[k] for k in ("model", "input", "board", "nodes_hw", "nodes_total", "bit_exact",
                                                        "fps", "LUT", "seconds", "error")}), flush=True)
                 rows.append(row)
-    (HERE / "build_flow.json").write_text(json.dumps({"machine": describe(), "rows": rows}, indent=2))
+                (HERE / "build_flow.json").write_text(json.dumps({"machine": describe(torch.get_num_threads()), "rows": rows},
+                                                                 indent=2))
+    machine = describe(torch.get_num_threads())
     lines = ["# Build flow: mapping, exactness and estimates", "",
-             f"Measured by `benchmarks/build_flow.py` on {describe()}. `qvit build MODEL --board B --target-fps "
-             f"{TARGET_FPS} --until estimates` (FINN's cnv-w1a1 measures {TARGET_FPS} FPS on AUP-ZU3). Estimates are "
+             f"Measured by `benchmarks/build_flow.py` on {datetime.date.today()} ({machine}). "
+             f"`qvit build MODEL --board B --target-fps {TARGET_FPS} --until estimates` (FINN's cnv-w1a1 measures "
+             f"{TARGET_FPS} FPS on AUP-ZU3). Estimates are "
              "FINN's resource models for its layers and ours for our layers (first-order, see "
              "`build_flows/hw_ops.py`), not synthesis results. Bit-exact: FINN's python execution of the hardware "
              "graph equals QONNX execution of the export on every vector.", "",

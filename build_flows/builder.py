@@ -374,9 +374,11 @@ def summary(report: dict) -> str:
              f"{report.get('nodes_hw', '?')}/{report.get('nodes_total', '?')} nodes in hardware"]
     est = report.get("estimated")
     if est:
-        lines.append(f"{'layer':<28}{'op':<22}{'PE':>5}{'SIMD':>6}{'cycles':>10}{'LUT':>9}{'BRAM':>6}{'DSP':>5}")
+        w = max(len(layer["name"]) for layer in report["layers"]) + 2
+        wo = max(len(layer["op"]) for layer in report["layers"]) + 2
+        lines.append(f"{'layer':<{w}}{'op':<{wo}}{'PE':>5}{'SIMD':>6}{'cycles':>10}{'LUT':>9}{'BRAM':>6}{'DSP':>5}")
         for layer in report["layers"]:
-            lines.append(f"{layer['name']:<28}{layer['op']:<22}{layer['PE'] or '-':>5}{layer['SIMD'] or '-':>6}"
+            lines.append(f"{layer['name']:<{w}}{layer['op']:<{wo}}{layer['PE'] or '-':>5}{layer['SIMD'] or '-':>6}"
                          f"{layer['cycles']:>10,}{layer['LUT']:>9,}{layer['BRAM']:>6}{layer['DSP']:>5}")
         lines.append(f"estimated: {est['fps']:,.0f} FPS ({est['cycles_per_image']:,} cycles/image, latency "
                      f"{est['latency_us']:.1f} us), {est['LUT']:,} LUT, {est['BRAM']} BRAM18, {est['DSP']} DSP; "

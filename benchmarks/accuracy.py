@@ -31,8 +31,10 @@ def rows():
         yield {
             "checkpoint": ckpt.name, "model": model.registry_name, "dataset": dataset,
             "top1": evaluate(model, test), "params": c.params, "ops": c.ops,
-            "epochs": len(meta.get("epochs", [])), "train_minutes": meta.get("wall_seconds", 0) / 60,
-            "command": " ; ".join(meta.get("commands", [])),
+            # a run continued from an earlier one (--init) counts both
+            "epochs": len(meta.get("epochs", [])) + meta.get("continued_from", {}).get("epochs", 0),
+            "train_minutes": (meta.get("wall_seconds", 0) + meta.get("continued_from", {}).get("wall_seconds", 0)) / 60,
+            "command": " ; then ".join(meta.get("continued_from", {}).get("commands", []) + meta.get("commands", [])),
         }
 
 

@@ -59,12 +59,12 @@ def set_folding(model, target_cycles: float, folding: dict | None = None) -> dic
         for attr, dim in ks:
             for d in _divisors(int(dim)):
                 inst.set_nodeattr(attr, d)
-                if cycles(node) <= target_cycles:
+                if inst.get_exp_cycles() <= target_cycles:
                     break
-            if cycles(node) <= target_cycles:
+            if inst.get_exp_cycles() <= target_cycles:
                 break
-        if cycles(node) > target_cycles:
-            short[node.name] = cycles(node)
+        if inst.get_exp_cycles() > target_cycles:
+            short[node.name] = int(inst.get_exp_cycles())
     return short
 
 

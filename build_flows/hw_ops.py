@@ -33,10 +33,8 @@ def memory_cost(bits: int) -> tuple[int, int]:
 
 
 class QvitHWOp(HWCustomOp):
-    """Shared parts: one data input (unless an op says otherwise), ``PE`` lanes on the last axis,
+    """Shared parts: ``PE`` lanes on the last axis,
     ``inputDataType``/``outputDataType`` attributes, normal shapes from attributes."""
-
-    n_inputs = 1
 
     def get_nodeattr_types(self):
         attrs = {
@@ -164,8 +162,6 @@ class AddStreams(QvitHWOp):
     optional per-channel signs ``signs0``/``signs1`` (+1/-1: add or subtract per channel, for
     channels whose quantizer counts downwards)."""
 
-    n_inputs = 2
-
     def get_nodeattr_types(self):
         attrs = super().get_nodeattr_types()
         attrs.update({"inputDataType1": ("s", True, ""), "signs0": ("ints", False, []), "signs1": ("ints", False, [])})
@@ -260,8 +256,6 @@ class StreamMatMul(QvitHWOp):
     """Product of two activation streams ``a [..., M, K] @ b [..., K, N]`` (attention scores and
     attention times values). Hardware: ``b`` of one batch is buffered, rows of ``a`` stream past a
     PE x SIMD array (XNOR-popcount when both are binary, LUT multipliers otherwise)."""
-
-    n_inputs = 2
 
     def get_nodeattr_types(self):
         attrs = super().get_nodeattr_types()
@@ -361,8 +355,6 @@ class MLGRUHW(QvitHWOp):
     """MLGRU recurrence over tokens (:func:`quant_models.int_ops.mlgru_codes`): gate codes F
     (input 0) and candidate integers C (input 1), both [N, T, C]; gives H of C's type. Hardware:
     the state of C channels in distributed RAM, a multiply-add and a divide-by-constant per lane."""
-
-    n_inputs = 2
 
     def get_nodeattr_types(self):
         attrs = super().get_nodeattr_types()

@@ -34,12 +34,12 @@ from qonnx.transformation.base import Transformation
 from qonnx.util.basic import qonnx_make_model
 
 from build_flows.hw_ops import DOMAIN as QDOMAIN
+from build_flows.hw_ops import apply_chain
 from build_flows.thresholds import NotMonotonicError, find_steps, fit_fixed_point
 
 FINN_DOMAIN = "finn.custom_op.fpgadataflow"
 ELEMENTWISE = ("Mul", "Add", "Div", "Sub")
 UNARY = ("Sigmoid", "Tanh", "Relu")
-LAYOUT = ("Reshape", "Transpose", "Flatten", "Squeeze", "Unsqueeze", "Identity")
 EXACT_BITS = 24  # float32 mantissa: integers times a power of two are exact up to this many bits
 FIXED_POINT_MIN_LEVELS = 31  # quantizers with this many steps or more try a fixed-point requantizer first
 
@@ -242,10 +242,7 @@ class Lowering:
             steps = find_steps(code, None, None, channels, qmin, qmax)
         n_levels = qmax - qmin
         bipolar = kind == "bipolar"
-        odt = DataType["BIPOLAR"] if bipolar else DataType.get_smallest_possible(qmin) if qmin < 0 else \
-            DataType.get_smallest_possible(qmax)
-        if not bipolar and qmin < 0 and odt.min() > qmin:
-            odt = DataType[f"INT{bits}"]
+        odt = DataType["BIPOLAR"] if bipolar else _dtype_for(qmin, qmax)
         fixed = None
         if form.is_int and n_levels >= FIXED_POINT_MIN_LEVELS:
             fixed = fit_fixed_point(steps, int(form.dtype.min()), int(form.dtype.max()))
@@ -303,8 +300,7 @@ class Lowering:
         shift = int(np.log2(ratio[0]))
         if np.abs(offset).max() * 2 ** max(0, -shift) >= 2**EXACT_BITS:
             return None
-        bits = int(params["bitwidth"])
-        odt = DataType[f"INT{bits}"] if qmin < 0 else DataType[f"UINT{bits}"]
+        odt = _dtype_for(qmin, qmax)
         extra = {"offset": [float(v) for v in offset]} if np.any(offset) else {}
         out = self.emit("ShiftRequant", [form.name], form.shape, odt, in_shape=list(form.shape), out_shape=list(form.shape),
                         inputDataType=form.dtype.name, outputDataType=odt.name, shift=shift, qmin=qmin, qmax=qmax, **extra)
@@ -313,16 +309,11 @@ class Lowering:
         return Form(out, odt, tuple(form.shape), chain)
 
     def _chain_eval(self, x, consts):
+        """The chain's float32 value at x, as QONNX execution computes it."""
         x = np.asarray(x, dtype=np.float32)
         for op, c in consts:
-            if op == "Mul":
-                x = (x * c).astype(np.float32)
-            elif op == "Add":
-                x = (x + c).astype(np.float32)
-            elif op == "Div":
-                x = (x / c).astype(np.float32)
-            elif op == "Sub":
-                x = (x - c).astype(np.float32)
+            if op in ELEMENTWISE:
+                x = apply_chain(x, [op], [c])
             elif op == "BatchNormalization":
                 x = _ort_batchnorm(x, c)
             else:
@@ -330,14 +321,6 @@ class Lowering:
         return x
 
     # ------------------------------------------------------------ linear layers
-    def weight(self, name):
-        """(integer weights, per-output-channel scale) of a weight input: a constant that a
-        ``Quant``/``BipolarQuant`` made (folded already, or still in the graph)."""
-        w = self.value_of(name)
-        if w is None:
-            raise Unmappable("weights are not constant")
-        return w
-
     def int_weights(self, w: np.ndarray, axis_out: int):
         """Split float weights into (integers, power-of-two scale per output channel along ``axis_out``)."""
         w = np.asarray(w, dtype=np.float64)
@@ -384,7 +367,7 @@ class Lowering:
         if np.any(bias != 0):
             chain.append(("Add", bias.astype(np.float32)))
         chain.append(("Mul", scale))
-        return Form(out, acc_dt, tuple(lead) + (n,), _simplify(chain, acc_dt, tuple(lead) + (n,)))
+        return Form(out, acc_dt, tuple(lead) + (n,), chain)
 
     # ------------------------------------------------------------ driver
     def run(self) -> ModelWrapper:
@@ -594,9 +577,8 @@ class Lowering:
         signs = {f"signs{k}": [int(v) for v in np.sign(a)] for k, a in enumerate((aa[0], ab[0])) if np.any(a < 0)}
         out = self.emit("AddStreams", [fa.name, fb.name], fa.shape, odt, in_shape=list(fa.shape), out_shape=list(fa.shape),
                         inputDataType=fa.dtype.name, inputDataType1=fb.dtype.name, outputDataType=odt.name, **signs)
-        b = aa[1] + ab[1]
-        chain = ([("Add", (b / mag).astype(np.float32))] if np.any(b) else []) + [("Mul", mag.astype(np.float32))]
-        self.forms[node.output[0]] = Form(out, odt, fa.shape, _simplify(chain, odt, fa.shape))
+        chain = _grid_chain(mag, aa[1] + ab[1])
+        self.forms[node.output[0]] = Form(out, odt, fa.shape, chain)
 
     def _const_tensor_add(self, node) -> bool:
         """Add of a per-token constant (a position embedding) on the stream's integer grid: an integer
@@ -620,7 +602,7 @@ class Lowering:
         odt = _dtype_for(f.dtype.min() + ints.min(), f.dtype.max() + ints.max())
         out = self.emit("AddStreams", [f.name, cname], f.shape, odt, in_shape=list(f.shape), out_shape=list(f.shape),
                         inputDataType=f.dtype.name, inputDataType1=cdt.name, outputDataType=odt.name)
-        chain = ([("Add", (ab[1] / ab[0]).astype(np.float32))] if np.any(ab[1]) else []) + [("Mul", ab[0].astype(np.float32))]
+        chain = _grid_chain(ab[0], ab[1])
         self.forms[node.output[0]] = Form(out, odt, f.shape, chain)
         return True
 
@@ -880,6 +862,11 @@ def _move_norm(params: dict, shape, fn) -> dict:
     return {**params, "axis": varying[0]}
 
 
+def _grid_chain(a: np.ndarray, b: np.ndarray) -> list:
+    """The chain of value = a * (n + b / a): an integer n on the grid a with offset b."""
+    return ([("Add", (b / a).astype(np.float32))] if np.any(b) else []) + [("Mul", a.astype(np.float32))]
+
+
 def _compress(c: np.ndarray) -> np.ndarray:
     """The smallest broadcastable form of a full-shape constant: a scalar, a last-axis vector, or itself."""
     flat = c.reshape(-1)
@@ -897,10 +884,6 @@ def _foldable(c, shape) -> bool:
     full = (1,) * (len(shape) - c.ndim) + c.shape
     varying = [i for i, n in enumerate(full) if n > 1]
     return len(varying) == 0 or (len(varying) == 1 and (varying[0] == len(shape) - 1 or (len(shape) == 4 and varying[0] == 1)))
-
-
-def _simplify(chain, dtype, shape):
-    return chain
 
 
 def _add_range(da: DataType, db: DataType):
@@ -937,14 +920,14 @@ def _acc_range(idt: DataType, w: np.ndarray):
 
 
 def _rounding(mode):
-    mode = (mode.decode() if isinstance(mode, bytes) else str(mode)).upper()
-    if mode in ("ROUND", "HALF_EVEN"):
-        return np.round
-    if mode == "FLOOR":
-        return np.floor
-    if mode == "CEIL":
-        return np.ceil
-    raise Unmappable(f"quantizer rounding mode {mode} (supported: ROUND, FLOOR, CEIL)")
+    """qonnx's rounding function for a Quant node's rounding_mode (the one its execution uses)."""
+    from qonnx.custom_op.general.intquant import resolve_rounding_mode
+
+    mode = mode.decode() if isinstance(mode, bytes) else str(mode)
+    try:
+        return resolve_rounding_mode(mode)
+    except ValueError as e:
+        raise Unmappable(f"quantizer rounding mode {mode} ({e})") from e
 
 
 _ORT_CACHE: dict = {}

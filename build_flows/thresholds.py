@@ -150,16 +150,20 @@ def fit_fixed_point(steps: Steps, lo: int, hi: int, max_shift: int = 30, max_spa
     lines = [_fit_channel(t[c], lo, hi) for c in range(channels)]
     if any(line is None for line in lines):
         return None  # some channel's steps are not evenly spaced: no slope fits at any precision
-    for shift in (8, 12, 16, 20, 24, max_shift):
-        mults = np.array([int(round(u * 2.0**shift)) for u, _ in lines], dtype=np.int64)
-        adds = np.array([int(round(v * 2.0**shift)) for _, v in lines], dtype=np.int64)
-        for c in range(channels):
-            want = np.searchsorted(np.sort(t[c]), n, side="right")  # the count the thresholds give
-            if not np.array_equal(np.clip((mults[c] * n + adds[c]) >> shift, 0, levels), want):
-                break
-        else:
-            return FixedPoint(mults, adds, shift, levels)
-    return None
+    shifts = (8, 12, 16, 20, 24, max_shift)
+    exact = np.ones(len(shifts), dtype=bool)  # shifts at which every channel so far is exact
+    for c, (u, v) in enumerate(lines):
+        want = np.searchsorted(np.sort(t[c]), n, side="right")  # the count the thresholds give
+        for k, shift in enumerate(shifts):
+            if exact[k]:
+                mult, add = int(round(u * 2.0**shift)), int(round(v * 2.0**shift))
+                exact[k] = np.array_equal(np.clip((mult * n + add) >> shift, 0, levels), want)
+        if not exact.any():
+            return None
+    shift = shifts[int(np.argmax(exact))]
+    mults = np.array([int(round(u * 2.0**shift)) for u, _ in lines], dtype=np.int64)
+    adds = np.array([int(round(v * 2.0**shift)) for _, v in lines], dtype=np.int64)
+    return FixedPoint(mults, adds, shift, levels)
 
 
 def _fit_channel(t: np.ndarray, lo: int, hi: int):

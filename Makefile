@@ -19,7 +19,7 @@ setup:
 	$(PY) -c "import quant_models, finn; print('qvit-fpga set up')"
 
 lint:
-	$(VENV)/bin/ruff check quant_models build_flows tests benchmarks
+	$(VENV)/bin/ruff check quant_models build_flows tests hw_tests benchmarks
 
 test: lint
 	$(PY) -m pytest -n 2 -q

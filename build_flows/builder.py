@@ -210,13 +210,95 @@ def step_estimates(model, ctx: BuildContext):
     return model
 
 
+def step_specialize_layers(model, ctx: BuildContext):
+    """Hardware layers to implementations: binary, ternary and low-bit MVAUs to our RTL
+    (:class:`build_flows.rtl_ops.MVAU_lut_rtl`), then FINN's SpecializeLayers for the rest."""
+    import finn.builder.build_dataflow_steps as finn_steps
+
+    from build_flows.rtl_ops import SpecializeMVAUsToRTL
+
+    model = model.transform(SpecializeMVAUsToRTL())
+    return finn_steps.step_specialize_layers(model, ctx.finn_cfg)
+
+
 def step_minimize_bit_width(model, ctx: BuildContext):
-    """FINN's accumulator-width minimisation for MVAUs and thresholds. (Weight widths are already the
+    """FINN's accumulator-width minimisation for MVAUs and thresholds, then FINN's threshold-type
+    minimisation (with its RTL adjustment for signed inputs). (Weight widths are already the
     smallest type of their values from the lowering; FINN's weight pass would turn binary {-1, +1}
     weights into INT2 and lose the XNOR-popcount datapath.)"""
     from finn.transformation.fpgadataflow.minimize_accumulator_width import MinimizeAccumulatorWidth
+    from qonnx.custom_op.registry import getCustomOp
 
-    return model.transform(MinimizeAccumulatorWidth())
+    model = model.transform(MinimizeAccumulatorWidth())
+    for node in model.graph.node:  # after the input widths settled: finn-rtllib's thresholding compares in
+        if node.op_type.startswith("Thresholding"):  # the threshold type, which must fit its input's sign
+            getCustomOp(node).minimize_weight_bit_width(model)
+    return model
+
+
+def step_sim(model, ctx: BuildContext):
+    """Stitch every layer's RTL into one accelerator and simulate it cycle by cycle in Verilator
+    (:mod:`build_flows.sim`): bit-exact against QONNX execution of the export and FINN's python execution
+    on ``sim_vectors`` inputs, once without stalls (cycles per image, latency, FIFO high-water marks) and
+    once under random valid/ready stalls. Graphs with layers that have no RTL stop here with the list
+    when ``--until sim`` asked for it, and skip it otherwise."""
+    from qonnx.core.onnx_exec import execute_onnx
+
+    from build_flows.sim.accelerator import NoRTLError, simulate_dataflow
+
+    golden = ctx.golden()
+    shape = golden.get_tensor_shape(golden.graph.input[0].name)
+    rng = np.random.default_rng(ctx.cfg.seed + 1)
+    xs = rng.standard_normal((ctx.cfg.sim_vectors, *shape[1:])).astype(np.float32)
+    ref = np.stack([execute_onnx(golden, {golden.graph.input[0].name: x[None]})[golden.graph.output[0].name].reshape(-1)
+                    for x in xs])
+    py = _python_exec_copy(model)
+    finn = np.stack([execute_onnx(py, {py.graph.input[0].name: x[None]})[py.graph.output[0].name].reshape(-1)
+                     for x in xs])
+    clk_ns = 1000.0 / ctx.cfg.clock
+    try:
+        res, chain = simulate_dataflow(model, xs, ctx.dir / "sim", ctx.board.part, clk_ns, stall=0.0,
+                                       seed=ctx.cfg.seed, default_fifo=ctx.cfg.sim_fifo_depth)
+    except NoRTLError as e:
+        if ctx.cfg.until == "sim":
+            raise BuildError(str(e)) from e
+        ctx.report["sim"] = {"skipped": str(e)}
+        return model
+    stalled, _ = simulate_dataflow(model, xs, ctx.dir / "sim", ctx.board.part, clk_ns, stall=ctx.cfg.sim_stall,
+                                   seed=ctx.cfg.seed + 7, default_fifo=ctx.cfg.sim_fifo_depth)
+    diffs = {"qonnx": float(np.abs(res.outputs - ref).max()), "finn_python": float(np.abs(res.outputs - finn).max()),
+             "qonnx_stalled": float(np.abs(stalled.outputs - ref).max())}
+    clock_hz = ctx.cfg.clock * 1e6
+    est = ctx.report.get("estimated", {}).get("cycles_per_image")
+    ctx.report["sim"] = {
+        "vectors": len(xs), "bit_exact": all(d == 0.0 for d in diffs.values()), "max_abs_diff": diffs,
+        "cycles_per_image": res.cycles_per_image, "fps_at_clock": clock_hz / res.cycles_per_image,
+        "latency_us": res.latency_cycles / clock_hz * 1e6, "latency_cycles": res.latency_cycles,
+        "estimated_cycles_per_image": est,
+        "cycles_vs_estimate": res.cycles_per_image / est if est else None,
+        "cycles_per_second_simulated": res.cycles_per_second, "simulated_cycles": res.cycles,
+        "build_seconds": res.build_seconds, "stall_probability": ctx.cfg.sim_stall,
+        "fifo_depths": dict(zip([s.name for s in chain.stages] + ["output"], chain.fifo_depths)),
+        "fifo_high_water": dict(zip([s.name for s in chain.stages] + ["output"], res.fifo_hwm)),
+    }
+    if not ctx.report["sim"]["bit_exact"]:
+        raise BuildError(f"the RTL simulation differs from the golden models (max |diff| {diffs}); the RTL and "
+                         f"the layers' python execution disagree: see {ctx.dir / 'sim'}")
+    return model
+
+
+def _python_exec_copy(model):
+    """A copy of a specialised graph whose RTL layers execute in python (FINN names that mode of its
+    RTL layers "cppsim": their base class's python execution)."""
+    from finn.util.fpgadataflow import is_rtl_node
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.custom_op.registry import getCustomOp
+
+    copy = ModelWrapper(model.model.__deepcopy__())
+    for node in copy.graph.node:
+        if is_rtl_node(node):
+            getCustomOp(node).set_nodeattr("exec_mode", "cppsim")
+    return copy
 
 
 def _vivado_step(name):
@@ -237,10 +319,11 @@ STEPS = [
     ("validate_hw", step_validate_hw),
     ("verify_python", step_verify_python),
     ("dataflow_partition", _finn_step("step_create_dataflow_partition")),
-    ("specialize_layers", _finn_step("step_specialize_layers")),
+    ("specialize_layers", step_specialize_layers),
     ("folding", step_folding),
     ("minimize_bit_width", step_minimize_bit_width),
     ("estimates", step_estimates),
+    ("sim", step_sim),
     ("hw_ipgen", _vivado_step("hw_ipgen")),
     ("create_stitched_ip", _vivado_step("create_stitched_ip")),
     ("synthesize_bitfile", _vivado_step("synthesize_bitfile")),
@@ -300,12 +383,13 @@ def _write_json(path: Path, obj) -> None:
 
 def default_until() -> str:
     """The last step that can run here: the last Vivado-free step when Vivado is absent."""
-    return STEP_NAMES[-1] if vivado_available() else "estimates"
+    return STEP_NAMES[-1] if vivado_available() else "estimates"  # `--until sim` adds the RTL simulation
 
 
 # ---------------------------------------------------------------- runner
-def build(cfg: BuildConfig, log=print) -> dict:
-    """Run (or resume) the build; returns the report (also in ``DIR/report.json``)."""
+def build(cfg: BuildConfig, log=print, rerun: tuple[str, ...] = ()) -> dict:
+    """Run (or resume) the build; returns the report (also in ``DIR/report.json``). Steps named in
+    ``rerun`` run again even when done (`qvit sim` re-simulates an existing build)."""
     from qonnx.core.modelwrapper import ModelWrapper
 
     until = cfg.until or default_until()
@@ -324,7 +408,7 @@ def build(cfg: BuildConfig, log=print) -> dict:
         cfg.save(out / "build_config.yaml")
     ctx = BuildContext(cfg=cfg, board=board, dir=out, finn_cfg=_finn_config(cfg, board, out), report=state["report"])
     ctx.report.update(board=board.name, part=board.part, clock_mhz=cfg.clock, target_fps=cfg.target_fps)
-    done = {s["name"] for s in state["steps"] if s["status"] == "done"}
+    done = {s["name"] for s in state["steps"] if s["status"] == "done"} - set(rerun)
     model = None
     stop = STEP_NAMES.index(until)
     for i, (name, fn) in enumerate(STEPS[: stop + 1]):
@@ -357,7 +441,9 @@ def build(cfg: BuildConfig, log=print) -> dict:
             {"name": name, "status": "done", "seconds": round(time.time() - start, 2)}]
         _finish(out, ctx, state)
     if stop < len(STEPS) - 1 and not cfg.until:
-        log(f"stopped after '{until}': the next step, '{STEP_NAMES[stop + 1]}', needs Vivado")
+        nxt = STEP_NAMES[stop + 1]
+        sim = "; `--until sim` simulates the accelerator in Verilator (layers all in RTL)" if nxt == "sim" else ""
+        log(f"stopped after '{until}'{sim}; the step 'hw_ipgen' and those after it needs Vivado")
     return ctx.report
 
 
@@ -385,5 +471,13 @@ def summary(report: dict) -> str:
                      f"roofline fraction {report.get('roofline_fraction', 0):.3f}")
     for stage, v in report.get("verification", {}).items():
         lines.append(f"verification {stage}: {v}")
+    sim = report.get("sim")
+    if sim and "skipped" in sim:
+        lines.append(f"sim: skipped ({sim['skipped'].splitlines()[0]})")
+    elif sim:
+        lines.append(f"sim (Verilator, {sim['vectors']} vectors, bit_exact={sim['bit_exact']}): "
+                     f"{sim['cycles_per_image']:,.0f} cycles/image ({sim['fps_at_clock']:,.0f} FPS at "
+                     f"{report.get('clock_mhz')} MHz, estimate {sim['estimated_cycles_per_image']:,}), latency "
+                     f"{sim['latency_us']:.2f} us, {sim['cycles_per_second_simulated']:,.0f} simulated cycles/s")
     return "\n".join(lines)
 

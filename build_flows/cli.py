@@ -9,6 +9,7 @@ import argparse
 import json
 import sys
 import warnings
+from pathlib import Path
 
 USER_ERRORS = (ValueError, TypeError, FileNotFoundError, FileExistsError, RuntimeError)
 
@@ -167,6 +168,27 @@ def cmd_build(args) -> int:
     return 0
 
 
+def cmd_sim(args) -> int:
+    from build_flows.builder import BuildError, build, summary
+    from build_flows.config import BuildConfig
+
+    cfg_path = Path(args.dir) / "build_config.yaml"
+    if not cfg_path.exists():
+        print(f"error: {args.dir} is not a build directory (no build_config.yaml); run `qvit build MODEL --out "
+              f"{args.dir} --until sim` first", file=sys.stderr)
+        return 2
+    cfg = BuildConfig.load(cfg_path, out=args.dir, until="sim", sim_vectors=args.vectors, sim_stall=args.stall,
+                           sim_fifo_depth=args.fifo_depth)
+    try:
+        report = build(cfg, rerun=("sim",))
+    except BuildError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(summary(report))
+    print(f"wrote {cfg.out}/report.json")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="qvit", description="Binary and ternary ViTs from Brevitas QAT to FINN accelerators.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -218,11 +240,19 @@ def build_parser() -> argparse.ArgumentParser:
     bd.add_argument("--target-fps", type=float, help="frames per second the folding should reach")
     bd.add_argument("--folding-file", help="FINN folding JSON that overrides the automatic folding")
     bd.add_argument("--checkpoint", help="checkpoint for a registered model (default: the shipped one)")
-    bd.add_argument("--until", help="stop after this step (default: the last step that can run here)")
+    bd.add_argument("--until", help="stop after this step (default: the last step that can run here; "
+                    "'sim' adds the Verilator simulation of the stitched RTL)")
     bd.add_argument("--vectors", type=int, help="verification vectors (default 4)")
     bd.add_argument("--config", help="YAML file of build config fields (command-line flags override it)")
     bd.add_argument("--set", action="append", metavar="KEY=VALUE", help="model config override")
     bd.set_defaults(func=cmd_build)
+
+    sm = sub.add_parser("sim", help="cycle-accurate Verilator simulation of a built accelerator (layers all in RTL)")
+    sm.add_argument("dir", help="build directory of `qvit build` (resumes it through the sim step)")
+    sm.add_argument("--vectors", type=int, help="random input vectors to compare with QONNX (default 8)")
+    sm.add_argument("--stall", type=float, help="valid/ready stall probability of the second, stalled run (default 0.3)")
+    sm.add_argument("--fifo-depth", type=int, help="depth of FIFOs FINN sized smaller (default 32)")
+    sm.set_defaults(func=cmd_sim)
 
     pr = sub.add_parser("prune", help="remove the least important MLP dimensions of a gated model")
     pr.add_argument("--checkpoint", required=True, help="model.pt of a run trained with --set prune_gates=true")

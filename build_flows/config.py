@@ -31,6 +31,9 @@ class BuildConfig:
     verify_vectors: int = 4
     seed: int = 0
     mvau_wwidth_max: int = 36
+    sim_vectors: int = 8
+    sim_stall: float = 0.3
+    sim_fifo_depth: int = 32
 
     def __post_init__(self):
         get_board(self.board)  # fail early on an unknown board
@@ -44,8 +47,9 @@ class BuildConfig:
         return self.clock_mhz or get_board(self.board).clock_mhz
 
     def fingerprint(self) -> str:
-        """Hash of everything that changes a build's results (not ``out`` or ``until``)."""
-        d = {k: v for k, v in dataclasses.asdict(self).items() if k not in ("out", "until")}
+        """Hash of everything that changes a build's results up to estimates (not ``out``, ``until``, or the
+        simulation settings, which `qvit sim` may change on an existing build)."""
+        d = {k: v for k, v in dataclasses.asdict(self).items() if k not in ("out", "until") and not k.startswith("sim_")}
         return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
     def save(self, path: str | Path) -> None:

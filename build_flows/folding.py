@@ -18,7 +18,7 @@ def _divisors(n: int) -> list[int]:
 
 def knobs(node) -> list[tuple[str, int]]:
     """The folding attributes of a layer and the dimension each must divide, in the order they grow."""
-    op = node.op_type.replace("_hls", "").replace("_rtl", "")
+    op = node.op_type.split("_")[0]  # MVAU_hls, MVAU_rtl, MVAU_lut_rtl -> MVAU
     inst = getCustomOp(node)
     if op in ("MVAU", "VVAU"):
         return [("SIMD", inst.get_nodeattr("MW")), ("PE", inst.get_nodeattr("MH"))]

@@ -33,12 +33,13 @@ class SimResult:
 
 def simulate(stages: list[stitch.Stage], x: np.ndarray, idt: DataType, in_per_beat: int, odt: DataType,
              out_per_beat: int, out_per_image: int, workdir: str | Path, fifo_depths: list[int] | None = None,
-             stall_in: float = 0.0, stall_out: float = 0.0, seed: int = 0) -> SimResult:
+             stall_in: float = 0.0, stall_out: float = 0.0, seed: int = 0, max_cycles: int | None = None) -> SimResult:
     """Stream images ``x`` [images, ...] (values of ``idt``, in FINN's folded stream order) through the
     chained ``stages`` and return their outputs (values of ``odt``), cycle counts and FIFO high-water marks.
 
     ``in_per_beat``/``out_per_beat`` are elements per stream beat (SIMD or PE of the end stages),
-    ``out_per_image`` the number of output values per image."""
+    ``out_per_image`` the number of output values per image. The simulation runs in ``workdir``, where
+    stages with relative memory-file paths must have put their files."""
     x = np.asarray(x)
     n_img = x.shape[0]
     flat_in = x.reshape(n_img, -1)
@@ -54,7 +55,8 @@ def simulate(stages: list[stitch.Stage], x: np.ndarray, idt: DataType, in_per_be
     beats = streams.pack_beats(flat_in, idt, in_per_beat)
     in_per_img = flat_in.shape[1] // in_per_beat
     out_per_img = out_per_image // out_per_beat
-    out, stats = verilator.run(sim, beats, n_img * out_per_img, in_per_img, out_per_img, stall_in, stall_out, seed)
+    out, stats = verilator.run(sim, beats, n_img * out_per_img, in_per_img, out_per_img, stall_in, stall_out, seed,
+                               max_cycles, cwd=workdir)
     y = streams.unpack_beats(out, odt, out_per_beat).reshape(n_img, out_per_image)
     done = stats["last_out"]
     ii = (done[-1] - done[0]) / (len(done) - 1) if len(done) > 1 else float(done[0] - stats["first_in"][0] + 1)

@@ -2,7 +2,8 @@
 
 A folded tensor [..., beats, k] becomes beats of ``k * bits`` bits, element ``i`` in bits
 ``[i*bits, (i+1)*bits)`` (little-endian), the beat zero-padded to whole bytes. Signed types are two's
-complement, BIPOLAR {-1, +1} is stored as {0, 1}: the layout FINN's driver and rtlsim use.
+complement, BIPOLAR {-1, +1} is stored as {0, 1}, FLOAT32 as its IEEE-754 bits: the layout FINN's
+driver and rtlsim use.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ def to_codes(values: np.ndarray, dtype: DataType) -> np.ndarray:
     """Integer values of ``dtype`` -> unsigned bit codes (uint64). Raises ValueError on values the type
     cannot hold."""
     v = np.asarray(values)
+    if dtype == DataType["FLOAT32"]:
+        return v.astype(np.float32).view(np.uint32).astype(np.uint64)
     if not dtype.is_integer():
-        raise ValueError(f"cannot pack {dtype.name} values as integers")
+        raise ValueError(f"cannot pack {dtype.name} values")
     ok = (v == np.round(v)) & (v >= dtype.min()) & (v <= dtype.max())
     if dtype == DataType["BIPOLAR"]:
         ok &= v != 0
@@ -30,6 +33,8 @@ def to_codes(values: np.ndarray, dtype: DataType) -> np.ndarray:
 
 def from_codes(codes: np.ndarray, dtype: DataType) -> np.ndarray:
     """Unsigned bit codes -> values of ``dtype`` (float32, as FINN's execution keeps them)."""
+    if dtype == DataType["FLOAT32"]:
+        return codes.astype(np.uint32).view(np.float32)
     c = codes.astype(np.int64)
     if dtype == DataType["BIPOLAR"]:
         return (2 * c - 1).astype(np.float32)

@@ -107,12 +107,14 @@ def build(sources: list[str | Path], in_bits: int, out_bits: int, defines: dict 
 
 
 def run(sim: Simulator, beats_in: np.ndarray, n_out: int, in_per_image: int, out_per_image: int,
-        stall_in: float = 0.0, stall_out: float = 0.0, seed: int = 0, max_cycles: int | None = None):
+        stall_in: float = 0.0, stall_out: float = 0.0, seed: int = 0, max_cycles: int | None = None,
+        cwd: str | Path | None = None):
     """Stream ``beats_in`` (uint8 [n_in, in_bytes]) through the design and collect ``n_out`` output beats.
 
     Gives (uint8 [n_out, out_bytes], stats dict with ``cycles``, ``first_in``/``last_out`` cycle per image,
     ``seconds``). Raises :class:`SimulatorError` when the outputs do not all arrive within ``max_cycles``
-    (default: generous multiple of the beat counts).
+    (default: generous multiple of the beat counts). ``cwd`` is where the design's relative memory
+    files (finn-rtllib's ``$readmemh`` paths) are found.
     """
     beats_in = np.ascontiguousarray(beats_in, dtype=np.uint8)
     if beats_in.ndim != 2 or beats_in.shape[1] != sim.in_bytes:
@@ -124,7 +126,7 @@ def run(sim: Simulator, beats_in: np.ndarray, n_out: int, in_per_image: int, out
         fin.write_bytes(beats_in.tobytes())
         args = [str(sim.binary), str(fin), str(fout), str(len(beats_in)), str(n_out), str(in_per_image),
                 str(out_per_image), repr(float(stall_in)), repr(float(stall_out)), str(seed), str(max_cycles)]
-        proc = subprocess.run(args, capture_output=True, text=True)
+        proc = subprocess.run(args, capture_output=True, text=True, cwd=cwd)
         try:
             stats = json.loads(proc.stdout.strip().splitlines()[-1])
         except (IndexError, json.JSONDecodeError) as e:

@@ -1,0 +1,158 @@
+"""FINN custom ops with qvit-fpga's RTL, in FINN's RTL domain, and the specialisation that picks them.
+
+``MVAU_lut_rtl`` is FINN's MVAU (same attributes, shapes, folding, python execution and memory
+estimates) implemented by ``rtl/qvit_mvau.sv``: XNOR-popcount for binary x binary, add/subtract for
+binary or ternary weights, LUT multipliers for other weights up to 4 bits and inputs up to 8 bits.
+FINN's own ``MVAU_rtl`` needs >= 4-bit operands (DSP based), and FINN has binary/ternary MVAUs only as
+HLS; ``SpecializeMVAUsToRTL`` gives these layers ours before FINN's ``SpecializeLayers`` runs.
+
+The ONNX domain ``finn.custom_op.fpgadataflow.rtl`` is aliased to this module (build_flows/__init__.py),
+whose ``custom_op`` is FINN's RTL registry with ours added: FINN's ``is_rtl_node`` and stitching see our
+ops as RTL layers, and qonnx finds them in any process that imported ``build_flows``.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+from finn.custom_op.fpgadataflow.matrixvectoractivation import MVAU
+from finn.custom_op.fpgadataflow.rtl import custom_op, register_custom_op
+from finn.custom_op.fpgadataflow.rtlbackend import RTLBackend
+from qonnx.transformation.base import Transformation
+
+from build_flows.rtl import mvau as mvau_rtl
+
+__all__ = ["custom_op", "MVAU_lut_rtl", "SpecializeMVAUsToRTL", "rtl_reason"]
+
+FINN_HW_DOMAIN = "finn.custom_op.fpgadataflow"
+FINN_RTL_DOMAIN = "finn.custom_op.fpgadataflow.rtl"
+
+
+@register_custom_op
+class MVAU_lut_rtl(MVAU, RTLBackend):  # noqa: N801 (FINN's naming)
+    """FINN's MVAU on LUTs in RTL (``qvit_mvau.sv``). Weights (and thresholds) live in ROMs inside the
+    layer (``ram_style`` block/distributed/auto becomes the ROM's ``rom_style``). Execution modes: python
+    (FINN's MVAU arithmetic) and ``rtlsim`` (Verilator through :mod:`build_flows.sim`)."""
+
+    def get_nodeattr_types(self):
+        attrs = MVAU.get_nodeattr_types(self)
+        attrs.update(RTLBackend.get_nodeattr_types(self))
+        return attrs
+
+    # ------------------------------------------------------------ RTL
+    def rtl_shape(self) -> mvau_rtl.MVAUShape:
+        """What the RTL needs, from the node's attributes (thresholds counted by generate_hdl)."""
+        return mvau_rtl.from_attrs(self.get_nodeattr)
+
+    def _thresholds(self, model):
+        if self.get_nodeattr("noActivation"):
+            return None
+        return model.get_initializer(self.onnx_node.input[2])
+
+    def generate_hdl(self, model, fpgapart, clk):
+        """Write ``<node name>.sv`` and its ROM images into ``code_gen_dir_ipgen`` (made if unset)."""
+        code_dir = self.get_nodeattr("code_gen_dir_ipgen")
+        if not code_dir:
+            from finn.util.basic import make_build_dir
+
+            code_dir = make_build_dir(f"code_gen_ipgen_{self.onnx_node.name}_")
+            self.set_nodeattr("code_gen_dir_ipgen", code_dir)
+        thr = self._thresholds(model)
+        shape = self.rtl_shape()
+        if thr is not None:
+            shape = mvau_rtl.MVAUShape(**{**shape.__dict__, "n_thresholds": int(thr.shape[-1])})
+        mvau_rtl.write(shape, model.get_initializer(self.onnx_node.input[1]), thr, code_dir, self.onnx_node.name)
+        self.set_nodeattr("gen_top_module", self.onnx_node.name)
+        self.set_nodeattr("ipgen_path", code_dir)
+        self.set_nodeattr("ip_path", code_dir)
+
+    def get_rtl_file_list(self, abspath=False):
+        name = self.onnx_node.name
+        if not abspath:
+            return [mvau_rtl.SOURCE.name, f"{name}.sv"]
+        return [mvau_rtl.SOURCE, Path(self.get_nodeattr("code_gen_dir_ipgen")) / f"{name}.sv"]
+
+    def code_generation_ipi(self):
+        """Vivado IP-integrator commands (untested here: no Vivado)."""
+        cmds = [f"add_files -norecurse {f}" for f in self.get_rtl_file_list(abspath=True)]
+        cmds.append(f"create_bd_cell -type module -reference {self.get_nodeattr('gen_top_module')} {self.onnx_node.name}")
+        return cmds
+
+    def get_verilog_top_module_intf_names(self):
+        intf = RTLBackend.get_verilog_top_module_intf_names(self)
+        intf["s_axis"] = [("in0_V", self.get_instream_width_padded(0))]
+        intf["m_axis"] = [("out0_V", self.get_outstream_width_padded(0))]
+        return intf
+
+    def get_instream_width(self, ind=0):
+        if ind == 0:
+            return MVAU.get_instream_width(self, 0)
+        return 0  # weights and thresholds are ROMs inside the layer, not streams
+
+    # ------------------------------------------------------------ execution
+    def execute_node(self, context, graph):
+        if self.get_nodeattr("exec_mode") != "rtlsim":
+            return MVAU.execute_node(self, context, graph)
+        from build_flows.sim import stitch
+        from build_flows.sim.run import simulate
+
+        code_dir = self.get_nodeattr("code_gen_dir_ipgen")
+        if not code_dir or not (Path(code_dir) / f"{self.onnx_node.name}.sv").exists():
+            raise RuntimeError(f"{self.onnx_node.name}: no RTL generated; run generate_hdl (or the build's sim step) first")
+        shape = self.rtl_shape()
+        x = context[self.onnx_node.input[0]]
+        odt = self.get_output_datatype()
+        files = [Path(f) for f in self.get_rtl_file_list(abspath=True)]
+        stage = stitch.Stage(self.onnx_node.name, self.onnx_node.name, shape.in_bits, shape.out_bits, files)
+        n = x.shape[0]
+        res = simulate([stage], x.reshape(n, -1), shape.idt, shape.simd, odt, shape.pe,
+                       int(np.prod(self.get_normal_output_shape()[1:])), Path(code_dir) / "sim")
+        self.set_nodeattr("cycles_rtlsim", int(res.cycles_per_image))
+        context[self.onnx_node.output[0]] = res.outputs.reshape(context[self.onnx_node.output[0]].shape)
+
+    # ------------------------------------------------------------ estimates
+    def lut_estimation(self, fpgapart=None):
+        """LUT model of qvit_mvau.sv per PE lane: SIMD product terms, the accumulator adder and the
+        threshold comparators; plus LUTRAM for distributed ROMs and ~40 LUT of control. Calibrated
+        against yosys synth_xilinx in benchmarks/rtl_resources.py."""
+        shape = self.rtl_shape()
+        ib, wb = shape.idt.bitwidth(), shape.wdt.bitwidth()
+        per_mac = {"xnor": 1.0, "addsub": ib + 1.0, "mul": (ib + wb) * math.ceil((ib + wb) / 3)}[shape.mode]
+        n_thr = 0 if self.get_nodeattr("noActivation") else 2 ** shape.odt.bitwidth() - 1
+        lane = shape.simd * per_mac + shape.accw + n_thr * math.ceil(shape.accw / 2)
+        rom = 0
+        if self.get_nodeattr("ram_style") == "distributed" or (self.get_nodeattr("ram_style") == "auto"
+                                                              and self.calc_wmem() <= 128):
+            rom = shape.pe * shape.simd * wb * math.ceil(self.calc_wmem() / 64)
+        return int(shape.pe * lane + rom + 40)
+
+    def dsp_estimation(self, fpgapart=None):
+        return 0
+
+
+def rtl_reason(inst) -> str | None:
+    """None when ``MVAU_lut_rtl`` implements this MVAU node instance, else the reason it does not."""
+    try:
+        mvau_rtl.arithmetic(inst.get_input_datatype(0), inst.get_input_datatype(1))
+    except mvau_rtl.RTLUnsupported as e:
+        return str(e)
+    if inst.get_nodeattr("mem_mode") == "external":
+        return "weights streamed from outside the layer (mem_mode=external)"
+    return None
+
+
+class SpecializeMVAUsToRTL(Transformation):
+    """Turn FINN ``MVAU`` nodes whose datatypes ``qvit_mvau.sv`` implements (binary, ternary, low-bit)
+    into ``MVAU_lut_rtl`` in FINN's RTL domain. Expects a graph of FINN hardware layers (before FINN's
+    SpecializeLayers); leaves other MVAUs for FINN (HLS, or its DSP-based MVAU_rtl)."""
+
+    def apply(self, model):
+        from qonnx.custom_op.registry import getCustomOp
+
+        for node in model.graph.node:
+            if node.op_type == "MVAU" and node.domain == FINN_HW_DOMAIN and rtl_reason(getCustomOp(node)) is None:
+                node.op_type = "MVAU_lut_rtl"
+                node.domain = FINN_RTL_DOMAIN
+        return model, False

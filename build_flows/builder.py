@@ -278,6 +278,7 @@ def step_sim(model, ctx: BuildContext):
         "cycles_vs_estimate": res.cycles_per_image / est if est else None,
         "cycles_per_second_simulated": res.cycles_per_second, "simulated_cycles": res.cycles,
         "build_seconds": res.build_seconds, "stall_probability": ctx.cfg.sim_stall,
+        "host_layout_layers": chain.host,
         "fifo_depths": dict(zip([s.name for s in chain.stages] + ["output"], chain.fifo_depths)),
         "fifo_high_water": dict(zip([s.name for s in chain.stages] + ["output"], res.fifo_hwm)),
     }

@@ -9,7 +9,7 @@ in Verilator, and measures cycles per image, latency and FIFO high-water marks.
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -41,13 +41,46 @@ class ChainInfo:
     out_per_image: int
     fifo_depths: list[int]
     expected_cycles: int
+    host: list[str] = field(default_factory=list)  # boundary layout layers applied by the host (numpy)
 
 
-def _problems(model) -> list[tuple[str, str, str]]:
+def split_host_layouts(model) -> tuple[list, list, list]:
+    """(leading, core, trailing) nodes: a ``StreamLayout`` (a fixed reorder, such as NCHW <-> NHWC) at the
+    very start or end of the graph is the host driver's job when it packs the input and unpacks the
+    output buffer (as FINN's driver does), so it is applied in numpy around the simulated core."""
+    nodes = [n for n in model.graph.node if not _identity_layout(n)]
+    lead = nodes[:1] if nodes and nodes[0].op_type == "StreamLayout" else []
+    trail = nodes[-1:] if len(nodes) > 1 and nodes[-1].op_type == "StreamLayout" else []
+    return lead, nodes[len(lead): len(nodes) - len(trail)], trail
+
+
+def _identity_layout(node) -> bool:
+    """A StreamLayout that keeps the stream order (e.g. NCHW -> NHWC with one channel) is a wire."""
+    if node.op_type != "StreamLayout":
+        return False
+    gather = np.asarray(getCustomOp(node).get_nodeattr("gather"))
+    return bool(np.array_equal(gather, np.arange(len(gather))))
+
+
+def host_layout(node, x: np.ndarray) -> np.ndarray:
+    """Apply a boundary StreamLayout to a batch [n, ...] -> [n, values]."""
+    gather = np.asarray(getCustomOp(node).get_nodeattr("gather"), dtype=np.int64)
+    return x.reshape(len(x), -1)[:, gather]
+
+
+def _source(model, tensor: str) -> str:
+    """The tensor behind any identity layouts (wires) in front of ``tensor``."""
+    producer = model.find_producer(tensor)
+    while producer is not None and _identity_layout(producer):
+        tensor = producer.input[0]
+        producer = model.find_producer(tensor)
+    return tensor
+
+
+def _problems(model, nodes) -> list[tuple[str, str, str]]:
     from finn.custom_op.fpgadataflow.rtlbackend import RTLBackend
 
     problems = []
-    nodes = list(model.graph.node)
     for i, node in enumerate(nodes):
         try:
             inst = getCustomOp(node)
@@ -55,23 +88,25 @@ def _problems(model) -> list[tuple[str, str, str]]:
             problems.append((node.name, node.op_type, "not a hardware layer"))
             continue
         if not isinstance(inst, RTLBackend):
-            problems.append((node.name, node.op_type, "no RTL implementation (HLS or python-only layer)"))
+            why = ("qvit-fpga layer without RTL yet (python execution and estimates only)"
+                   if node.domain.endswith(".qvit") else "FINN layer without an RTL variant (HLS: needs Vitis HLS)")
+            problems.append((node.name, node.op_type, why))
         elif len([t for t in node.input if model.get_initializer(t) is None]) != 1 or len(node.output) != 1:
             problems.append((node.name, node.op_type, "not a single-stream layer (stitching supports chains)"))
-        elif i > 0 and node.input[0] != nodes[i - 1].output[0]:
+        elif i > 0 and _source(model, node.input[0]) != nodes[i - 1].output[0]:
             problems.append((node.name, node.op_type, "the graph is not a single chain"))
     return problems
 
 
-def rtl_stages(model, rtl_dir: str | Path, fpgapart: str, clk_ns: float, default_fifo: int = 32) -> ChainInfo:
-    """Generate the HDL of every layer of a single-chain dataflow graph into ``rtl_dir/<layer>`` and
-    return the chain. Raises :class:`NoRTLError` listing every layer that cannot be simulated."""
-    problems = _problems(model)
+def rtl_stages(model, nodes, rtl_dir: str | Path, fpgapart: str, clk_ns: float, default_fifo: int = 32) -> ChainInfo:
+    """Generate the HDL of ``nodes`` (a single chain of ``model``'s dataflow layers) into ``rtl_dir/<layer>``
+    and return the chain. Raises :class:`NoRTLError` listing every layer that cannot be simulated."""
+    problems = _problems(model, nodes)
     if problems:
         raise NoRTLError(problems)
     rtl_dir = Path(rtl_dir).resolve()
     stages, depths, expected = [], [], 0
-    for node in model.graph.node:
+    for node in nodes:
         inst = getCustomOp(node)
         code_dir = rtl_dir / node.name
         code_dir.mkdir(parents=True, exist_ok=True)
@@ -84,7 +119,7 @@ def rtl_stages(model, rtl_dir: str | Path, fpgapart: str, clk_ns: float, default
         depths.append(max(int(finn_depth), default_fifo))
         expected = max(expected, int(inst.get_exp_cycles()))
     depths.append(default_fifo)
-    first, last = getCustomOp(model.graph.node[0]), getCustomOp(model.graph.node[-1])
+    first, last = getCustomOp(nodes[0]), getCustomOp(nodes[-1])
     in_fold, out_fold = first.get_folded_input_shape(0), last.get_folded_output_shape(0)
     return ChainInfo(stages, first.get_input_datatype(0), int(in_fold[-1]), last.get_output_datatype(0),
                      int(out_fold[-1]), int(np.prod(last.get_normal_output_shape(0)[1:])), depths, expected)
@@ -94,7 +129,11 @@ def simulate_dataflow(model, x: np.ndarray, workdir: str | Path, fpgapart: str, 
                       stall: float = 0.0, seed: int = 0, default_fifo: int = 32) -> tuple[SimResult, ChainInfo]:
     """Simulate images ``x`` [n, *input shape] through the stitched graph; outputs [n, values]."""
     workdir = Path(workdir).resolve()
-    chain = rtl_stages(model, workdir / "rtl", fpgapart, clk_ns, default_fifo)
+    lead, core, trail = split_host_layouts(model)
+    chain = rtl_stages(model, core, workdir / "rtl", fpgapart, clk_ns, default_fifo)
+    chain.host = [n.name for n in lead + trail]
+    for node in lead:
+        x = host_layout(node, x)
     run_dir = workdir / "run"
     run_dir.mkdir(parents=True, exist_ok=True)
     for st in chain.stages:  # finn-rtllib layers read their memory files relative to the working directory
@@ -103,4 +142,6 @@ def simulate_dataflow(model, x: np.ndarray, workdir: str | Path, fpgapart: str, 
     res = simulate(chain.stages, x.reshape(len(x), -1), chain.idt, chain.in_per_beat, chain.odt, chain.out_per_beat,
                    chain.out_per_image, run_dir, fifo_depths=chain.fifo_depths, stall_in=stall, stall_out=stall,
                    seed=seed, max_cycles=1000 + 50 * len(x) * chain.expected_cycles + 10_000)
+    for node in trail:
+        res.outputs = host_layout(node, res.outputs)
     return res, chain

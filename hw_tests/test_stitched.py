@@ -1,0 +1,125 @@
+"""Whole accelerators from Brevitas through `qvit build --until sim`: every layer's RTL stitched into one
+top with FIFOs, simulated in Verilator, bit-exact against QONNX and FINN's python execution, with and
+without random stalls; a corrupted accelerator is caught; layers without RTL are listed."""
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from brevitas import nn as qnn
+from torch import nn
+
+from build_flows.cli import main
+from quant_models.export import to_qonnx
+from quant_models.quantizers import BinaryAct, BinaryWeightPerTensor
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
+from test_build import _export  # noqa: E402 (the tests' binary MLP)
+
+
+class BinaryCNN(nn.Module):
+    """sign -> binary 3x3 conv -> BatchNorm -> sign -> binary 3x3 conv -> BatchNorm -> sign."""
+
+    def __init__(self):
+        super().__init__()
+        layers, ch = [], 1
+        for out in (16, 32):
+            layers += [qnn.QuantIdentity(act_quant=BinaryAct),
+                       qnn.QuantConv2d(ch, out, 3, bias=False, weight_quant=BinaryWeightPerTensor), nn.BatchNorm2d(out)]
+            ch = out
+        self.body = nn.Sequential(*layers, qnn.QuantIdentity(act_quant=BinaryAct))
+
+    def forward(self, x):
+        return self.body(x)
+
+
+def _build(model, out, *extra):
+    code = main(["build", str(model), "--out", str(out), "--until", "sim", *extra])
+    return code, (json.loads((out / "report.json").read_text()) if (out / "report.json").exists() else None)
+
+
+@pytest.fixture(scope="module")
+def mlp_build(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("mlp")
+    onnx = _export(tmp / "mlp.onnx", widths=(64, 64, 32, 10), tail=qnn.QuantIdentity(act_quant=BinaryAct))
+    code, report = _build(onnx, tmp / "b", "--target-fps", "1000000")
+    return code, report, tmp / "b"
+
+
+def _check_sim(report):
+    sim = report["sim"]
+    assert sim["bit_exact"] is True and sim["vectors"] == 8
+    assert sim["max_abs_diff"] == {"qonnx": 0.0, "finn_python": 0.0, "qonnx_stalled": 0.0}
+    assert sim["stall_probability"] > 0
+    # measured cycles per image against the FINN-style estimate (both cycle counts, not wall time): the
+    # issue's bar is 10 %
+    assert sim["estimated_cycles_per_image"] == report["estimated"]["cycles_per_image"]
+    assert abs(sim["cycles_vs_estimate"] - 1) <= 0.10
+    assert sim["latency_cycles"] >= sim["cycles_per_image"]
+
+
+def test_binary_mlp_stitched_simulation_is_bit_exact(mlp_build, capsys):
+    code, report, _ = mlp_build
+    assert code == 0
+    _check_sim(report)
+    assert report["sim"]["cycles_per_image"] == report["estimated"]["cycles_per_image"]  # MVAU-bound: exact
+    ops = {layer["op"] for layer in report["layers"]}
+    assert ops == {"MVAU_lut_rtl", "Thresholding_rtl"}
+    assert set(report["sim"]["fifo_high_water"]) == {layer["name"] for layer in report["layers"]} | {"output"}
+
+
+def test_qvit_sim_resimulates_a_build(mlp_build, capsys):
+    _, _, out = mlp_build
+    assert main(["sim", str(out), "--vectors", "3", "--stall", "0.5"]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["sim"]["vectors"] == 3 and report["sim"]["bit_exact"] is True
+    assert report["sim"]["stall_probability"] == 0.5
+    assert "sim (Verilator, 3 vectors, bit_exact=True)" in capsys.readouterr().out
+
+
+def test_binary_cnn_stitched_simulation_is_bit_exact(tmp_path):
+    """finn-rtllib's sliding window (ConvolutionInputGenerator_rtl) and thresholding with our MVAUs."""
+    torch.manual_seed(0)
+    net = BinaryCNN().train()
+    with torch.no_grad():
+        for _ in range(3):
+            net(torch.randn(8, 1, 10, 10))
+    to_qonnx(net.eval(), tmp_path / "cnn.onnx", (1, 1, 10, 10))
+    code, report = _build(tmp_path / "cnn.onnx", tmp_path / "b", "--target-fps", "100000")
+    assert code == 0
+    _check_sim(report)
+    assert "ConvolutionInputGenerator_rtl" in {layer["op"] for layer in report["layers"]}
+
+
+def test_corrupted_accelerator_is_caught(mlp_build, tmp_path):
+    """One flipped weight in one MVAU makes the simulated outputs differ from the golden ones."""
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.core.onnx_exec import execute_onnx
+
+    from build_flows.builder import _python_exec_copy
+    from build_flows.sim.accelerator import simulate_dataflow
+
+    _, _, out = mlp_build
+    model = ModelWrapper(str(out / "checkpoints" / "09_estimates.onnx"))
+    x = np.random.default_rng(5).standard_normal((6, 64)).astype(np.float32)
+    py = _python_exec_copy(model)
+    want = np.stack([execute_onnx(py, {py.graph.input[0].name: v[None]})[py.graph.output[0].name].reshape(-1) for v in x])
+    mvau = next(n for n in model.graph.node if n.op_type == "MVAU_lut_rtl")
+    w = model.get_initializer(mvau.input[1]).copy()
+    w[:, 0] *= -1  # one output channel's weights negated
+    model.set_initializer(mvau.input[1], w)
+    res, _ = simulate_dataflow(model, x, tmp_path, "xczu3eg-sfvc784-1-e", 5.0)
+    assert not np.array_equal(res.outputs, want)
+
+
+def test_layers_without_rtl_are_listed(tmp_path, capsys):
+    """A float output scale (ChannelFloat) has no RTL: `--until sim` names it and exits non-zero."""
+    onnx = _export(tmp_path / "mlp.onnx")
+    code, report = _build(onnx, tmp_path / "b", "--target-fps", "100000")
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "step 'sim' failed" in err and "ChannelFloat_0 (ChannelFloat): qvit-fpga layer without RTL yet" in err
+    assert report["estimated"]["fps"] > 0  # earlier results intact

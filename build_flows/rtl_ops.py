@@ -114,12 +114,14 @@ class MVAU_lut_rtl(MVAU, RTLBackend):  # noqa: N801 (FINN's naming)
 
     # ------------------------------------------------------------ estimates
     def lut_estimation(self, fpgapart=None):
-        """LUT model of qvit_mvau.sv per PE lane: SIMD product terms, the accumulator adder and the
-        threshold comparators; plus LUTRAM for distributed ROMs and ~40 LUT of control. Calibrated
-        against yosys synth_xilinx in benchmarks/rtl_resources.py."""
+        """LUT model of qvit_mvau.sv: per multiply-accumulate (product term plus its share of the adder
+        tree) 2.5 LUT for XNOR-popcount, 2.9 per input bit (+1) for add/subtract, and FINN's LUT-multiplier
+        model x 1.25 for low-bit products (fitted to yosys synth_xilinx counts, benchmarks/rtl_resources.py);
+        per PE lane the accumulator and threshold comparators; LUTRAM for distributed ROMs; 40 LUT control."""
         shape = self.rtl_shape()
         ib, wb = shape.idt.bitwidth(), shape.wdt.bitwidth()
-        per_mac = {"xnor": 1.0, "addsub": ib + 1.0, "mul": (ib + wb) * math.ceil((ib + wb) / 3)}[shape.mode]
+        mul = 1.25 * ((2 * math.ceil((ib + wb) / 6) - 1) * (ib + wb) + 2 * (ib + wb))
+        per_mac = {"xnor": 2.5, "addsub": 2.9 * (ib + 1), "mul": mul}[shape.mode]
         n_thr = 0 if self.get_nodeattr("noActivation") else 2 ** shape.odt.bitwidth() - 1
         lane = shape.simd * per_mac + shape.accw + n_thr * math.ceil(shape.accw / 2)
         rom = 0

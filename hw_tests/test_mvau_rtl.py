@@ -109,8 +109,8 @@ def test_mvau_streams_one_beat_per_cycle_without_stalls(tmp_path):
 MUTANTS = {
     # name: (case, original text, mutated text)
     "xnor-becomes-xor": ("xnor-acc", "(xc[0] == wc[0])", "(xc[0] != wc[0])"),
-    "threshold-off-by-one": ("ternary-uint4-thr15", "if (c_acc[p] >= $signed", "if (c_acc[p] > $signed"),
-    "subtract-ignored": ("bipolar-in-ternary-w", "wv == -1 ? -xv : '0", "wv == -1 ? xv : '0"),
+    "threshold-off-by-one": ("ternary-uint4-thr15", "if (a >= $signed", "if (a > $signed"),
+    "subtract-ignored": ("bipolar-in-ternary-w", "? -xe :", "? xe :"),
 }
 
 

@@ -17,6 +17,8 @@
 //
 // Pipeline: issue (weight/threshold ROM read, input select) -> multiply-accumulate -> output register.
 // The whole pipeline advances when the output register is empty or being read (AXI-stream valid/ready).
+// Written in the SystemVerilog subset that Verilator, yosys and Vivado all accept (flat packed vectors,
+// generate blocks, no functions with return).
 (* use_dsp = "no" *)
 module qvit_mvau #(
 	parameter int MW = 16,
@@ -36,50 +38,41 @@ module qvit_mvau #(
 	parameter int OBIAS = 0,
 	parameter WEIGHT_FILE = "",
 	parameter THRESH_FILE = "",
-	parameter RAM_STYLE = "auto",
-	parameter THRESH_RAM_STYLE = "distributed",
-	localparam int SF = MW / SIMD,
-	localparam int NF = MH / PE,
-	localparam int WMEM = SF * NF,
-	localparam int IN_W = (SIMD * IBITS + 7) / 8 * 8,
-	localparam int OUT_W = (PE * OBITS + 7) / 8 * 8
+	parameter RAM_STYLE = "auto"   // weight ROM: "block", "distributed" or "auto" (tool decides)
 )(
 	input  logic ap_clk,
 	input  logic ap_rst_n,
 
 	output logic in0_V_TREADY,
 	input  logic in0_V_TVALID,
-	input  logic [IN_W-1:0] in0_V_TDATA,
+	input  logic [(SIMD*IBITS+7)/8*8-1:0] in0_V_TDATA,
 
 	input  logic out0_V_TREADY,
 	output logic out0_V_TVALID,
-	output logic [OUT_W-1:0] out0_V_TDATA
+	output logic [(PE*OBITS+7)/8*8-1:0] out0_V_TDATA
 );
+	localparam int SF = MW / SIMD;
+	localparam int NF = MH / PE;
+	localparam int WMEM = SF * NF;
 	localparam int SF_W = SF > 1 ? $clog2(SF) : 1;
 	localparam int NF_W = NF > 1 ? $clog2(NF) : 1;
 	localparam int WA_W = WMEM > 1 ? $clog2(WMEM) : 1;
-	localparam int THR_W = NTHR > 0 ? PE * NTHR * ACCW : 1;
-
-	// ---------------------------------------------------------------- memories
-	(* rom_style = RAM_STYLE, ram_style = RAM_STYLE *)
-	logic [PE*SIMD*WBITS-1:0] wmem [WMEM];
-	(* rom_style = THRESH_RAM_STYLE, ram_style = THRESH_RAM_STYLE *)
-	logic [THR_W-1:0] tmem [NF];
-	initial begin
-		$readmemh(WEIGHT_FILE, wmem);
-		if (NTHR > 0) $readmemh(THRESH_FILE, tmem);
-	end
-	logic [SIMD*IBITS-1:0] ibuf [SF];
+	localparam int XW = IBITS + 2;                     // decoded input: signed, room for negation
+	localparam int WW = WBITS + 1;                     // decoded weight: signed
+	localparam int WWORD = PE * SIMD * WBITS;
+	localparam int TWORD = NTHR > 0 ? PE * NTHR * ACCW : 1;
+	localparam int OUT_W = (PE*OBITS+7)/8*8;
 
 	// ---------------------------------------------------------------- issue
 	logic en;                      // pipeline advances this cycle
+	logic c_valid;
 	logic [SF_W-1:0] sf;
 	logic [NF_W-1:0] nf;
 	logic [WA_W-1:0] waddr;
 	logic a_fire;
 	logic [SIMD*IBITS-1:0] a_x;
+	logic [SIMD*IBITS-1:0] ibuf [0:SF-1];
 
-	logic c_valid;
 	assign en = !c_valid || out0_V_TREADY;
 	assign in0_V_TREADY = en && (nf == 0);
 	assign a_fire = en && (nf != 0 || in0_V_TVALID);
@@ -101,8 +94,8 @@ module qvit_mvau #(
 	// ---------------------------------------------------------------- stage B: multiply-accumulate
 	logic b_valid, b_first, b_last;
 	logic [SIMD*IBITS-1:0] b_x;
-	logic [PE*SIMD*WBITS-1:0] b_w;
-	logic [THR_W-1:0] b_thr;
+	logic [WWORD-1:0] b_w;
+	logic [TWORD-1:0] b_thr;
 	always_ff @(posedge ap_clk) begin
 		if (!ap_rst_n) b_valid <= 1'b0;
 		else if (en) b_valid <= a_fire;
@@ -111,78 +104,105 @@ module qvit_mvau #(
 		b_x <= a_x;
 		b_first <= (sf == 0);
 		b_last <= (sf == SF_W'(SF - 1));
-		b_w <= wmem[waddr];
 	end
-	if (NTHR > 0) begin : g_thr_read
+
+	// weight ROM, read synchronously (a block RAM with its output register)
+	if (RAM_STYLE == "block") begin : g_wrom_block
+		(* rom_style = "block", ram_style = "block" *) logic [WWORD-1:0] wmem [0:WMEM-1];
+		initial $readmemh(WEIGHT_FILE, wmem);
+		always_ff @(posedge ap_clk) if (en) b_w <= wmem[waddr];
+	end else if (RAM_STYLE == "distributed") begin : g_wrom_dist
+		(* rom_style = "distributed", ram_style = "distributed" *) logic [WWORD-1:0] wmem [0:WMEM-1];
+		initial $readmemh(WEIGHT_FILE, wmem);
+		always_ff @(posedge ap_clk) if (en) b_w <= wmem[waddr];
+	end else begin : g_wrom_auto
+		logic [WWORD-1:0] wmem [0:WMEM-1];
+		initial $readmemh(WEIGHT_FILE, wmem);
+		always_ff @(posedge ap_clk) if (en) b_w <= wmem[waddr];
+	end
+
+	if (NTHR > 0) begin : g_trom
+		(* rom_style = "distributed", ram_style = "distributed" *) logic [TWORD-1:0] tmem [0:NF-1];
+		initial $readmemh(THRESH_FILE, tmem);
 		always_ff @(posedge ap_clk) if (en) b_thr <= tmem[nf];
-	end else begin : g_no_thr
+	end else begin : g_no_trom
 		assign b_thr = '0;
 	end
 
-	function automatic logic signed [ACCW-1:0] elem(input logic [31:0] code, input int bits, input int sgn, input int bip);
-		logic signed [ACCW-1:0] v;
-		if (bip != 0) v = code[0] ? ACCW'(1) : -ACCW'(1);
-		else if (sgn != 0) v = ACCW'($signed(code << (32 - bits)) >>> (32 - bits));
-		else v = ACCW'(code & ((33'd1 << bits) - 1));
-		return v;
-	endfunction
-
-	logic signed [ACCW-1:0] dot [PE];
-	always_comb begin
-		for (int p = 0; p < PE; p++) begin
-			dot[p] = '0;
-			for (int i = 0; i < SIMD; i++) begin
-				logic [31:0] xc, wc;
-				logic signed [ACCW-1:0] xv, wv;
-				xc = 32'(b_x[i*IBITS +: IBITS]);
-				wc = 32'(b_w[(p*SIMD + i)*WBITS +: WBITS]);
-				xv = elem(xc, IBITS, ISIGNED, IBIPOLAR);
-				wv = elem(wc, WBITS, WSIGNED, WBIPOLAR);
-				if (MODE == 0) dot[p] = dot[p] + ((xc[0] == wc[0]) ? ACCW'(1) : ACCW'(0));
-				else if (MODE == 1) dot[p] = dot[p] + (wv == 1 ? xv : wv == -1 ? -xv : '0);
-				else begin
-					logic signed [IBITS:0] xn;
-					logic signed [WBITS:0] wn;
-					if (IBIPOLAR != 0) xn = b_x[i*IBITS] ? (IBITS+1)'(1) : -(IBITS+1)'(1);
-					else xn = ISIGNED != 0 ? $signed({b_x[i*IBITS + IBITS-1], b_x[i*IBITS +: IBITS]})
-					                       : $signed({1'b0, b_x[i*IBITS +: IBITS]});
-					wn = WSIGNED != 0 ? $signed({b_w[(p*SIMD + i)*WBITS + WBITS-1], b_w[(p*SIMD + i)*WBITS +: WBITS]})
-					                  : $signed({1'b0, b_w[(p*SIMD + i)*WBITS +: WBITS]});
-					dot[p] = dot[p] + ACCW'(xn * wn);
-				end
+	// product terms: term (p, i) in bits [(p*SIMD + i)*ACCW +: ACCW]
+	logic [PE*SIMD*ACCW-1:0] terms;
+	for (genvar p = 0; p < PE; p++) begin : g_pe_terms
+		for (genvar i = 0; i < SIMD; i++) begin : g_simd
+			wire [IBITS-1:0] xc = b_x[i*IBITS +: IBITS];
+			wire [WBITS-1:0] wc = b_w[(p*SIMD + i)*WBITS +: WBITS];
+			wire signed [XW-1:0] xv;
+			wire signed [WW-1:0] wv;
+			wire signed [ACCW-1:0] t;
+			if (IBIPOLAR != 0) begin : g_xb
+				assign xv = xc[0] ? XW'(1) : {XW{1'b1}};
+			end else if (ISIGNED != 0) begin : g_xs
+				assign xv = {{(XW-IBITS){xc[IBITS-1]}}, xc};
+			end else begin : g_xu
+				assign xv = {{(XW-IBITS){1'b0}}, xc};
 			end
+			if (WBIPOLAR != 0) begin : g_wb
+				assign wv = wc[0] ? WW'(1) : {WW{1'b1}};
+			end else if (WSIGNED != 0) begin : g_ws
+				assign wv = {{(WW-WBITS){wc[WBITS-1]}}, wc};
+			end else begin : g_wu
+				assign wv = {{(WW-WBITS){1'b0}}, wc};
+			end
+			if (MODE == 0) begin : g_xnor         // agreement of two bipolar codes
+				assign t = (xc[0] == wc[0]) ? ACCW'(1) : ACCW'(0);
+			end else if (MODE == 1) begin : g_addsub  // w in {-1, 0, +1}: select x, -x or 0
+				wire signed [ACCW-1:0] xe = ACCW'(xv);
+				assign t = (wv == WW'(1)) ? xe : (wv == {WW{1'b1}}) ? -xe : ACCW'(0);
+			end else begin : g_mul                // small LUT multiplier
+				wire signed [XW+WW-1:0] prod = xv * wv;
+				assign t = ACCW'(prod);
+			end
+			assign terms[(p*SIMD + i)*ACCW +: ACCW] = t;
 		end
 	end
 
-	logic signed [ACCW-1:0] acc [PE];
-	logic signed [ACCW-1:0] acc_next [PE];
-	always_comb for (int p = 0; p < PE; p++) acc_next[p] = (b_first ? '0 : acc[p]) + dot[p];
-	always_ff @(posedge ap_clk) if (en && b_valid) for (int p = 0; p < PE; p++) acc[p] <= acc_next[p];
+	logic [PE*ACCW-1:0] acc, acc_next;
+	for (genvar p = 0; p < PE; p++) begin : g_pe_acc
+		logic signed [ACCW-1:0] dsum;
+		always_comb begin
+			dsum = '0;
+			for (int i = 0; i < SIMD; i++) dsum = dsum + $signed(terms[(p*SIMD + i)*ACCW +: ACCW]);
+		end
+		assign acc_next[p*ACCW +: ACCW] = (b_first ? ACCW'(0) : acc[p*ACCW +: ACCW]) + dsum;
+	end
+	always_ff @(posedge ap_clk) if (en && b_valid) acc <= acc_next;
 
 	// ---------------------------------------------------------------- stage C: output register
-	logic signed [ACCW-1:0] c_acc [PE];
-	logic [THR_W-1:0] c_thr;
+	logic [PE*ACCW-1:0] c_acc;
+	logic [TWORD-1:0] c_thr;
 	always_ff @(posedge ap_clk) begin
 		if (!ap_rst_n) c_valid <= 1'b0;
 		else if (en) c_valid <= b_valid && b_last;
 	end
 	always_ff @(posedge ap_clk) if (en && b_valid && b_last) begin
-		for (int p = 0; p < PE; p++) c_acc[p] <= acc_next[p];
+		c_acc <= acc_next;
 		c_thr <= b_thr;
 	end
 
-	always_comb begin
-		out0_V_TDATA = '0;
-		for (int p = 0; p < PE; p++) begin
+	logic [PE*OBITS-1:0] outs;
+	for (genvar p = 0; p < PE; p++) begin : g_pe_out
+		wire signed [ACCW-1:0] a = c_acc[p*ACCW +: ACCW];
+		if (NTHR == 0) begin : g_acc_out
+			assign outs[p*OBITS +: OBITS] = OBITS'(a);
+		end else begin : g_thr_out
 			logic [OBITS-1:0] o;
-			if (NTHR == 0) o = OBITS'(c_acc[p]);
-			else begin
+			always_comb begin
 				o = OBITS'(OBIAS);
 				for (int t = 0; t < NTHR; t++)
-					if (c_acc[p] >= $signed(c_thr[(p*NTHR + t)*ACCW +: ACCW])) o = o + 1'b1;
+					if (a >= $signed(c_thr[(p*NTHR + t)*ACCW +: ACCW])) o = o + 1'b1;
 			end
-			out0_V_TDATA[p*OBITS +: OBITS] = o;
+			assign outs[p*OBITS +: OBITS] = o;
 		end
 	end
+	assign out0_V_TDATA = OUT_W'(outs);
 	assign out0_V_TVALID = c_valid;
 endmodule

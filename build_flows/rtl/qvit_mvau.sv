@@ -112,9 +112,14 @@ module qvit_mvau #(
 		initial $readmemh(WEIGHT_FILE, wmem);
 		always_ff @(posedge ap_clk) if (en) b_w <= wmem[waddr];
 	end else if (RAM_STYLE == "distributed") begin : g_wrom_dist
-		(* rom_style = "distributed", ram_style = "distributed" *) logic [WWORD-1:0] wmem [0:WMEM-1];
+`ifdef YOSYS  // yosys names LUT ROMs "logic"
+		(* rom_style = "logic" *) logic [WWORD-1:0] wmem [0:WMEM-1];
+`else
+		(* rom_style = "distributed" *) logic [WWORD-1:0] wmem [0:WMEM-1];
+`endif
 		initial $readmemh(WEIGHT_FILE, wmem);
-		always_ff @(posedge ap_clk) if (en) b_w <= wmem[waddr];
+		wire [WWORD-1:0] wrd = wmem[waddr];  // LUT ROM: asynchronous read, then the pipeline register
+		always_ff @(posedge ap_clk) if (en) b_w <= wrd;
 	end else begin : g_wrom_auto
 		logic [WWORD-1:0] wmem [0:WMEM-1];
 		initial $readmemh(WEIGHT_FILE, wmem);
@@ -122,9 +127,14 @@ module qvit_mvau #(
 	end
 
 	if (NTHR > 0) begin : g_trom
-		(* rom_style = "distributed", ram_style = "distributed" *) logic [TWORD-1:0] tmem [0:NF-1];
+`ifdef YOSYS  // yosys names LUT ROMs "logic"
+		(* rom_style = "logic" *) logic [TWORD-1:0] tmem [0:NF-1];
+`else
+		(* rom_style = "distributed" *) logic [TWORD-1:0] tmem [0:NF-1];
+`endif
 		initial $readmemh(THRESH_FILE, tmem);
-		always_ff @(posedge ap_clk) if (en) b_thr <= tmem[nf];
+		wire [TWORD-1:0] trd = tmem[nf];
+		always_ff @(posedge ap_clk) if (en) b_thr <= trd;
 	end else begin : g_no_trom
 		assign b_thr = '0;
 	end

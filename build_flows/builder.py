@@ -294,7 +294,12 @@ def step_yosys(model, ctx: BuildContext):
     so its layers keep their estimates and are listed as not synthesised."""
     from qonnx.custom_op.registry import getCustomOp
 
-    from build_flows.sim.yosys import YosysError, synth
+    from build_flows.sim.yosys import YosysError, synth, yosys_command
+
+    try:
+        yosys_command()
+    except YosysError as e:
+        raise BuildError(str(e)) from e
 
     rtl_dir = ctx.dir / "sim" / "rtl"
     if "skipped" in ctx.report.get("sim", {}):

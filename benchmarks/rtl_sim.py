@@ -22,11 +22,11 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.build_flow import _plain  # noqa: E402 (random-weight export with calibrated statistics)
 from benchmarks.machine import describe  # noqa: E402
 from build_flows.boards import LUT_PER_BINARY_MAC  # noqa: E402
 from build_flows.builder import build  # noqa: E402
 from build_flows.config import BuildConfig  # noqa: E402
-from quant_models.export import to_qonnx  # noqa: E402
 from quant_models.quantizers import BinaryAct, BinaryWeightPerTensor  # noqa: E402
 
 HERE = Path(__file__).parent
@@ -60,22 +60,12 @@ class SignCNN(nn.Module):
         return self.body(x)
 
 
-def _export(net, shape, path):
-    torch.manual_seed(0)
-    net.train()
-    with torch.no_grad():
-        for _ in range(3):
-            net(torch.randn(8, *shape[1:]))
-    to_qonnx(net.eval(), path, shape)
-    return str(path)
-
-
 def stitched(name, net, shape, fps, tmp) -> dict:
     from qonnx.core.modelwrapper import ModelWrapper
 
     from build_flows.sim.accelerator import simulate_dataflow
 
-    onnx = _export(net, shape, tmp / f"{name}.onnx")
+    onnx = _plain(net, shape, tmp / f"{name}.onnx")
     out = tmp / name
     t0 = time.time()
     report = build(BuildConfig(model=onnx, out=str(out), target_fps=fps, until="yosys"), log=lambda *_: None)

@@ -72,7 +72,7 @@ def stitched(name, net, shape, fps, tmp) -> dict:
     build_s = time.time() - t0
     model = ModelWrapper(str(out / "checkpoints" / "10_sim.onnx"))
     x = np.random.default_rng(0).standard_normal((VECTORS, *shape[1:])).astype(np.float32)
-    res, chain = simulate_dataflow(model, x, tmp / f"{name}_long", report["part"], 1000.0 / report["clock_mhz"])
+    (res,), _ = simulate_dataflow(model, x, tmp / f"{name}_long", report["part"], 1000.0 / report["clock_mhz"])
     sim = report["sim"]
     binary_macs = report["binary_ops_per_image"]
     return {

@@ -250,22 +250,21 @@ def step_sim(model, ctx: BuildContext):
     shape = golden.get_tensor_shape(golden.graph.input[0].name)
     rng = np.random.default_rng(ctx.cfg.seed + 1)
     xs = rng.standard_normal((ctx.cfg.sim_vectors, *shape[1:])).astype(np.float32)
-    ref = np.stack([execute_onnx(golden, {golden.graph.input[0].name: x[None]})[golden.graph.output[0].name].reshape(-1)
-                    for x in xs])
-    py = _python_exec_copy(model)
-    finn = np.stack([execute_onnx(py, {py.graph.input[0].name: x[None]})[py.graph.output[0].name].reshape(-1)
-                     for x in xs])
     clk_ns = 1000.0 / ctx.cfg.clock
     try:
-        res, chain = simulate_dataflow(model, xs, ctx.dir / "sim", ctx.board.part, clk_ns, stall=0.0,
-                                       seed=ctx.cfg.seed, default_fifo=ctx.cfg.sim_fifo_depth)
+        (res, stalled), chain = simulate_dataflow(model, xs, ctx.dir / "sim", ctx.board.part, clk_ns,
+                                                  stalls=(0.0, ctx.cfg.sim_stall), seed=ctx.cfg.seed,
+                                                  default_fifo=ctx.cfg.sim_fifo_depth)
     except NoRTLError as e:
         if ctx.cfg.until and ctx.cfg.until not in VIVADO_STEPS:  # the user asked for the simulation
             raise BuildError(str(e)) from e
         ctx.report["sim"] = {"skipped": str(e)}
         return model
-    stalled, _ = simulate_dataflow(model, xs, ctx.dir / "sim", ctx.board.part, clk_ns, stall=ctx.cfg.sim_stall,
-                                   seed=ctx.cfg.seed + 7, default_fifo=ctx.cfg.sim_fifo_depth)
+    ref = np.stack([execute_onnx(golden, {golden.graph.input[0].name: x[None]})[golden.graph.output[0].name].reshape(-1)
+                    for x in xs])
+    py = _python_exec_copy(model)
+    finn = np.stack([execute_onnx(py, {py.graph.input[0].name: x[None]})[py.graph.output[0].name].reshape(-1)
+                     for x in xs])
     diffs = {"qonnx": float(np.abs(res.outputs - ref).max()), "finn_python": float(np.abs(res.outputs - finn).max()),
              "qonnx_stalled": float(np.abs(stalled.outputs - ref).max())}
     clock_hz = ctx.cfg.clock * 1e6

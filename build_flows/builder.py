@@ -212,11 +212,16 @@ def step_estimates(model, ctx: BuildContext):
 
 def step_specialize_layers(model, ctx: BuildContext):
     """Hardware layers to implementations: binary, ternary and low-bit MVAUs to our RTL
-    (:class:`build_flows.rtl_ops.MVAU_lut_rtl`), then FINN's SpecializeLayers for the rest."""
+    (:class:`build_flows.rtl_ops.MVAU_lut_rtl`), then FINN's SpecializeLayers for the rest. Every MVAU
+    gets the config's ``mem_mode`` first."""
     import finn.builder.build_dataflow_steps as finn_steps
+    from qonnx.custom_op.registry import getCustomOp
 
     from build_flows.rtl_ops import SpecializeMVAUsToRTL
 
+    for node in model.graph.node:
+        if node.op_type == "MVAU":
+            getCustomOp(node).set_nodeattr("mem_mode", ctx.cfg.mem_mode)
     model = model.transform(SpecializeMVAUsToRTL())
     return finn_steps.step_specialize_layers(model, ctx.finn_cfg)
 
@@ -284,7 +289,31 @@ def step_sim(model, ctx: BuildContext):
     if not ctx.report["sim"]["bit_exact"]:
         raise BuildError(f"the RTL simulation differs from the golden models (max |diff| {diffs}); the RTL and "
                          f"the layers' python execution disagree: see {ctx.dir / 'sim'}")
+    if ctx.cfg.sim_size_fifos:
+        _size_fifos(model, ctx, xs, ref, res, chain, clk_ns)
     return model
+
+
+def _size_fifos(model, ctx: BuildContext, xs, ref, res, chain, clk_ns: float) -> None:
+    """FIFO sizing from the simulation: depths one above the unstalled high-water marks, checked by
+    simulating again with them (same cycles per image, still bit-exact under stalls), then written into
+    the layers' FIFO depth attributes for FINN's IP stitching and into ``report["sim"]["fifo_sizing"]``."""
+    from build_flows.sim.accelerator import simulate_dataflow, sized_fifo_depths, write_fifo_depths
+
+    depths = sized_fifo_depths(res.fifo_hwm)
+    (again, stalled), _ = simulate_dataflow(model, xs, ctx.dir / "sim_sized", ctx.board.part, clk_ns,
+                                            stalls=(0.0, ctx.cfg.sim_stall), seed=ctx.cfg.seed, fifo_depths=depths)
+    names = [s.name for s in chain.stages] + ["output"]
+    bits = [s.in_bits for s in chain.stages] + [chain.stages[-1].out_bits]
+    sizing = {"depths": dict(zip(names, depths)), "cycles_per_image": again.cycles_per_image,
+              "bit_exact_stalled": bool(np.array_equal(stalled.outputs, ref)),
+              "fifo_bits_before": int(sum(d * b for d, b in zip(chain.fifo_depths, bits))),
+              "fifo_bits_after": int(sum(d * b for d, b in zip(depths, bits)))}
+    ctx.report["sim"]["fifo_sizing"] = sizing
+    if again.cycles_per_image > res.cycles_per_image or not sizing["bit_exact_stalled"]:
+        raise BuildError(f"FIFO sizing from the simulation did not hold: {sizing}; keep the default depths "
+                         "(sim_size_fifos: false) and report this")
+    write_fifo_depths(model, chain, depths)
 
 
 def step_yosys(model, ctx: BuildContext):
@@ -524,5 +553,9 @@ def summary(report: dict) -> str:
                      f"{sim['cycles_per_image']:,.0f} cycles/image ({sim['fps_at_clock']:,.0f} FPS at "
                      f"{report.get('clock_mhz')} MHz, estimate {sim['estimated_cycles_per_image']:,}), latency "
                      f"{sim['latency_us']:.2f} us, {sim['cycles_per_second_simulated']:,.0f} simulated cycles/s")
+        if "fifo_sizing" in sim:
+            fs = sim["fifo_sizing"]
+            lines.append(f"FIFOs sized from the simulation: {fs['fifo_bits_before']:,} -> {fs['fifo_bits_after']:,} bits, "
+                         f"{fs['cycles_per_image']:,.0f} cycles/image, depths {fs['depths']}")
     return "\n".join(lines)
 

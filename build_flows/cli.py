@@ -151,7 +151,7 @@ def cmd_build(args) -> int:
     from build_flows.config import BuildConfig
 
     fields = dict(model=args.model, out=args.out, board=args.board, clock_mhz=args.clock_mhz, target_fps=args.target_fps,
-                  folding_file=args.folding_file, checkpoint=args.checkpoint, until=args.until,
+                  folding_file=args.folding_file, checkpoint=args.checkpoint, until=args.until, mem_mode=args.mem_mode,
                   verify_vectors=args.vectors, model_overrides=_overrides(args.set) or None)
     if args.config:
         cfg = BuildConfig.load(args.config, **fields)
@@ -178,7 +178,7 @@ def cmd_sim(args) -> int:
               f"{args.dir} --until sim` first", file=sys.stderr)
         return 2
     cfg = BuildConfig.load(cfg_path, out=args.dir, until="sim", sim_vectors=args.vectors, sim_stall=args.stall,
-                           sim_fifo_depth=args.fifo_depth)
+                           sim_fifo_depth=args.fifo_depth, sim_size_fifos=args.size_fifos)
     try:
         report = build(cfg, rerun=("sim",))
     except BuildError as e:
@@ -190,6 +190,8 @@ def cmd_sim(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from build_flows.config import MEM_MODES
+
     p = argparse.ArgumentParser(prog="qvit", description="Binary and ternary ViTs from Brevitas QAT to FINN accelerators.")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -240,6 +242,9 @@ def build_parser() -> argparse.ArgumentParser:
     bd.add_argument("--target-fps", type=float, help="frames per second the folding should reach")
     bd.add_argument("--folding-file", help="FINN folding JSON that overrides the automatic folding")
     bd.add_argument("--checkpoint", help="checkpoint for a registered model (default: the shipped one)")
+    bd.add_argument("--mem-mode", choices=MEM_MODES,
+                    help="where MVAU weights live: internal_embedded (default) or internal_decoupled (ROMs in the "
+                         "layer), external (an AXI-stream input of the accelerator per layer, fed by the host)")
     bd.add_argument("--until", help="stop after this step (default: the last step that can run here; "
                     "'sim' adds the Verilator simulation of the stitched RTL)")
     bd.add_argument("--vectors", type=int, help="verification vectors (default 4)")
@@ -252,6 +257,9 @@ def build_parser() -> argparse.ArgumentParser:
     sm.add_argument("--vectors", type=int, help="random input vectors to compare with QONNX (default 8)")
     sm.add_argument("--stall", type=float, help="valid/ready stall probability of the second, stalled run (default 0.3)")
     sm.add_argument("--fifo-depth", type=int, help="depth of FIFOs FINN sized smaller (default 32)")
+    sm.add_argument("--size-fifos", action="store_true", default=None,
+                    help="size every FIFO from its simulated occupancy, check it by simulating again, and write "
+                         "the depths into the layers (FINN's inFIFODepths/outFIFODepths) for IP stitching")
     sm.set_defaults(func=cmd_sim)
 
     pr = sub.add_parser("prune", help="remove the least important MLP dimensions of a gated model")

@@ -13,6 +13,8 @@ import yaml
 
 from build_flows.boards import DEFAULT_BOARD, get_board
 
+MEM_MODES = ("internal_embedded", "internal_decoupled", "external")  # FINN's MVAU mem_mode values we build
+
 
 @dataclass
 class BuildConfig:
@@ -31,14 +33,18 @@ class BuildConfig:
     verify_vectors: int = 4
     seed: int = 0
     mvau_wwidth_max: int = 36
+    mem_mode: str = "internal_embedded"
     sim_vectors: int = 8
     sim_stall: float = 0.3
     sim_fifo_depth: int = 32
+    sim_size_fifos: bool = False
 
     def __post_init__(self):
         get_board(self.board)  # fail early on an unknown board
         if self.target_fps is not None and self.target_fps <= 0:
             raise ValueError(f"--target-fps must be positive, got {self.target_fps}")
+        if self.mem_mode not in MEM_MODES:
+            raise ValueError(f"mem_mode {self.mem_mode!r} is not one of {', '.join(MEM_MODES)}")
         if self.verify_vectors < 1:
             raise ValueError("verify_vectors must be at least 1")
 

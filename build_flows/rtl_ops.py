@@ -33,9 +33,11 @@ FINN_RTL_DOMAIN = "finn.custom_op.fpgadataflow.rtl"
 
 @register_custom_op
 class MVAU_lut_rtl(MVAU, RTLBackend):  # noqa: N801 (FINN's naming)
-    """FINN's MVAU on LUTs in RTL (``qvit_mvau.sv``). Weights (and thresholds) live in ROMs inside the
-    layer (``ram_style`` block/distributed/auto becomes the ROM's ``rom_style``). Execution modes: python
-    (FINN's MVAU arithmetic) and ``rtlsim`` (Verilator through :mod:`build_flows.sim`)."""
+    """FINN's MVAU on LUTs in RTL (``qvit_mvau.sv``). Weights live in a ROM inside the layer
+    (``mem_mode`` internal_embedded or internal_decoupled; ``ram_style`` block/distributed/auto becomes
+    the ROM's ``rom_style``) or arrive on the layer's second stream ``in1_V`` (``mem_mode`` external, in
+    FINN's decoupled stream layout); thresholds are always a ROM. Execution modes: python (FINN's MVAU
+    arithmetic) and ``rtlsim`` (Verilator through :mod:`build_flows.sim`)."""
 
     def get_nodeattr_types(self):
         attrs = MVAU.get_nodeattr_types(self)
@@ -84,13 +86,25 @@ class MVAU_lut_rtl(MVAU, RTLBackend):  # noqa: N801 (FINN's naming)
     def get_verilog_top_module_intf_names(self):
         intf = RTLBackend.get_verilog_top_module_intf_names(self)
         intf["s_axis"] = [("in0_V", self.get_instream_width_padded(0))]
+        if self.rtl_shape().weight_stream:
+            intf["s_axis"].append(("in1_V", self.get_instream_width_padded(1)))
         intf["m_axis"] = [("out0_V", self.get_outstream_width_padded(0))]
         return intf
 
     def get_instream_width(self, ind=0):
-        if ind == 0:
-            return MVAU.get_instream_width(self, 0)
-        return 0  # weights and thresholds are ROMs inside the layer, not streams
+        if ind == 0 or (ind == 1 and self.get_nodeattr("mem_mode") == "external"):
+            return MVAU.get_instream_width(self, ind)
+        return 0  # ROMs inside the layer, not streams
+
+    def side_streams(self, model) -> list:
+        """The layer's weight stream (mem_mode external) as the stitched top's side input, else none."""
+        from build_flows.sim import stitch
+
+        shape = self.rtl_shape()
+        if not shape.weight_stream:
+            return []
+        weights = model.get_initializer(self.onnx_node.input[1])
+        return [stitch.SideStream(shape.weight_bits, mvau_rtl.weight_stream_beats(shape, weights))]
 
     # ------------------------------------------------------------ execution
     def execute_node(self, context, graph):
@@ -106,7 +120,11 @@ class MVAU_lut_rtl(MVAU, RTLBackend):  # noqa: N801 (FINN's naming)
         x = context[self.onnx_node.input[0]]
         odt = self.get_output_datatype()
         files = [Path(f) for f in self.get_rtl_file_list(abspath=True)]
-        stage = stitch.Stage(self.onnx_node.name, self.onnx_node.name, shape.in_bits, shape.out_bits, files)
+        side = []
+        if shape.weight_stream:
+            beats = mvau_rtl.weight_stream_beats(shape, context[self.onnx_node.input[1]])
+            side = [stitch.SideStream(shape.weight_bits, beats)]
+        stage = stitch.Stage(self.onnx_node.name, self.onnx_node.name, shape.in_bits, shape.out_bits, files, side)
         n = x.shape[0]
         res = simulate([stage], x.reshape(n, -1), shape.idt, shape.simd, odt, shape.pe,
                        int(np.prod(self.get_normal_output_shape()[1:])), Path(code_dir) / "sim")
@@ -126,7 +144,9 @@ class MVAU_lut_rtl(MVAU, RTLBackend):  # noqa: N801 (FINN's naming)
         n_thr = 0 if self.get_nodeattr("noActivation") else 2 ** shape.odt.bitwidth() - 1
         lane = shape.simd * per_mac + shape.accw + n_thr * math.ceil(shape.accw / 2)
         rom = 0
-        if self.get_nodeattr("ram_style") == "distributed" or (self.get_nodeattr("ram_style") == "auto"
+        if shape.weight_stream:
+            pass  # no ROM: the weights come in on in1_V
+        elif self.get_nodeattr("ram_style") == "distributed" or (self.get_nodeattr("ram_style") == "auto"
                                                               and self.calc_wmem() <= 128):
             rom = shape.pe * shape.simd * wb * math.ceil(self.calc_wmem() / 64)
         return int(shape.pe * lane + rom + 40)
@@ -138,11 +158,9 @@ class MVAU_lut_rtl(MVAU, RTLBackend):  # noqa: N801 (FINN's naming)
 def rtl_reason(inst) -> str | None:
     """None when ``MVAU_lut_rtl`` implements this MVAU node instance, else the reason it does not."""
     try:
-        mvau_rtl.arithmetic(inst.get_input_datatype(0), inst.get_input_datatype(1))
+        mvau_rtl.from_attrs(inst.get_nodeattr)
     except mvau_rtl.RTLUnsupported as e:
         return str(e)
-    if inst.get_nodeattr("mem_mode") == "external":
-        return "weights streamed from outside the layer (mem_mode=external)"
     return None
 
 

@@ -81,6 +81,40 @@ def test_qvit_sim_resimulates_a_build(mlp_build, capsys):
     assert "sim (Verilator, 3 vectors, bit_exact=True)" in capsys.readouterr().out
 
 
+def test_external_weights_stitched_simulation_is_bit_exact(tmp_path):
+    """--mem-mode external: every MVAU takes its weights on a stream; the stitched top exposes one weight
+    input per MVAU (in1_V, in2_V, ...), which the testbench feeds (stalled like the data input)."""
+    onnx = _export(tmp_path / "mlp.onnx", widths=(64, 64, 32, 10), tail=qnn.QuantIdentity(act_quant=BinaryAct))
+    code, report = _build(onnx, tmp_path / "b", "--target-fps", "1000000", "--mem-mode", "external")
+    assert code == 0
+    _check_sim(report)
+    mvaus = [layer["name"] for layer in report["layers"] if layer["op"] == "MVAU_lut_rtl"]
+    top = (tmp_path / "b" / "sim" / "run" / "qvit_sim_top.sv").read_text()
+    assert len(mvaus) == 3 and all(f"in{k}_V_TDATA" in top for k in range(1, len(mvaus) + 1))
+    assert not list((tmp_path / "b" / "sim" / "rtl").glob("*/*_weights.dat"))
+
+
+def test_fifos_sized_from_simulation(mlp_build, capsys):
+    """`qvit sim --size-fifos`: depths one above the observed peaks, the same cycles per image with them,
+    and the depths written into the layers' FIFO attributes of the sim step's checkpoint."""
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.custom_op.registry import getCustomOp
+
+    _, _, out = mlp_build
+    assert main(["sim", str(out), "--size-fifos"]) == 0
+    sim = json.loads((out / "report.json").read_text())["sim"]
+    fs = sim["fifo_sizing"]
+    assert fs["depths"] == {k: max(2, v + 1) for k, v in sim["fifo_high_water"].items()}
+    assert fs["cycles_per_image"] == sim["cycles_per_image"] and fs["bit_exact_stalled"] is True
+    assert fs["fifo_bits_after"] < fs["fifo_bits_before"]
+    model = ModelWrapper(str(next((out / "checkpoints").glob("*_sim.onnx"))))
+    names = list(fs["depths"])[:-1]
+    nodes = {n.name: getCustomOp(n) for n in model.graph.node}
+    assert [nodes[n].get_nodeattr("inFIFODepths")[0] for n in names] == [fs["depths"][n] for n in names]
+    assert nodes[names[-1]].get_nodeattr("outFIFODepths")[0] == fs["depths"]["output"]
+    assert "FIFOs sized from the simulation" in capsys.readouterr().out
+
+
 def test_binary_cnn_stitched_simulation_is_bit_exact(tmp_path):
     """finn-rtllib's sliding window (ConvolutionInputGenerator_rtl) and thresholding with our MVAUs."""
     torch.manual_seed(0)

@@ -18,6 +18,9 @@ from build_flows.rtl import RTL_DIR
 SOURCE = RTL_DIR / "qvit_mvau.sv"
 MODES = {"xnor": 0, "addsub": 1, "mul": 2}
 RAM_STYLES = {"auto": "auto", "block": "block", "distributed": "distributed", "ultra": "block"}
+# internal_decoupled (FINN: weights from a memory streamer inside the layer) is a ROM here as well;
+# external: the weights are an AXI-stream input of the accelerator (in1_V of the layer).
+MEM_MODES = ("internal_embedded", "internal_decoupled", "external")
 MAX_IBITS, MAX_WBITS = 8, 4  # LUT arithmetic beyond these belongs on DSPs (FINN's MVAU_rtl)
 
 
@@ -40,6 +43,7 @@ class MVAUShape:
     n_thresholds: int = 0
     act_val: int = 0
     ram_style: str = "auto"
+    weight_stream: bool = False  # FINN's mem_mode "external": weights arrive on the in1_V stream
 
     @property
     def sf(self) -> int:
@@ -56,6 +60,11 @@ class MVAUShape:
     @property
     def out_bits(self) -> int:
         return self.pe * self.odt.bitwidth()
+
+    @property
+    def weight_bits(self) -> int:
+        """Bits of one weight word (one ROM word, or one beat of the weight stream)."""
+        return self.pe * self.simd * self.wdt.bitwidth()
 
     @property
     def accw(self) -> int:
@@ -93,8 +102,13 @@ def from_attrs(get, n_thresholds: int = 0) -> MVAUShape:
         lo, hi = int(adt.min()), int(adt.max())
     if get("noActivation"):
         n_thresholds = 0
+    mem_mode = get("mem_mode")
+    if mem_mode not in MEM_MODES:
+        raise RTLUnsupported(f"mem_mode={mem_mode!r}: the RTL layer supports {', '.join(MEM_MODES)}")
+    if mem_mode == "external" and get("TH") != 1:
+        raise RTLUnsupported(f"weight stream tiling TH={get('TH')}: the RTL layer streams whole words (TH=1)")
     return MVAUShape(mw, mh, simd, pe, idt, wdt, odt, lo, hi, mode, n_thresholds, int(get("ActVal")),
-                     RAM_STYLES.get(get("ram_style"), "auto"))
+                     RAM_STYLES.get(get("ram_style"), "auto"), mem_mode == "external")
 
 
 def _codes(values: np.ndarray, dt: DataType) -> np.ndarray:
@@ -124,6 +138,14 @@ def weight_rom(shape: MVAUShape, weights: np.ndarray) -> list[int]:
     return words
 
 
+def weight_stream_beats(shape: MVAUShape, weights: np.ndarray) -> np.ndarray:
+    """One input vector's weight stream (``mem_mode`` external) as uint8 [NF*SF, bytes]: the ROM words in
+    ROM order, little-endian, padded to whole bytes (FINN's ``decoupled_npy`` stream packed LSB first)."""
+    nbytes = (shape.weight_bits + 7) // 8
+    words = weight_rom(shape, weights)
+    return np.frombuffer(b"".join(w.to_bytes(nbytes, "little") for w in words), dtype=np.uint8).reshape(-1, nbytes)
+
+
 def threshold_rom(shape: MVAUShape, thresholds: np.ndarray) -> list[int]:
     """ROM words (one per nf) from FINN's threshold matrix [MH or 1, n]: integer thresholds (ceil; the
     accumulator is an integer), clipped to the accumulator range, two's complement in ACCW bits."""
@@ -149,7 +171,8 @@ def write(shape: MVAUShape, weights: np.ndarray, thresholds: np.ndarray | None, 
     out = Path(out_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
     wfile, tfile = out / f"{module}_weights.dat", out / f"{module}_thresholds.dat"
-    wfile.write_text(_hex_words(weight_rom(shape, weights), shape.pe * shape.simd * shape.wdt.bitwidth()))
+    if not shape.weight_stream:
+        wfile.write_text(_hex_words(weight_rom(shape, weights), shape.weight_bits))
     if shape.n_thresholds:
         if thresholds is None or np.asarray(thresholds).shape[-1] != shape.n_thresholds:
             raise ValueError(f"{module}: expected {shape.n_thresholds} thresholds per channel")
@@ -160,24 +183,33 @@ def write(shape: MVAUShape, weights: np.ndarray, thresholds: np.ndarray | None, 
                   WSIGNED=int(wdt.signed() and wdt != DataType["BIPOLAR"]),
                   IBIPOLAR=int(idt == DataType["BIPOLAR"]), WBIPOLAR=int(wdt == DataType["BIPOLAR"]),
                   MODE=MODES[shape.mode], ACCW=shape.accw, OBITS=shape.odt.bitwidth(), NTHR=shape.n_thresholds,
-                  OBIAS=shape.act_val)
-    strings = dict(WEIGHT_FILE=wfile, THRESH_FILE=tfile if shape.n_thresholds else "", RAM_STYLE=shape.ram_style)
+                  OBIAS=shape.act_val, WSTREAM=int(shape.weight_stream))
+    strings = dict(WEIGHT_FILE="" if shape.weight_stream else wfile, THRESH_FILE=tfile if shape.n_thresholds else "",
+                   RAM_STYLE=shape.ram_style)
     plist = ",\n\t\t".join([f".{k}({v})" for k, v in params.items()] + [f'.{k}("{v}")' for k, v in strings.items()])
-    in_w, out_w = (shape.in_bits + 7) // 8 * 8, (shape.out_bits + 7) // 8 * 8
+    in_w, out_w, w_w = (shape.in_bits + 7) // 8 * 8, (shape.out_bits + 7) // 8 * 8, (shape.weight_bits + 7) // 8 * 8
     what = f"{shape.mode} MVAU {shape.mw}x{shape.mh}, SIMD {shape.simd}, PE {shape.pe}"
+    if shape.weight_stream:
+        wports = (f"\toutput logic in1_V_TREADY,\n\tinput  logic in1_V_TVALID,\n"
+                  f"\tinput  logic [{w_w - 1}:0] in1_V_TDATA,\n")
+        wties = ""
+    else:
+        wports = ""
+        wties = f"\tlogic in1_V_TREADY;\n\twire in1_V_TVALID = 1'b0;\n\twire [{w_w - 1}:0] in1_V_TDATA = '0;\n"
+    where = "streamed (in1_V)" if shape.weight_stream else "in a ROM"
     (out / f"{module}.sv").write_text(f"""// Generated by qvit-fpga: {what},
-// {idt.name} x {wdt.name} -> {shape.odt.name}, {shape.n_thresholds} thresholds.
+// {idt.name} x {wdt.name} -> {shape.odt.name}, {shape.n_thresholds} thresholds, weights {where}.
 module {module} (
 	input  logic ap_clk,
 	input  logic ap_rst_n,
 	output logic in0_V_TREADY,
 	input  logic in0_V_TVALID,
 	input  logic [{in_w - 1}:0] in0_V_TDATA,
-	input  logic out0_V_TREADY,
+{wports}	input  logic out0_V_TREADY,
 	output logic out0_V_TVALID,
 	output logic [{out_w - 1}:0] out0_V_TDATA
 );
-	qvit_mvau #(
+{wties}	qvit_mvau #(
 		{plist}
 	) core (.*);
 endmodule

@@ -5,6 +5,8 @@
 //   * input stream: MW/SIMD beats per vector; beat sf carries x[sf*SIMD + i] in bits [i*IBITS +: IBITS];
 //   * output stream: MH/PE beats per vector; beat nf carries channel nf*PE + p in bits [p*OBITS +: OBITS];
 //   * weight ROM word nf*SF + sf holds W[nf*PE + p][sf*SIMD + i] in bits [(p*SIMD + i)*WBITS +: WBITS];
+//     with WSTREAM = 1 the same words arrive on the weight stream in1_V instead (FINN's mem_mode
+//     "external": all NF*SF words again for every input vector, one per cycle of the layer);
 //   * threshold ROM word nf holds threshold t of channel nf*PE + p in bits [(p*NTHR + t)*ACCW +: ACCW].
 // The input vector is read once and kept for the MH/PE neuron folds (cycles per vector: MH/PE * MW/SIMD).
 //
@@ -38,7 +40,8 @@ module qvit_mvau #(
 	parameter int OBIAS = 0,
 	parameter WEIGHT_FILE = "",
 	parameter THRESH_FILE = "",
-	parameter RAM_STYLE = "auto"   // weight ROM: "block", "distributed" or "auto" (tool decides)
+	parameter RAM_STYLE = "auto",  // weight ROM: "block", "distributed" or "auto" (tool decides)
+	parameter int WSTREAM = 0      // 1: weights from the in1_V stream, no ROM
 )(
 	input  logic ap_clk,
 	input  logic ap_rst_n,
@@ -46,6 +49,10 @@ module qvit_mvau #(
 	output logic in0_V_TREADY,
 	input  logic in0_V_TVALID,
 	input  logic [(SIMD*IBITS+7)/8*8-1:0] in0_V_TDATA,
+
+	output logic in1_V_TREADY,     // weight stream (WSTREAM = 1); tie TVALID low otherwise
+	input  logic in1_V_TVALID,
+	input  logic [(PE*SIMD*WBITS+7)/8*8-1:0] in1_V_TDATA,
 
 	input  logic out0_V_TREADY,
 	output logic out0_V_TVALID,
@@ -73,9 +80,13 @@ module qvit_mvau #(
 	logic [SIMD*IBITS-1:0] a_x;
 	logic [SIMD*IBITS-1:0] ibuf [0:SF-1];
 
+	logic x_ok, w_ok;              // this cycle's input element and weight word are available
 	assign en = !c_valid || out0_V_TREADY;
-	assign in0_V_TREADY = en && (nf == 0);
-	assign a_fire = en && (nf != 0 || in0_V_TVALID);
+	assign x_ok = nf != 0 || in0_V_TVALID;
+	assign w_ok = WSTREAM == 0 || in1_V_TVALID;
+	assign in0_V_TREADY = en && (nf == 0) && w_ok;
+	assign in1_V_TREADY = WSTREAM != 0 && en && x_ok;
+	assign a_fire = en && x_ok && w_ok;
 	assign a_x = (nf == 0) ? in0_V_TDATA[SIMD*IBITS-1:0] : ibuf[sf];
 
 	always_ff @(posedge ap_clk) begin
@@ -106,8 +117,10 @@ module qvit_mvau #(
 		b_last <= (sf == SF_W'(SF - 1));
 	end
 
-	// weight ROM, read synchronously (a block RAM with its output register)
-	if (RAM_STYLE == "block") begin : g_wrom_block
+	// weight ROM, read synchronously (a block RAM with its output register), or the weight stream
+	if (WSTREAM != 0) begin : g_wstream
+		always_ff @(posedge ap_clk) if (en) b_w <= in1_V_TDATA[WWORD-1:0];
+	end else if (RAM_STYLE == "block") begin : g_wrom_block
 		(* rom_style = "block", ram_style = "block" *) logic [WWORD-1:0] wmem [0:WMEM-1];
 		initial $readmemh(WEIGHT_FILE, wmem);
 		always_ff @(posedge ap_clk) if (en) b_w <= wmem[waddr];

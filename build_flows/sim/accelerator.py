@@ -113,8 +113,9 @@ def rtl_stages(model, nodes, rtl_dir: str | Path, fpgapart: str, clk_ns: float, 
         inst.set_nodeattr("code_gen_dir_ipgen", str(code_dir))
         inst.generate_hdl(model, fpgapart, clk_ns)
         files = [Path(f) for f in inst.get_rtl_file_list(abspath=True) if str(f).endswith((".v", ".sv"))]
+        side = inst.side_streams(model) if hasattr(inst, "side_streams") else []
         stages.append(stitch.Stage(node.name, inst.get_nodeattr("gen_top_module"), inst.get_instream_width(0),
-                                   inst.get_outstream_width(0), files))
+                                   inst.get_outstream_width(0), files, side))
         finn_depth = inst.get_nodeattr("inFIFODepths")[0] if "inFIFODepths" in inst.get_nodeattr_types() else 2
         depths.append(max(int(finn_depth), default_fifo))
         expected = max(expected, int(inst.get_exp_cycles()))
@@ -125,15 +126,35 @@ def rtl_stages(model, nodes, rtl_dir: str | Path, fpgapart: str, clk_ns: float, 
                      int(out_fold[-1]), int(np.prod(last.get_normal_output_shape(0)[1:])), depths, expected)
 
 
+def sized_fifo_depths(hwm: list[int]) -> list[int]:
+    """FIFO depths from high-water marks observed without stalls: one more than the peak occupancy, so
+    no FIFO ever fills and the unstalled run repeats cycle for cycle (at least 2, FINN's minimum)."""
+    return [max(2, int(h) + 1) for h in hwm]
+
+
+def write_fifo_depths(model, chain: ChainInfo, depths: list[int]) -> None:
+    """Record ``depths`` (one per stage input, then the output) in the layers' ``inFIFODepths`` /
+    ``outFIFODepths``, the attributes FINN's InsertFIFO reads when it stitches the IP."""
+    by_name = {n.name: n for n in model.graph.node}
+    for stage, depth in zip(chain.stages, depths):
+        getCustomOp(by_name[stage.name]).set_nodeattr("inFIFODepths", [int(depth)])
+    getCustomOp(by_name[chain.stages[-1].name]).set_nodeattr("outFIFODepths", [int(depths[-1])])
+
+
 def simulate_dataflow(model, x: np.ndarray, workdir: str | Path, fpgapart: str, clk_ns: float,
-                      stalls: tuple[float, ...] = (0.0,), seed: int = 0,
-                      default_fifo: int = 32) -> tuple[list[SimResult], ChainInfo]:
+                      stalls: tuple[float, ...] = (0.0,), seed: int = 0, default_fifo: int = 32,
+                      fifo_depths: list[int] | None = None) -> tuple[list[SimResult], ChainInfo]:
     """Simulate images ``x`` [n, *input shape] through the stitched graph once per stall probability in
-    ``stalls`` (the HDL is generated once); each result's outputs are [n, values]."""
+    ``stalls`` (the HDL is generated once); each result's outputs are [n, values]. FIFO depths are
+    ``fifo_depths`` (one per stage, then the output) or the layers' FINN depths, at least ``default_fifo``."""
     workdir = Path(workdir).resolve()
     lead, core, trail = split_host_layouts(model)
     chain = rtl_stages(model, core, workdir / "rtl", fpgapart, clk_ns, default_fifo)
     chain.host = [n.name for n in lead + trail]
+    if fifo_depths is not None:
+        if len(fifo_depths) != len(chain.stages) + 1:
+            raise ValueError(f"{len(chain.stages) + 1} FIFO depths needed, got {len(fifo_depths)}")
+        chain.fifo_depths = [int(d) for d in fifo_depths]
     for node in lead:
         x = host_layout(node, x)
     run_dir = workdir / "run"

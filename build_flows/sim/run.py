@@ -50,13 +50,15 @@ def simulate(stages: list[stitch.Stage], x: np.ndarray, idt: DataType, in_per_be
     workdir.mkdir(parents=True, exist_ok=True)
     sources = stitch.write_top(stages, fifo_depths, workdir / "qvit_sim_top.sv")
     hwm_bytes = stitch.HWM_BITS * len(fifo_depths) // 8
-    sim = verilator.build(sources, stitch._pad(stages[0].in_bits), stitch._pad(stages[-1].out_bits),
+    sides = stitch.side_streams(stages)
+    sim = verilator.build(sources, [stages[0].in_bits] + [s.bits for s in sides], stitch._pad(stages[-1].out_bits),
                           defines=dict(HWM_PORT="hwm", HWM_BYTES=hwm_bytes))
     beats = streams.pack_beats(flat_in, idt, in_per_beat)
     in_per_img = flat_in.shape[1] // in_per_beat
     out_per_img = out_per_image // out_per_beat
+    side = [(np.tile(s.beats, (n_img, 1)), len(s.beats)) for s in sides]  # the same weights for every image
     out, stats = verilator.run(sim, beats, n_img * out_per_img, in_per_img, out_per_img, stall_in, stall_out, seed,
-                               max_cycles, cwd=workdir)
+                               max_cycles, cwd=workdir, side=side)
     y = streams.unpack_beats(out, odt, out_per_beat).reshape(n_img, out_per_image)
     done = stats["last_out"]
     ii = (done[-1] - done[0]) / (len(done) - 1) if len(done) > 1 else float(done[0] - stats["first_in"][0] + 1)

@@ -5,12 +5,16 @@ two stages (and before the first and after the last) sits a ``qvit_fifo`` of the
 width differs from the next one's input width, ``qvit_dwc`` converts it (finn-rtllib's ``dwc_axi``/``vpc``
 trips a Verilator 5.48 internal error for some width pairs). The FIFOs'
 ``maxcount`` (high-water marks) come out on a debug port ``hwm`` read by the testbench.
+A stage's side inputs (``in1_V``, ... of the stage, e.g. external weights) become the top's ``in1_V``,
+``in2_V``, ... in stage order, fed by the host.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from build_flows.rtl import RTL_DIR
 from build_flows.sim.verilator import TOP
@@ -24,14 +28,29 @@ def finn_rtllib() -> Path:
 
 
 @dataclass
+class SideStream:
+    """An extra AXI-stream input of a stage (its ``in1_V``, ``in2_V``, ...) that the host feeds: ``beats``
+    (uint8 [n, bytes]) are sent again for every image, as FINN's external weights are."""
+
+    bits: int
+    beats: np.ndarray
+
+
+@dataclass
 class Stage:
-    """One node of the chain: its module name, RTL sources and (unpadded) stream widths in bits."""
+    """One node of the chain: its module name, RTL sources, (unpadded) stream widths in bits and side inputs."""
 
     name: str
     module: str
     in_bits: int
     out_bits: int
     sources: list[Path] = field(default_factory=list)
+    side: list[SideStream] = field(default_factory=list)
+
+
+def side_streams(stages: list[Stage]) -> list[SideStream]:
+    """The top's side inputs ``in1_V``, ``in2_V``, ... in order."""
+    return [s for st in stages for s in st.side]
 
 
 def _pad(bits: int) -> int:
@@ -57,9 +76,11 @@ def write_top(stages: list[Stage], fifo_depths: list[int], path: str | Path) -> 
         "\tinput  logic out0_V_TREADY,",
         "\toutput logic out0_V_TVALID,",
         f"\toutput logic [{_pad(stages[-1].out_bits) - 1}:0] out0_V_TDATA,",
-        f"\toutput logic [{HWM_BITS * len(fifo_depths) - 1}:0] hwm",
-        ");",
     ]
+    for k, side in enumerate(side_streams(stages), start=1):
+        lines += [f"\toutput logic in{k}_V_TREADY,", f"\tinput  logic in{k}_V_TVALID,",
+                  f"\tinput  logic [{_pad(side.bits) - 1}:0] in{k}_V_TDATA,"]
+    lines += [f"\toutput logic [{HWM_BITS * len(fifo_depths) - 1}:0] hwm", ");"]
 
     def wires(name, bits):
         lines.extend([f"\tlogic [{_pad(bits) - 1}:0] {name}_tdata;", f"\tlogic {name}_tvalid, {name}_tready;"])
@@ -78,6 +99,7 @@ def write_top(stages: list[Stage], fifo_depths: list[int], path: str | Path) -> 
     lines += ["\tassign top_in_tdata = in0_V_TDATA;", "\tassign top_in_tvalid = in0_V_TVALID;",
               "\tassign in0_V_TREADY = top_in_tready;"]
     prev, prev_bits = "top_in", stages[0].in_bits
+    k_side = 0
     for i, st in enumerate(stages):
         if prev_bits != st.in_bits:
             wires(f"dwc{i}", st.in_bits)
@@ -89,9 +111,14 @@ def write_top(stages: list[Stage], fifo_depths: list[int], path: str | Path) -> 
         wires(f"s{i}_in", st.in_bits)
         fifo(i, prev, f"s{i}_in", st.in_bits)
         wires(f"s{i}_out", st.out_bits)
+        side_ports = ""
+        for j in range(1, len(st.side) + 1):
+            k_side += 1
+            side_ports += (f".in{j}_V_TREADY(in{k_side}_V_TREADY), .in{j}_V_TVALID(in{k_side}_V_TVALID), "
+                           f".in{j}_V_TDATA(in{k_side}_V_TDATA), ")
         lines.append(f"\t{st.module} {st.name} (.ap_clk(ap_clk), .ap_rst_n(ap_rst_n), "
                      f".in0_V_TREADY(s{i}_in_tready), .in0_V_TVALID(s{i}_in_tvalid), .in0_V_TDATA(s{i}_in_tdata), "
-                     f".out0_V_TREADY(s{i}_out_tready), .out0_V_TVALID(s{i}_out_tvalid), "
+                     f"{side_ports}.out0_V_TREADY(s{i}_out_tready), .out0_V_TVALID(s{i}_out_tvalid), "
                      f".out0_V_TDATA(s{i}_out_tdata));")
         prev, prev_bits = f"s{i}_out", st.out_bits
     wires("top_out", prev_bits)

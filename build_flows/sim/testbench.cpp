@@ -1,11 +1,12 @@
 // AXI-stream testbench for a Verilated top `qvit_sim_top` with FINN port names
-// (ap_clk, ap_rst_n, in0_V_*, out0_V_*). Compiled by build_flows/sim/verilator.py.
+// (ap_clk, ap_rst_n, in0_V_*, out0_V_*, and side inputs in1_V_*, in2_V_*, ...). Compiled by
+// build_flows/sim/verilator.py, which generates qvit_ports.h (N_IN, IN_BYTES_OF[], with_input()).
 //
-// usage: sim IN_FILE OUT_FILE N_IN_BEATS N_OUT_BEATS IN_PER_IMAGE OUT_PER_IMAGE P_IN_STALL P_OUT_STALL SEED MAX_CYCLES
-// IN_FILE holds N_IN_BEATS beats of IN_BYTES bytes (little-endian), OUT_FILE receives N_OUT_BEATS beats
-// of OUT_BYTES bytes. The source stalls (holds valid low) with probability P_IN_STALL per cycle, never
-// withdrawing a beat it has offered; the sink holds ready low with probability P_OUT_STALL.
-// Prints one JSON object with cycle counts on stdout.
+// usage: sim OUT_FILE N_OUT_BEATS OUT_PER_IMAGE P_IN_STALL P_OUT_STALL SEED MAX_CYCLES {IN_FILE N_BEATS PER_IMAGE}...
+// with one IN_FILE triple per input stream (in0_V first). IN_FILE k holds N_BEATS beats of IN_BYTES_OF[k]
+// bytes (little-endian); OUT_FILE receives N_OUT_BEATS beats of OUT_BYTES bytes. Every source stalls
+// (holds valid low) with probability P_IN_STALL per cycle, never withdrawing a beat it has offered; the
+// sink holds ready low with probability P_OUT_STALL. Prints one JSON object with cycle counts on stdout.
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -16,9 +17,6 @@
 #include "Vqvit_sim_top.h"
 #include "verilated.h"
 
-#ifndef IN_BYTES
-#error "IN_BYTES must be defined"
-#endif
 #ifndef OUT_BYTES
 #error "OUT_BYTES must be defined"
 #endif
@@ -48,6 +46,8 @@ template <std::size_t W> static void get(const VlWide<W>& port, uint8_t* b, int 
     }
 }
 
+#include "qvit_ports.h"
+
 static uint64_t rng_state;
 static inline double uniform() {  // xorshift64*
     rng_state ^= rng_state >> 12;
@@ -56,30 +56,45 @@ static inline double uniform() {  // xorshift64*
     return static_cast<double>((rng_state * 2685821657736338717ULL) >> 11) * (1.0 / 9007199254740992.0);
 }
 
-int main(int argc, char** argv) {
-    if (argc != 11) {
-        std::fprintf(stderr, "usage: %s IN OUT N_IN N_OUT IN_PER_IMG OUT_PER_IMG P_IN P_OUT SEED MAX_CYCLES\n", argv[0]);
-        return 2;
-    }
-    const long n_in = std::atol(argv[3]), n_out = std::atol(argv[4]);
-    const long in_per = std::atol(argv[5]), out_per = std::atol(argv[6]);
-    const double p_in = std::atof(argv[7]), p_out = std::atof(argv[8]);
-    rng_state = std::strtoull(argv[9], nullptr, 10) * 0x9E3779B97F4A7C15ULL + 1;
-    const long max_cycles = std::atol(argv[10]);
+struct Source {  // one input stream
+    std::vector<uint8_t> data;
+    long n = 0, per = 0, idx = 0;
+    int bytes = 0;
+    bool offering = false;
+};
 
-    std::vector<uint8_t> in(static_cast<size_t>(n_in) * IN_BYTES), out(static_cast<size_t>(n_out) * OUT_BYTES);
-    FILE* f = std::fopen(argv[1], "rb");
-    if (!f || std::fread(in.data(), 1, in.size(), f) != in.size()) {
-        std::fprintf(stderr, "cannot read %ld beats from %s\n", n_in, argv[1]);
+int main(int argc, char** argv) {
+    if (argc != 8 + 3 * N_IN) {
+        std::fprintf(stderr, "usage: %s OUT N_OUT OUT_PER_IMG P_IN P_OUT SEED MAX_CYCLES {IN N PER_IMG} x %d\n",
+                     argv[0], N_IN);
         return 2;
     }
-    std::fclose(f);
+    const long n_out = std::atol(argv[2]), out_per = std::atol(argv[3]);
+    const double p_in = std::atof(argv[4]), p_out = std::atof(argv[5]);
+    rng_state = std::strtoull(argv[6], nullptr, 10) * 0x9E3779B97F4A7C15ULL + 1;
+    const long max_cycles = std::atol(argv[7]);
+
+    std::vector<Source> src(N_IN);
+    for (int k = 0; k < N_IN; ++k) {
+        Source& s = src[k];
+        s.bytes = IN_BYTES_OF[k];
+        s.n = std::atol(argv[9 + 3 * k]);
+        s.per = std::atol(argv[10 + 3 * k]);
+        s.data.resize(static_cast<size_t>(s.n) * s.bytes);
+        FILE* f = std::fopen(argv[8 + 3 * k], "rb");
+        if (!f || std::fread(s.data.data(), 1, s.data.size(), f) != s.data.size()) {
+            std::fprintf(stderr, "cannot read %ld beats of input %d from %s\n", s.n, k, argv[8 + 3 * k]);
+            return 2;
+        }
+        std::fclose(f);
+    }
+    std::vector<uint8_t> out(static_cast<size_t>(n_out) * OUT_BYTES);
 
     VerilatedContext ctx;
     Vqvit_sim_top top(&ctx);
     top.ap_clk = 0;
     top.ap_rst_n = 0;
-    top.in0_V_TVALID = 0;
+    for (int k = 0; k < N_IN; ++k) with_input(top, k, [](auto&, auto& valid, auto&) { valid = 0; });
     top.out0_V_TREADY = 0;
     for (int i = 0; i < 8; ++i) {
         top.ap_clk = 0; top.eval();
@@ -87,20 +102,25 @@ int main(int argc, char** argv) {
     }
     top.ap_rst_n = 1;
 
-    long in_idx = 0, out_idx = 0, cycle = 0;
-    bool offering = false;
+    long out_idx = 0, cycle = 0;
+    bool fire[N_IN];
     std::vector<long> first_in, last_out;  // per image: cycle its first beat entered / its last beat left
     auto t0 = std::chrono::steady_clock::now();
     while (out_idx < n_out && cycle < max_cycles) {
-        if (!offering && in_idx < n_in && !(p_in > 0 && uniform() < p_in)) {
-            put(top.in0_V_TDATA, &in[static_cast<size_t>(in_idx) * IN_BYTES], IN_BYTES);
-            offering = true;
+        for (int k = 0; k < N_IN; ++k) {
+            Source& s = src[k];
+            if (!s.offering && s.idx < s.n && !(p_in > 0 && uniform() < p_in)) {
+                const uint8_t* beat = &s.data[static_cast<size_t>(s.idx) * s.bytes];
+                with_input(top, k, [&](auto& data, auto&, auto&) { put(data, beat, s.bytes); });
+                s.offering = true;
+            }
+            with_input(top, k, [&](auto&, auto& valid, auto&) { valid = s.offering; });
         }
-        top.in0_V_TVALID = offering;
         top.out0_V_TREADY = !(p_out > 0 && uniform() < p_out);
         top.ap_clk = 0;
         top.eval();
-        const bool in_fire = offering && top.in0_V_TREADY;
+        for (int k = 0; k < N_IN; ++k)
+            with_input(top, k, [&](auto&, auto&, auto& ready) { fire[k] = src[k].offering && ready; });
         if (top.out0_V_TVALID && top.out0_V_TREADY) {
             get(top.out0_V_TDATA, &out[static_cast<size_t>(out_idx) * OUT_BYTES], OUT_BYTES);
             ++out_idx;
@@ -108,22 +128,23 @@ int main(int argc, char** argv) {
         }
         top.ap_clk = 1;
         top.eval();
-        if (in_fire) {
-            if (in_idx % in_per == 0) first_in.push_back(cycle);
-            ++in_idx;
-            offering = false;
+        for (int k = 0; k < N_IN; ++k) {
+            if (!fire[k]) continue;
+            if (k == 0 && src[0].idx % src[0].per == 0) first_in.push_back(cycle);
+            ++src[k].idx;
+            src[k].offering = false;
         }
         ++cycle;
     }
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     top.final();
 
-    f = std::fopen(argv[2], "wb");
+    FILE* f = std::fopen(argv[1], "wb");
     std::fwrite(out.data(), 1, static_cast<size_t>(out_idx) * OUT_BYTES, f);
     std::fclose(f);
 
     std::printf("{\"cycles\": %ld, \"in_beats\": %ld, \"out_beats\": %ld, \"seconds\": %.6f, \"timeout\": %s, ",
-                cycle, in_idx, out_idx, seconds, out_idx < n_out ? "true" : "false");
+                cycle, src[0].idx, out_idx, seconds, out_idx < n_out ? "true" : "false");
     std::printf("\"first_in\": [");
     for (size_t i = 0; i < first_in.size(); ++i) std::printf(i ? ", %ld" : "%ld", first_in[i]);
     std::printf("], \"last_out\": [");

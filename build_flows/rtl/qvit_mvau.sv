@@ -152,48 +152,56 @@ module qvit_mvau #(
 		assign b_thr = '0;
 	end
 
-	// product terms: term (p, i) in bits [(p*SIMD + i)*ACCW +: ACCW]
+	// product terms: term (p, i) in bits [(p*SIMD + i)*ACCW +: ACCW] (add/subtract and multiply modes;
+	// XNOR-popcount counts agreements per PE directly)
 	logic [PE*SIMD*ACCW-1:0] terms;
-	for (genvar p = 0; p < PE; p++) begin : g_pe_terms
-		for (genvar i = 0; i < SIMD; i++) begin : g_simd
-			wire [IBITS-1:0] xc = b_x[i*IBITS +: IBITS];
-			wire [WBITS-1:0] wc = b_w[(p*SIMD + i)*WBITS +: WBITS];
-			wire signed [XW-1:0] xv;
-			wire signed [WW-1:0] wv;
-			wire signed [ACCW-1:0] t;
-			if (IBIPOLAR != 0) begin : g_xb
-				assign xv = xc[0] ? XW'(1) : {XW{1'b1}};
-			end else if (ISIGNED != 0) begin : g_xs
-				assign xv = {{(XW-IBITS){xc[IBITS-1]}}, xc};
-			end else begin : g_xu
-				assign xv = {{(XW-IBITS){1'b0}}, xc};
+	if (MODE != 0) begin : g_terms
+		for (genvar p = 0; p < PE; p++) begin : g_pe_terms
+			for (genvar i = 0; i < SIMD; i++) begin : g_simd
+				wire [IBITS-1:0] xc = b_x[i*IBITS +: IBITS];
+				wire [WBITS-1:0] wc = b_w[(p*SIMD + i)*WBITS +: WBITS];
+				wire signed [XW-1:0] xv;
+				wire signed [WW-1:0] wv;
+				wire signed [ACCW-1:0] t;
+				if (IBIPOLAR != 0) begin : g_xb
+					assign xv = xc[0] ? XW'(1) : {XW{1'b1}};
+				end else if (ISIGNED != 0) begin : g_xs
+					assign xv = {{(XW-IBITS){xc[IBITS-1]}}, xc};
+				end else begin : g_xu
+					assign xv = {{(XW-IBITS){1'b0}}, xc};
+				end
+				if (WBIPOLAR != 0) begin : g_wb
+					assign wv = wc[0] ? WW'(1) : {WW{1'b1}};
+				end else if (WSIGNED != 0) begin : g_ws
+					assign wv = {{(WW-WBITS){wc[WBITS-1]}}, wc};
+				end else begin : g_wu
+					assign wv = {{(WW-WBITS){1'b0}}, wc};
+				end
+				if (MODE == 1) begin : g_addsub       // w in {-1, 0, +1}: select x, -x or 0
+					wire signed [ACCW-1:0] xe = ACCW'(xv);
+					assign t = (wv == WW'(1)) ? xe : (wv == {WW{1'b1}}) ? -xe : ACCW'(0);
+				end else begin : g_mul                // small LUT multiplier
+					wire signed [XW+WW-1:0] prod = xv * wv;
+					assign t = ACCW'(prod);
+				end
+				assign terms[(p*SIMD + i)*ACCW +: ACCW] = t;
 			end
-			if (WBIPOLAR != 0) begin : g_wb
-				assign wv = wc[0] ? WW'(1) : {WW{1'b1}};
-			end else if (WSIGNED != 0) begin : g_ws
-				assign wv = {{(WW-WBITS){wc[WBITS-1]}}, wc};
-			end else begin : g_wu
-				assign wv = {{(WW-WBITS){1'b0}}, wc};
-			end
-			if (MODE == 0) begin : g_xnor         // agreement of two bipolar codes
-				assign t = (xc[0] == wc[0]) ? ACCW'(1) : ACCW'(0);
-			end else if (MODE == 1) begin : g_addsub  // w in {-1, 0, +1}: select x, -x or 0
-				wire signed [ACCW-1:0] xe = ACCW'(xv);
-				assign t = (wv == WW'(1)) ? xe : (wv == {WW{1'b1}}) ? -xe : ACCW'(0);
-			end else begin : g_mul                // small LUT multiplier
-				wire signed [XW+WW-1:0] prod = xv * wv;
-				assign t = ACCW'(prod);
-			end
-			assign terms[(p*SIMD + i)*ACCW +: ACCW] = t;
 		end
+	end else begin : g_no_terms
+		assign terms = '0;
 	end
 
 	logic [PE*ACCW-1:0] acc, acc_next;
 	for (genvar p = 0; p < PE; p++) begin : g_pe_acc
 		logic signed [ACCW-1:0] dsum;
-		always_comb begin
-			dsum = '0;
-			for (int i = 0; i < SIMD; i++) dsum = dsum + $signed(terms[(p*SIMD + i)*ACCW +: ACCW]);
+		if (MODE == 0) begin : g_popcount  // agreements of the bipolar codes: one popcount per PE
+			wire [SIMD-1:0] agree = ~(b_x[SIMD-1:0] ^ b_w[p*SIMD +: SIMD]);
+			assign dsum = ACCW'($countones(agree));
+		end else begin : g_sum
+			always_comb begin
+				dsum = '0;
+				for (int i = 0; i < SIMD; i++) dsum = dsum + $signed(terms[(p*SIMD + i)*ACCW +: ACCW]);
+			end
 		end
 		assign acc_next[p*ACCW +: ACCW] = (b_first ? ACCW'(0) : acc[p*ACCW +: ACCW]) + dsum;
 	end

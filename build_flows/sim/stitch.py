@@ -60,9 +60,10 @@ def _pad(bits: int) -> int:
 HWM_BITS = 16  # per FIFO
 
 
-def write_top(stages: list[Stage], fifo_depths: list[int], path: str | Path) -> list[Path]:
+def write_top(stages: list[Stage], fifo_depths: list[int], path: str | Path, hwm: bool = True) -> list[Path]:
     """Write ``qvit_sim_top`` chaining ``stages`` (FIFO i in front of stage i, depth ``fifo_depths[i]``,
-    one more FIFO after the last stage) to ``path``. Gives the full, de-duplicated source list."""
+    one more FIFO after the last stage) to ``path``; ``hwm`` adds the high-water-mark debug port (for
+    simulation; synthesis leaves it out). Gives the full, de-duplicated source list."""
     if len(fifo_depths) != len(stages) + 1:
         raise ValueError(f"need {len(stages) + 1} FIFO depths for {len(stages)} stages, got {len(fifo_depths)}")
     lines = [
@@ -80,7 +81,10 @@ def write_top(stages: list[Stage], fifo_depths: list[int], path: str | Path) -> 
     for k, side in enumerate(side_streams(stages), start=1):
         lines += [f"\toutput logic in{k}_V_TREADY,", f"\tinput  logic in{k}_V_TVALID,",
                   f"\tinput  logic [{_pad(side.bits) - 1}:0] in{k}_V_TDATA,"]
-    lines += [f"\toutput logic [{HWM_BITS * len(fifo_depths) - 1}:0] hwm", ");"]
+    if hwm:
+        lines.append(f"\toutput logic [{HWM_BITS * len(fifo_depths) - 1}:0] hwm,")
+    lines[-1] = lines[-1].rstrip(",")
+    lines.append(");")
 
     def wires(name, bits):
         lines.extend([f"\tlogic [{_pad(bits) - 1}:0] {name}_tdata;", f"\tlogic {name}_tvalid, {name}_tready;"])
@@ -93,7 +97,8 @@ def write_top(stages: list[Stage], fifo_depths: list[int], path: str | Path) -> 
         lines.append(f"\t\t.idat({src}_tdata), .ivld({src}_tvalid), .irdy({src}_tready),")
         lines.append(f"\t\t.odat({dst}_tdata), .ovld({dst}_tvalid), .ordy({dst}_tready),")
         lines.append(f"\t\t.count(fifo{idx}_count), .maxcount(fifo{idx}_max));")
-        lines.append(f"\tassign hwm[{HWM_BITS * idx} +: {HWM_BITS}] = {HWM_BITS}'(fifo{idx}_max);")
+        if hwm:
+            lines.append(f"\tassign hwm[{HWM_BITS * idx} +: {HWM_BITS}] = {HWM_BITS}'(fifo{idx}_max);")
 
     wires("top_in", stages[0].in_bits)
     lines += ["\tassign top_in_tdata = in0_V_TDATA;", "\tassign top_in_tvalid = in0_V_TVALID;",

@@ -27,7 +27,7 @@ import numpy as np
 TESTBENCH = Path(__file__).with_name("testbench.cpp")
 TOP = "qvit_sim_top"
 MAKEFLAGS = "CFG_CXXFLAGS_PCH_I=-include CFG_CXXFLAGS_COROUTINES=-fcoroutines CFG_CXXFLAGS_STD=-std=c++20"
-# Warnings that finn-rtllib's sources raise; our own RTL is linted with -Wall in hw_tests.
+# Warnings that finn-rtllib's sources raise; our own RTL is linted with -Wall (``lint``, hw_tests/test_lint.py).
 LINT_OFF = ["-Wno-fatal", "-Wno-WIDTH", "-Wno-UNUSED", "-Wno-PINCONNECTEMPTY", "-Wno-DECLFILENAME",
             "-Wno-UNOPTFLAT", "-Wno-CASEINCOMPLETE", "-Wno-MULTIDRIVEN", "-Wno-SELRANGE", "-Wno-LITENDIAN",
             "-Wno-SYMRSVDWORD", "-Wno-BLKANDNBLK", "-Wno-INITIALDLY", "-Wno-IMPLICIT", "-Wno-TIMESCALEMOD"]
@@ -121,6 +121,17 @@ def build(sources: list[str | Path], in_bits: int | list[int], out_bits: int, de
     shutil.move(str(work / "Vqvit_sim_top"), binary)
     shutil.rmtree(work, ignore_errors=True)
     return Simulator(binary, in_bytes, defines["OUT_BYTES"], time.time() - t0, False)
+
+
+def lint(sources: list[str | Path], top: str, params: dict | None = None) -> list[str]:
+    """Verilator ``--lint-only -Wall`` of ``sources`` with top module ``top`` (its integer ``params``
+    overridden): the warning and error lines."""
+    root = verilator_root()
+    overrides = [f"-G{k}={v}" for k, v in (params or {}).items()]
+    proc = subprocess.run([str(root / "bin" / "verilator"), "--lint-only", "-Wall", "-Wno-fatal", "--top-module", top,
+                           *overrides, *[str(s) for s in sources]], env=dict(os.environ, VERILATOR_ROOT=str(root)),
+                          capture_output=True, text=True)
+    return [line for line in proc.stderr.splitlines() if line.startswith(("%Warning", "%Error"))]
 
 
 def run(sim: Simulator, beats_in: np.ndarray, n_out: int, in_per_image: int, out_per_image: int,

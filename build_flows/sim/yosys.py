@@ -101,3 +101,33 @@ def synth(sources: list[str | Path], top: str, part: str = "xczu3eg", defines: d
     counts = group_cells(cells)
     counts["cells"] = cells
     return counts
+
+
+def blackbox_stub(stage) -> str:
+    """A yosys blackbox with a stage's FINN ports (for layers whose RTL yosys cannot read)."""
+    ports = ["input ap_clk", "input ap_rst_n", "output in0_V_TREADY", "input in0_V_TVALID",
+             f"input [{(stage.in_bits + 7) // 8 * 8 - 1}:0] in0_V_TDATA"]
+    for j, side in enumerate(stage.side, start=1):
+        ports += [f"output in{j}_V_TREADY", f"input in{j}_V_TVALID", f"input [{(side.bits + 7) // 8 * 8 - 1}:0] in{j}_V_TDATA"]
+    ports += ["input out0_V_TREADY", "output out0_V_TVALID", f"output [{(stage.out_bits + 7) // 8 * 8 - 1}:0] out0_V_TDATA"]
+    return f"(* blackbox *)\nmodule {stage.module} ({', '.join(ports)});\nendmodule\n"
+
+
+def synth_stitched(stages, fifo_depths: list[int], blackbox: set[str], workdir: str | Path,
+                   part: str = "xczu3eg") -> dict:
+    """Synthesise the stitched accelerator (``stitch.write_top`` without its debug port: every stage,
+    the FIFOs and the width converters), with the stages named in ``blackbox`` as empty boxes.
+    Gives grouped counts of everything else."""
+    from build_flows.sim import stitch
+
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    boxes = [st for st in stages if st.name in blackbox]
+    stub = workdir / "blackboxes.v"
+    stub.write_text("".join(blackbox_stub(st) for st in boxes))
+    kept = [stitch.Stage(st.name, st.module, st.in_bits, st.out_bits, [] if st.name in blackbox else st.sources,
+                         st.side) for st in stages]
+    sources = stitch.write_top(kept, fifo_depths, workdir / "qvit_synth_top.sv", hwm=False)
+    counts = synth([stub, *sources], stitch.TOP, part, nodsp=True)
+    counts["blackboxes"] = sorted(blackbox)
+    return counts

@@ -60,7 +60,7 @@ class SignCNN(nn.Module):
         return self.body(x)
 
 
-def stitched(name, net, shape, fps, tmp) -> dict:
+def stitched(name, net, shape, fps, tmp, mem_mode="internal_embedded") -> dict:
     from qonnx.core.modelwrapper import ModelWrapper
 
     from build_flows.sim.accelerator import simulate_dataflow
@@ -68,11 +68,14 @@ def stitched(name, net, shape, fps, tmp) -> dict:
     onnx = _plain(net, shape, tmp / f"{name}.onnx")
     out = tmp / name
     t0 = time.time()
-    report = build(BuildConfig(model=onnx, out=str(out), target_fps=fps, until="yosys"), log=lambda *_: None)
+    report = build(BuildConfig(model=onnx, out=str(out), target_fps=fps, until="yosys", mem_mode=mem_mode,
+                               sim_size_fifos=True), log=lambda *_: None)
     build_s = time.time() - t0
     model = ModelWrapper(str(out / "checkpoints" / "10_sim.onnx"))
     x = np.random.default_rng(0).standard_normal((VECTORS, *shape[1:])).astype(np.float32)
-    (res,), _ = simulate_dataflow(model, x, tmp / f"{name}_long", report["part"], 1000.0 / report["clock_mhz"])
+    depths = list(report["sim"]["fifo_sizing"]["depths"].values())
+    (res,), _ = simulate_dataflow(model, x, tmp / f"{name}_long", report["part"], 1000.0 / report["clock_mhz"],
+                                  fifo_depths=depths)
     sim = report["sim"]
     binary_macs = report["binary_ops_per_image"]
     return {
@@ -87,7 +90,10 @@ def stitched(name, net, shape, fps, tmp) -> dict:
         "build_until_yosys_seconds": build_s, "fifo_high_water": res.fifo_hwm,
         "estimated_LUT": report["estimated"]["LUT"], "yosys_LUT_our_layers": report["yosys"]["total_synthesised"]["LUT"],
         "estimated_LUT_our_layers": sum(v["estimated_LUT"] for v in report["yosys"]["layers"].values()),
-        "binary_macs_per_image": binary_macs,
+        "binary_macs_per_image": binary_macs, "mem_mode": mem_mode,
+        "fifo_bits_simulated_depths": report["sim"]["fifo_sizing"]["fifo_bits_before"],
+        "fifo_bits_sized": report["sim"]["fifo_sizing"]["fifo_bits_after"],
+        "yosys_stitched": report["yosys"]["stitched"],
     }
 
 
@@ -114,13 +120,19 @@ def main() -> int:
     os.environ["QVIT_SIM_CACHE"] = tempfile.mkdtemp(prefix="qvit_bench_cache_")  # measure uncached builds
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
+        load = os.getloadavg()[0]
         runs = [stitched("binary-mlp-784-256-256-10", SignMLP(), (1, 1, 28, 28), 200_000, tmp),
+                stitched("binary-mlp-784-256-256-10-external-weights", SignMLP(), (1, 1, 28, 28), 200_000, tmp,
+                         mem_mode="external"),
                 stitched("binary-cnn-28x28-32-64-64", SignCNN(), (1, 1, 28, 28), 20_000, tmp)]
         luts = lut_per_mac(tmp)
     result = {"date": datetime.date.today().isoformat(), "machine": describe(torch.get_num_threads()),
+              "load_average_at_start": load,
               "stitched": runs, "xnor_mvau_yosys": luts, "finn_lut_per_binary_mac": LUT_PER_BINARY_MAC}
     (HERE / "rtl_sim.json").write_text(json.dumps(result, indent=2))
-    lines = [f"# RTL simulation and synthesis benchmark ({result['date']})", "", f"Machine: {result['machine']}.",
+    lines = [f"# RTL simulation and synthesis benchmark ({result['date']})", "",
+             f"Machine: {result['machine']}; 1-minute load average {load:.1f} when it started (other jobs share the "
+             "cores).",
              "Produced by `python benchmarks/rtl_sim.py`.", "",
              "## Stitched accelerators in Verilator (every layer in RTL)", "",
              "| design | layers | bit-exact | est. cycles/img | sim cycles/img | sim/est | latency (cycles) | FPS @ clock "
@@ -139,6 +151,17 @@ def main() -> int:
               "LUT estimate vs yosys for our MVAU layers: " + "; ".join(
                   f"{r['model']}: estimated {r['estimated_LUT_our_layers']:,}, yosys {r['yosys_LUT_our_layers']:,}"
                   for r in runs), "",
+              "## Whole stitched designs in yosys (FIFOs sized from the simulation)", "",
+              "| design | weights | LUT | LUTRAM | SRL | FF | BRAM18 | black-boxed finn-rtllib layers (estimated LUT) "
+              "| FIFO bits: simulated depths -> sized |", "|---|---|---|---|---|---|---|---|---|"]
+    for r in runs:
+        y = r["yosys_stitched"]
+        lines.append(f"| {r['model']} | {r['mem_mode']} | {y['LUT']:,} | {y['LUTRAM']:,} | {y['SRL']:,} | {y['FF']:,} | "
+                     f"{y['BRAM18']} | {len(y['blackboxes'])} ({y['estimated_LUT_blackboxes']:,}) | "
+                     f"{r['fifo_bits_simulated_depths']:,} -> {r['fifo_bits_sized']:,} |")
+    lines += ["", "Stitched: every layer of ours, the FIFOs and the width converters synthesised together; finn-rtllib's "
+              "thresholding and sliding-window layers are black boxes (yosys cannot read them) and keep FINN's "
+              "estimate.", "",
               "## yosys synth_xilinx of the XNOR-popcount MVAU (qvit_mvau.sv, with one threshold, block-RAM weights)", "",
               "| SIMD | PE | binary MACs/cycle | LUT | FF | BRAM18 | LUT per binary MAC |", "|---|---|---|---|---|---|---|"]
     for r in luts:

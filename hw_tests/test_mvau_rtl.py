@@ -79,6 +79,7 @@ CASES = {
     # name: (MW, MH, SIMD, PE, idt, wdt, thresholds, odt, ternary weights, ROM style)
     "xnor-acc": (48, 16, 8, 4, "BIPOLAR", "BIPOLAR", 0, None, False, "block"),
     "xnor-sign": (48, 8, 48, 1, "BIPOLAR", "BIPOLAR", 1, "BIPOLAR", False, "distributed"),
+    "xnor-wide-chunks": (72, 6, 36, 2, "BIPOLAR", "BIPOLAR", 0, None, False, "auto"),  # 3 popcount chunks, padded
     "ternary-uint4-thr15": (24, 6, 4, 2, "UINT4", "TERNARY", 15, "INT4", True, "auto"),
     "binaryw-int4-acc": (16, 8, 2, 8, "INT4", "BIPOLAR", 0, None, False, "distributed"),
     "bipolar-in-ternary-w": (20, 4, 5, 4, "BIPOLAR", "TERNARY", 3, "UINT2", True, "block"),

@@ -35,3 +35,13 @@ def test_yosys_counts_differ_with_the_datapath(tmp_path):
     a = synth(mvau.write(xnor, w1, None, tmp_path / "a", "a"), "a", nodsp=True)
     b = synth(mvau.write(tern, w2, None, tmp_path / "b", "b"), "b", nodsp=True)
     assert b["LUT"] > 2 * a["LUT"]
+
+
+def test_wide_popcount_synthesises(tmp_path):
+    """A fully unfolded input (SIMD = 392, as the folding gives a 784-input layer) synthesises: the
+    popcount is built from chunks (one $countones of 392 bits exhausted yosys' recursion)."""
+    shape, _, _ = _case("xnor-acc")
+    shape = dataclasses.replace(shape, mw=784, mh=2, simd=392, pe=1, acc_hi=784, odt=mvau.DataType["UINT10"])
+    w = np.random.default_rng(1).choice([-1.0, 1.0], size=(784, 2)).astype(np.float32)
+    counts = synth(mvau.write(shape, w, None, tmp_path, "m"), "m", nodsp=True)
+    assert counts["LUT"] >= 392

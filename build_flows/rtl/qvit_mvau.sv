@@ -69,6 +69,7 @@ module qvit_mvau #(
 	localparam int WWORD = PE * SIMD * WBITS;
 	localparam int TWORD = NTHR > 0 ? PE * NTHR * ACCW : 1;
 	localparam int OUT_W = (PE*OBITS+7)/8*8;
+	localparam int POPCH = 16;                         // XNOR-popcount chunk width
 
 	// ---------------------------------------------------------------- issue
 	logic en;                      // pipeline advances this cycle
@@ -194,9 +195,16 @@ module qvit_mvau #(
 	logic [PE*ACCW-1:0] acc, acc_next;
 	for (genvar p = 0; p < PE; p++) begin : g_pe_acc
 		logic signed [ACCW-1:0] dsum;
-		if (MODE == 0) begin : g_popcount  // agreements of the bipolar codes: one popcount per PE
+		if (MODE == 0) begin : g_popcount
+			// agreements of the bipolar codes, counted in POPCH-bit chunks: fast in Verilator, and one
+			// $countones over hundreds of bits exhausts yosys' recursion
+			localparam int NCH = (SIMD + POPCH - 1) / POPCH;
 			wire [SIMD-1:0] agree = ~(b_x[SIMD-1:0] ^ b_w[p*SIMD +: SIMD]);
-			assign dsum = ACCW'($countones(agree));
+			wire [NCH*POPCH-1:0] agree_pad = (NCH*POPCH)'(agree);  // zero-extended after the XNOR
+			always_comb begin
+				dsum = '0;
+				for (int c = 0; c < NCH; c++) dsum = dsum + ACCW'($countones(agree_pad[c*POPCH +: POPCH]));
+			end
 		end else begin : g_sum
 			always_comb begin
 				dsum = '0;

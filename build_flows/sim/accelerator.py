@@ -127,8 +127,8 @@ def rtl_stages(model, nodes, rtl_dir: str | Path, fpgapart: str, clk_ns: float, 
 
 
 def sized_fifo_depths(hwm: list[int]) -> list[int]:
-    """FIFO depths from high-water marks observed without stalls: one more than the peak occupancy, so
-    no FIFO ever fills and the unstalled run repeats cycle for cycle (at least 2, FINN's minimum)."""
+    """FIFO depths from high-water marks observed without stalls: one more than the peak occupancy (at
+    least 2, FINN's minimum), so no FIFO fills that did not fill in the observed run."""
     return [max(2, int(h) + 1) for h in hwm]
 
 

@@ -98,12 +98,14 @@ class MVAU_lut_rtl(MVAU, RTLBackend):  # noqa: N801 (FINN's naming)
 
     def side_streams(self, model) -> list:
         """The layer's weight stream (mem_mode external) as the stitched top's side input, else none."""
+        return self._weight_stream(model.get_initializer(self.onnx_node.input[1]))
+
+    def _weight_stream(self, weights) -> list:
         from build_flows.sim import stitch
 
         shape = self.rtl_shape()
         if not shape.weight_stream:
             return []
-        weights = model.get_initializer(self.onnx_node.input[1])
         return [stitch.SideStream(shape.weight_bits, mvau_rtl.weight_stream_beats(shape, weights))]
 
     # ------------------------------------------------------------ execution
@@ -120,11 +122,8 @@ class MVAU_lut_rtl(MVAU, RTLBackend):  # noqa: N801 (FINN's naming)
         x = context[self.onnx_node.input[0]]
         odt = self.get_output_datatype()
         files = [Path(f) for f in self.get_rtl_file_list(abspath=True)]
-        side = []
-        if shape.weight_stream:
-            beats = mvau_rtl.weight_stream_beats(shape, context[self.onnx_node.input[1]])
-            side = [stitch.SideStream(shape.weight_bits, beats)]
-        stage = stitch.Stage(self.onnx_node.name, self.onnx_node.name, shape.in_bits, shape.out_bits, files, side)
+        stage = stitch.Stage(self.onnx_node.name, self.onnx_node.name, shape.in_bits, shape.out_bits, files,
+                             self._weight_stream(context[self.onnx_node.input[1]]))
         n = x.shape[0]
         res = simulate([stage], x.reshape(n, -1), shape.idt, shape.simd, odt, shape.pe,
                        int(np.prod(self.get_normal_output_shape()[1:])), Path(code_dir) / "sim")
@@ -143,11 +142,10 @@ class MVAU_lut_rtl(MVAU, RTLBackend):  # noqa: N801 (FINN's naming)
         per_mac = {"xnor": 2.5, "addsub": 2.9 * (ib + 1), "mul": mul}[shape.mode]
         n_thr = 0 if self.get_nodeattr("noActivation") else 2 ** shape.odt.bitwidth() - 1
         lane = shape.simd * per_mac + shape.accw + n_thr * math.ceil(shape.accw / 2)
-        rom = 0
-        if shape.weight_stream:
-            pass  # no ROM: the weights come in on in1_V
-        elif self.get_nodeattr("ram_style") == "distributed" or (self.get_nodeattr("ram_style") == "auto"
-                                                              and self.calc_wmem() <= 128):
+        rom = 0  # streamed weights (in1_V) need no ROM
+        lutram = self.get_nodeattr("ram_style") == "distributed" or (self.get_nodeattr("ram_style") == "auto"
+                                                                   and self.calc_wmem() <= 128)
+        if lutram and not shape.weight_stream:
             rom = shape.pe * shape.simd * wb * math.ceil(self.calc_wmem() / 64)
         return int(shape.pe * lane + rom + 40)
 

@@ -179,3 +179,31 @@ def test_yosys_step_counts_our_layers(mlp_build, capsys):
     assert set(st["blackboxes"]) == set(ys["not_synthesised"])
     assert st["LUT"] > ys["total_synthesised"]["LUT"] and st["FF"] > ys["total_synthesised"]["FF"]
     assert st["estimated_LUT_blackboxes"] > 0
+
+
+@pytest.mark.parametrize("mem_mode", ["internal_embedded", "external"])
+def test_layer_rtlsim_exec_mode(mlp_build, mem_mode, tmp_path):
+    """exec_mode "rtlsim": every MVAU_lut_rtl of the graph runs alone in Verilator (weights from its ROM or
+    on its weight stream) inside qonnx's execution; the result equals the python execution."""
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.core.onnx_exec import execute_onnx
+    from qonnx.custom_op.registry import getCustomOp
+
+    from build_flows.builder import _python_exec_copy
+
+    _, _, out = mlp_build
+    model = _python_exec_copy(ModelWrapper(str(out / "checkpoints" / "09_estimates.onnx")))
+    x = np.random.default_rng(9).standard_normal((1, 64)).astype(np.float32)
+    name_in, name_out = model.graph.input[0].name, model.graph.output[0].name
+    want = execute_onnx(model, {name_in: x})[name_out]
+    mvaus = [getCustomOp(n) for n in model.graph.node if n.op_type == "MVAU_lut_rtl"]
+    for inst in mvaus:
+        inst.set_nodeattr("mem_mode", mem_mode)
+        inst.set_nodeattr("code_gen_dir_ipgen", str(tmp_path / inst.onnx_node.name))
+        inst.generate_hdl(model, "xczu3eg-sfvc784-1-e", 5.0)
+        inst.set_nodeattr("exec_mode", "rtlsim")
+    got = execute_onnx(model, {name_in: x})[name_out]
+    assert np.array_equal(got, want)
+    assert all(inst.get_nodeattr("cycles_rtlsim") > 0 for inst in mvaus)
+    assert (tmp_path / mvaus[0].onnx_node.name / f"{mvaus[0].onnx_node.name}_weights.dat").exists() == (
+        mem_mode != "external")

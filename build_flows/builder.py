@@ -363,19 +363,13 @@ def _synth_stitched(model, ctx: BuildContext, blackbox: set[str]) -> dict:
     sized depths, width converters), with the layers yosys cannot read as black boxes."""
     from qonnx.custom_op.registry import getCustomOp
 
-    from build_flows.sim import stitch
+    from build_flows.sim.accelerator import layer_stage
     from build_flows.sim.yosys import YosysError, synth_stitched
 
     sim = ctx.report["sim"]
     depths = sim.get("fifo_sizing", {}).get("depths") or sim["fifo_depths"]
     nodes = {n.name: n for n in model.graph.node}
-    stages = []
-    for name in list(depths)[:-1]:
-        inst = getCustomOp(nodes[name])
-        files = [Path(f) for f in inst.get_rtl_file_list(abspath=True) if str(f).endswith((".v", ".sv"))]
-        side = inst.side_streams(model) if hasattr(inst, "side_streams") else []
-        stages.append(stitch.Stage(name, inst.get_nodeattr("gen_top_module"), inst.get_instream_width(0),
-                                   inst.get_outstream_width(0), files, side))
+    stages = [layer_stage(model, nodes[name]) for name in list(depths)[:-1]]
     try:
         counts = synth_stitched(stages, list(depths.values()), blackbox, ctx.dir / "yosys_stitched", ctx.board.part)
     except YosysError as e:

@@ -98,6 +98,15 @@ def _problems(model, nodes) -> list[tuple[str, str, str]]:
     return problems
 
 
+def layer_stage(model, node) -> stitch.Stage:
+    """The stitching view of a layer whose HDL has been generated: module, stream widths, sources, side inputs."""
+    inst = getCustomOp(node)
+    files = [Path(f) for f in inst.get_rtl_file_list(abspath=True) if str(f).endswith((".v", ".sv"))]
+    side = inst.side_streams(model) if hasattr(inst, "side_streams") else []
+    return stitch.Stage(node.name, inst.get_nodeattr("gen_top_module"), inst.get_instream_width(0),
+                        inst.get_outstream_width(0), files, side)
+
+
 def rtl_stages(model, nodes, rtl_dir: str | Path, fpgapart: str, clk_ns: float, default_fifo: int = 32) -> ChainInfo:
     """Generate the HDL of ``nodes`` (a single chain of ``model``'s dataflow layers) into ``rtl_dir/<layer>``
     and return the chain. Raises :class:`NoRTLError` listing every layer that cannot be simulated."""
@@ -112,10 +121,7 @@ def rtl_stages(model, nodes, rtl_dir: str | Path, fpgapart: str, clk_ns: float, 
         code_dir.mkdir(parents=True, exist_ok=True)
         inst.set_nodeattr("code_gen_dir_ipgen", str(code_dir))
         inst.generate_hdl(model, fpgapart, clk_ns)
-        files = [Path(f) for f in inst.get_rtl_file_list(abspath=True) if str(f).endswith((".v", ".sv"))]
-        side = inst.side_streams(model) if hasattr(inst, "side_streams") else []
-        stages.append(stitch.Stage(node.name, inst.get_nodeattr("gen_top_module"), inst.get_instream_width(0),
-                                   inst.get_outstream_width(0), files, side))
+        stages.append(layer_stage(model, node))
         finn_depth = inst.get_nodeattr("inFIFODepths")[0] if "inFIFODepths" in inst.get_nodeattr_types() else 2
         depths.append(max(int(finn_depth), default_fifo))
         expected = max(expected, int(inst.get_exp_cycles()))

@@ -147,6 +147,25 @@ def calibrate(model, images_u8: torch.Tensor, mean, std, batch_size: int) -> Non
             model(standardise(to_unit_float(images_u8[start:start + batch_size]), mean, std))
 
 
+def lineage(init: str | Path) -> dict | None:
+    """Provenance of a checkpoint that a run starts from (``--init``): the commands, epochs and wall
+    time that produced it, earlier continuations included, and its test top-1. Read from the metrics
+    beside it (``NAME.json`` of a shipped checkpoint or ``metrics.json`` of a run directory); None when
+    there are none."""
+    init = Path(init)
+    for meta in (init.with_suffix(".json"), init.parent / "metrics.json"):
+        if meta.exists():
+            m = json.loads(meta.read_text())
+            break
+    else:
+        return None
+    before = m.get("continued_from", {"commands": [], "epochs": 0, "wall_seconds": 0.0})
+    return {"commands": before["commands"] + m.get("commands", []),
+            "epochs": before["epochs"] + len(m.get("epochs", [])),
+            "wall_seconds": before["wall_seconds"] + m.get("wall_seconds", 0.0),
+            "test_top1": m.get("test_top1")}
+
+
 def _save(path: Path, obj):
     tmp = path.with_suffix(".tmp")
     torch.save(obj, tmp)
@@ -192,6 +211,8 @@ def train(cfg: TrainConfig, resume: bool = False, command: str = "") -> dict:
     gen = torch.Generator().manual_seed(cfg.seed)
     metrics = {"model": cfg.model, "dataset": cfg.dataset, "config": overrides,
                "train_config": dataclasses.asdict(cfg), "epochs": [], "wall_seconds": 0.0}
+    if cfg.init and (before := lineage(cfg.init)):
+        metrics["continued_from"] = before
     start_epoch = 0
     if resume:
         if not ckpt_path.exists():

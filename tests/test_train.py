@@ -54,9 +54,35 @@ def test_distillation_uses_the_teacher(tmp_path):
     plain = train(_cfg(tmp_path / "p", epochs=1))
     # same seed and data: only the loss differs, so the first-epoch losses differ
     assert soft["epochs"][0]["train_loss"] != plain["epochs"][0]["train_loss"]
-    hard = train(_cfg(tmp_path / "h", epochs=1, teacher=teacher, distill="hard",
-                      overrides={**SMALL, "distill_token": True}))
-    assert hard["test_top1"] >= 0
+    # with a distillation token only the teacher's loss reaches the distillation head: it stays at its
+    # initial weights without a teacher and is trained with one
+    token = {**SMALL, "distill_token": True}
+    train(_cfg(tmp_path / "h", epochs=1, teacher=teacher, distill="hard", overrides=token))
+    train(_cfg(tmp_path / "n", epochs=1, overrides=token))
+    hard = load_checkpoint(tmp_path / "h" / "model.pt").head_dist.weight
+    untaught = load_checkpoint(tmp_path / "n" / "model.pt").head_dist.weight
+    assert not torch.equal(hard, untaught)
+    assert torch.equal(untaught, _cfg_model(token).head_dist.weight)
+
+
+def _cfg_model(overrides):
+    """The model a digits run of _cfg starts from (same seed, same config)."""
+    from quant_models.registry import create_model
+
+    torch.manual_seed(0)
+    return create_model("ternaryvit-tiny", img_size=8, in_chans=1, num_classes=10, patch_size=2, **overrides)
+
+
+def test_continued_run_records_what_it_continued(tmp_path):
+    first = train(_cfg(tmp_path / "a", epochs=1), command="qvit train ... first")
+    second = train(_cfg(tmp_path / "b", epochs=1, init=str(tmp_path / "a" / "model.pt")), command="qvit train ... second")
+    third = train(_cfg(tmp_path / "c", epochs=1, init=str(tmp_path / "b" / "model.pt")), command="qvit train ... third")
+    assert second["continued_from"] == {"commands": ["qvit train ... first"], "epochs": 1,
+                                        "wall_seconds": first["wall_seconds"], "test_top1": first["test_top1"]}
+    assert third["continued_from"]["commands"] == ["qvit train ... first", "qvit train ... second"]
+    assert third["continued_from"]["epochs"] == 2
+    saved = json.loads((tmp_path / "c" / "metrics.json").read_text())
+    assert saved["continued_from"] == third["continued_from"]
 
 
 def test_train_command(tmp_path, capsys):

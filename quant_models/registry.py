@@ -111,4 +111,4 @@ def load_state(model: torch.nn.Module, state: dict, source: str) -> None:
 
 def _load_families() -> None:
     # Importing a family module runs its @register_model decorators.
-    from quant_models import mmfree, vit  # noqa: F401
+    from quant_models import convnet, mmfree, vit  # noqa: F401

@@ -61,11 +61,12 @@ class TrainConfig:
     stop_after: int | None = None  # end this invocation after N epochs (the run stays resumable)
 
 
-def dataset_overrides(ds: datasets.ImageSet) -> dict:
-    """Model config fields implied by a dataset (input size, channels, classes, patch size)."""
+def dataset_overrides(ds: datasets.ImageSet, model: str) -> dict:
+    """Model config fields implied by a dataset (input size, channels, classes, and the patch size of
+    the patch-embedding models, which are all but the ResNet teacher)."""
     c, h, _ = ds.shape
     out = dict(img_size=h, in_chans=c, num_classes=len(ds.classes))
-    if h in PATCH_FOR_SIZE:
+    if h in PATCH_FOR_SIZE and not model.startswith("resnet"):
         out["patch_size"] = PATCH_FOR_SIZE[h]
     return out
 
@@ -195,7 +196,7 @@ def train(cfg: TrainConfig, resume: bool = False, command: str = "") -> dict:
     if cfg.max_train:
         train_set = train_set.subset(np.arange(min(cfg.max_train, len(train_set))))
 
-    overrides = {**dataset_overrides(full), **cfg.overrides}
+    overrides = {**dataset_overrides(full, cfg.model), **cfg.overrides}
     if preset.drop_path and "drop_path" not in cfg.overrides and not cfg.model.startswith("mmfree"):
         overrides["drop_path"] = preset.drop_path
     if preset.dropout and "dropout" not in cfg.overrides:

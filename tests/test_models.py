@@ -11,7 +11,7 @@ ALL = list_models()
 
 def test_registry_has_every_family():
     for name in ["binaryvit-tiny", "binaryvit-star-tiny", "binaryvit-tiny-hw", "binaryvit-224",
-                 "ternaryvit-tiny", "mmfree-vit-tiny", "deit-tiny-fp"]:
+                 "ternaryvit-tiny", "mmfree-vit-tiny", "deit-tiny-fp", "resnet-tiny-fp"]:
         assert name in ALL
 
 

@@ -8,14 +8,13 @@ a teacher for ``qvit train --teacher``, not a model to build into hardware.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from quant_models.layers import conv2d, linear
-from quant_models.registry import register_model
+from quant_models.registry import configured, register_model
 
 
 @dataclass
@@ -80,10 +79,6 @@ class ResNet(nn.Module):
 @register_model
 def resnet_tiny_fp(**overrides):
     """Float ResNet-8 teacher (3 stages of 16/32/64 channels, one residual block each)."""
-    names = {f.name for f in dataclasses.fields(ResNetConfig)}
-    bad = sorted(set(overrides) - names)
-    if bad:
-        raise TypeError(f"unknown config fields {bad}; ResNetConfig has: {', '.join(sorted(names))}")
-    model = ResNet(dataclasses.replace(ResNetConfig(), **overrides))
+    model = ResNet(configured(ResNetConfig(), overrides))
     model.config_overrides = dict(overrides)
     return model

@@ -9,7 +9,6 @@ monotone function then a quantizer, i.e. thresholds), the candidate is a clippin
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 import torch
@@ -19,7 +18,7 @@ from torch import nn
 from quant_models.int_ops import MLGRUFn, exporting, mlgru_scan
 from quant_models.layers import InputQuant, ResidualAdd, act_scale, conv2d, grid_to_tokens, linear, norm, quant_act
 from quant_models.quantizers import power_of_two_scales, unit_interval_act
-from quant_models.registry import register_model
+from quant_models.registry import configured, register_model
 
 
 @dataclass
@@ -169,11 +168,7 @@ class MMFreeViT(nn.Module):
 @register_model
 def mmfree_vit_tiny(**overrides):
     """MatMul-free ViT: ternary BitLinear, MLGRU token mixer, GLU channel mixer."""
-    names = {f.name for f in dataclasses.fields(MMFreeConfig)}
-    bad = sorted(set(overrides) - names)
-    if bad:
-        raise TypeError(f"unknown config fields {bad}; MMFreeConfig has: {', '.join(sorted(names))}")
-    cfg = dataclasses.replace(MMFreeConfig(), **overrides)
+    cfg = configured(MMFreeConfig(), overrides)
     with power_of_two_scales(cfg.pot_scales):
         model = MMFreeViT(cfg)
     model.config_overrides = dict(overrides)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,6 +24,16 @@ def register_model(fn: Callable) -> Callable:
         raise ValueError(f"model {name!r} registered twice")
     _MODELS[name] = fn
     return fn
+
+
+def configured(base, overrides: dict):
+    """A model family's config dataclass ``base`` with ``overrides`` applied; a field the family
+    does not have raises a TypeError that lists the ones it has."""
+    names = {f.name for f in dataclasses.fields(base)}
+    bad = sorted(set(overrides) - names)
+    if bad:
+        raise TypeError(f"unknown config fields {bad}; {type(base).__name__} has: {', '.join(sorted(names))}")
+    return dataclasses.replace(base, **overrides)
 
 
 def list_models() -> list[str]:

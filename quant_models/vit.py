@@ -29,7 +29,7 @@ from quant_models.layers import (
     quant_act,
 )
 from quant_models.quantizers import power_of_two_scales
-from quant_models.registry import register_model
+from quant_models.registry import configured, register_model
 
 
 @dataclass
@@ -339,11 +339,7 @@ class VisionTransformer(nn.Module):
 
 
 def _build(base: ViTConfig, overrides: dict) -> VisionTransformer:
-    names = {f.name for f in dataclasses.fields(ViTConfig)}
-    bad = sorted(set(overrides) - names)
-    if bad:
-        raise TypeError(f"unknown config fields {bad}; ViTConfig has: {', '.join(sorted(names))}")
-    cfg = dataclasses.replace(base, **overrides)
+    cfg = configured(base, overrides)
     with power_of_two_scales(cfg.pot_scales):
         model = VisionTransformer(cfg)
     model.config_overrides = dict(overrides)

@@ -88,7 +88,8 @@ def evaluate(model, ds: datasets.ImageSet, batch_size: int = 500) -> float:
     correct = 0
     with torch.no_grad():
         for i in range(0, len(ds), batch_size):
-            x = standardise(to_unit_float(torch.from_numpy(ds.images[i:i + batch_size])), ds.mean, ds.std)
+            # torch.tensor copies: a cached test set may be read-only
+            x = standardise(to_unit_float(torch.tensor(ds.images[i:i + batch_size])), ds.mean, ds.std)
             correct += (model(x).argmax(1).numpy() == ds.labels[i:i + batch_size]).sum()
     return float(100.0 * correct / max(1, len(ds)))
 

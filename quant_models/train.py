@@ -168,6 +168,23 @@ def lineage(init: str | Path) -> dict | None:
             "test_top1": m.get("test_top1")}
 
 
+# Settings that --resume may change: they do not affect the numbers a run computes.
+RESUMABLE_CHANGES = {"out", "progress", "threads", "stop_after"}
+
+
+def _check_same_run(cfg: TrainConfig, started: dict, out: Path) -> None:
+    """Raise ValueError when ``cfg`` differs from the settings the run in ``out`` was started with in
+    anything but :data:`RESUMABLE_CHANGES`: resuming continues the same schedule and data order, so a
+    changed setting would silently produce a run that no single command describes."""
+    now = dataclasses.asdict(cfg)
+    changed = [f"{k} {started[k]!r} -> {now[k]!r}" for k in now
+               if k in started and k not in RESUMABLE_CHANGES and started[k] != now[k]]
+    if changed:
+        raise ValueError(f"--resume continues the run in {out} with its own settings, but these differ: {'; '.join(changed)}. "
+                         "Repeat the original options, or start a new run from its weights with "
+                         f"--init {out}/checkpoint.pt and the new options.")
+
+
 def _save(path: Path, obj):
     tmp = path.with_suffix(".tmp")
     torch.save(obj, tmp)
@@ -220,6 +237,7 @@ def train(cfg: TrainConfig, resume: bool = False, command: str = "") -> dict:
         if not ckpt_path.exists():
             raise FileNotFoundError(f"--resume given but {ckpt_path} does not exist; start the run without --resume")
         state = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+        _check_same_run(cfg, state["metrics"]["train_config"], out)
         model.load_state_dict(state["state_dict"])
         gen.set_state(state["generator"])
         torch.set_rng_state(state["torch_rng"])

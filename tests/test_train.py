@@ -39,6 +39,16 @@ def test_resume_reaches_the_same_state(tmp_path):
     assert [e["epoch"] for e in resumed["epochs"]] == [1, 2]
 
 
+def test_resume_with_other_settings_is_refused(tmp_path):
+    train(_cfg(tmp_path / "r", epochs=2, stop_after=1))
+    before = (tmp_path / "r" / "checkpoint.pt").read_bytes()
+    with pytest.raises(ValueError, match=r"epochs 2 -> 3; lr 0.003 -> 0.001.*--init"):
+        train(_cfg(tmp_path / "r", epochs=3, lr=1e-3), resume=True)
+    assert (tmp_path / "r" / "checkpoint.pt").read_bytes() == before
+    # threads and the progress bar do not change the numbers: allowed
+    assert len(train(_cfg(tmp_path / "r", epochs=2, threads=2, progress=True), resume=True)["epochs"]) == 2
+
+
 def test_existing_run_is_not_overwritten(tmp_path):
     train(_cfg(tmp_path / "r", epochs=1))
     before = (tmp_path / "r" / "checkpoint.pt").read_bytes()

@@ -76,7 +76,7 @@ class ResNet(nn.Module):
         return self.head(self.head_drop(x.mean(dim=(2, 3))))
 
 
-@register_model
+@register_model(config=ResNetConfig)
 def resnet_tiny_fp(**overrides):
     """Float ResNet-8 teacher (3 stages of 16/32/64 channels, one residual block each)."""
     model = ResNet(configured(ResNetConfig(), overrides))

@@ -41,7 +41,6 @@ class MMFreeConfig:
     input_bits: int = 8
     embed_weight: str | int = 8
     head_weight: str | int = 8
-    drop_path: float = 0.0
     dropout: float = 0.0
 
 
@@ -165,7 +164,7 @@ class MMFreeViT(nn.Module):
         return self.head(self.head_quant(self.head_drop(self.head_norm(x.mean(dim=1)))))
 
 
-@register_model
+@register_model(config=MMFreeConfig)
 def mmfree_vit_tiny(**overrides):
     """MatMul-free ViT: ternary BitLinear, MLGRU token mixer, GLU channel mixer."""
     cfg = configured(MMFreeConfig(), overrides)

@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 
 _MODELS: dict[str, Callable] = {}
+_CONFIGS: dict[str, type | None] = {}
 CHECKPOINT_DIR = Path(__file__).parent / "checkpoints"
 BREVITAS_LATE_KEY = "scaling_impl.value"
 
@@ -17,13 +18,31 @@ class UnknownModelError(ValueError):
     """A model name that is not registered."""
 
 
-def register_model(fn: Callable) -> Callable:
-    """Register a factory ``fn(**overrides) -> nn.Module`` under its name with '_' -> '-'."""
+def register_model(fn: Callable | None = None, *, config: type | None = None) -> Callable:
+    """Register a factory ``fn(**overrides) -> nn.Module`` under its name with '_' -> '-'.
+
+    Use it bare (``@register_model``) or naming the family's config dataclass
+    (``@register_model(config=ViTConfig)``). A declared config lets the trainer set exactly the
+    fields the model has (patch size, stochastic depth, dropout); an undeclared one gets only
+    ``img_size``, ``in_chans`` and ``num_classes``.
+    """
+    if fn is None:
+        return lambda f: register_model(f, config=config)
     name = fn.__name__.replace("_", "-")
     if name in _MODELS:
         raise ValueError(f"model {name!r} registered twice")
     _MODELS[name] = fn
+    _CONFIGS[name] = config
     return fn
+
+
+def config_fields(name: str) -> frozenset[str] | None:
+    """Field names of a registered model's config dataclass, or None if it declared none."""
+    _load_families()
+    if name not in _MODELS:
+        raise UnknownModelError(f"unknown model {name!r}. Available models: {', '.join(sorted(_MODELS))}")
+    config = _CONFIGS[name]
+    return None if config is None else frozenset(f.name for f in dataclasses.fields(config))
 
 
 def configured(base, overrides: dict):

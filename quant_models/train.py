@@ -24,7 +24,7 @@ from quant_models import data as datasets
 from quant_models.data.augment import PRESETS, augment, mix
 from quant_models.prune import l1_penalty
 from quant_models.quantizers import CALIBRATION_STEPS
-from quant_models.registry import create_model, load_checkpoint
+from quant_models.registry import config_fields, create_model, load_checkpoint
 
 # Patch size per input size: 8x8 digits need small patches; 28 and 32 use 4x4 patches.
 PATCH_FOR_SIZE = {8: 2}
@@ -61,13 +61,15 @@ class TrainConfig:
     stop_after: int | None = None  # end this invocation after N epochs (the run stays resumable)
 
 
-def dataset_overrides(ds: datasets.ImageSet, model: str) -> dict:
-    """Model config fields implied by a dataset (input size, channels, classes, and the patch size of
-    the patch-embedding models, which are all but the ResNet teacher)."""
+def model_overrides(ds: datasets.ImageSet, model: str, preset) -> dict:
+    """Config fields a training run sets on ``model``: input size, channels and classes from the
+    dataset, plus the patch size for small inputs and the preset's dropout and stochastic depth,
+    each only if the model's declared config has that field."""
     c, h, _ = ds.shape
     out = dict(img_size=h, in_chans=c, num_classes=len(ds.classes))
-    if h in PATCH_FOR_SIZE and not model.startswith("resnet"):
-        out["patch_size"] = PATCH_FOR_SIZE[h]
+    fields = config_fields(model) or frozenset(out)
+    optional = dict(patch_size=PATCH_FOR_SIZE.get(h), drop_path=preset.drop_path, dropout=preset.dropout)
+    out.update({k: v for k, v in optional.items() if v and k in fields})
     return out
 
 
@@ -214,11 +216,7 @@ def train(cfg: TrainConfig, resume: bool = False, command: str = "") -> dict:
     if cfg.max_train:
         train_set = train_set.subset(np.arange(min(cfg.max_train, len(train_set))))
 
-    overrides = {**dataset_overrides(full, cfg.model), **cfg.overrides}
-    if preset.drop_path and "drop_path" not in cfg.overrides and not cfg.model.startswith("mmfree"):
-        overrides["drop_path"] = preset.drop_path
-    if preset.dropout and "dropout" not in cfg.overrides:
-        overrides["dropout"] = preset.dropout
+    overrides = {**model_overrides(full, cfg.model, preset), **cfg.overrides}
     if cfg.init:
         model = load_checkpoint(cfg.init, **cfg.overrides)
         overrides = {**getattr(model, "config_overrides", {}), **cfg.overrides}

@@ -358,25 +358,25 @@ DEIT_TINY_FP = ViTConfig(weight=None, act_bits=None, attn_bits=None, mlp_act_bit
                          embed_dims=(128,), depths=(4,), num_heads=(4,), sr_ratios=(1,))
 
 
-@register_model
+@register_model(config=ViTConfig)
 def binaryvit_tiny(**overrides):
     """BinaryViT as published (W1A1, GAP head, pooling branches, affine residuals, pyramid, binary attention)."""
     return _build(BINARYVIT_TINY, overrides)
 
 
-@register_model
+@register_model(config=ViTConfig)
 def binaryvit_star_tiny(**overrides):
     """BinaryViT* : BinaryViT with an 8-bit patch embedding."""
     return _build(dataclasses.replace(BINARYVIT_TINY, embed_weight=8), overrides)
 
 
-@register_model
+@register_model(config=ViTConfig)
 def binaryvit_tiny_hw(**overrides):
     """BinaryViT for FINN: integer softmax, threshold activations, BatchNorm folded into thresholds."""
     return _build(BINARYVIT_TINY_HW, overrides)
 
 
-@register_model
+@register_model(config=ViTConfig)
 def binaryvit_224(**overrides):
     """The paper's ImageNet configuration: widths 64/128/256/512, depths 3/4/8/4, keys/values reduced x8/x4/x2."""
     cfg = dataclasses.replace(BINARYVIT_TINY, img_size=224, num_classes=1000, embed_dims=(64, 128, 256, 512),
@@ -384,13 +384,13 @@ def binaryvit_224(**overrides):
     return _build(cfg, overrides)
 
 
-@register_model
+@register_model(config=ViTConfig)
 def ternaryvit_tiny(**overrides):
     """BitNet-style ViT: absmean ternary weights, 4-bit activations and attention, integer softmax."""
     return _build(TERNARYVIT_TINY, overrides)
 
 
-@register_model
+@register_model(config=ViTConfig)
 def deit_tiny_fp(**overrides):
     """Full-precision DeiT-style teacher (class token, LayerNorm, GELU, float softmax)."""
     return _build(DEIT_TINY_FP, overrides)

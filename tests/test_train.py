@@ -4,8 +4,10 @@ import pytest
 import torch
 
 from build_flows.cli import main
-from quant_models import load_checkpoint
-from quant_models.train import TrainConfig, train
+from quant_models import create_model, load_checkpoint
+from quant_models import data as datasets
+from quant_models.data.augment import PRESETS
+from quant_models.train import TrainConfig, model_overrides, train
 
 SMALL = dict(embed_dims=(32, 64), depths=(1, 1), num_heads=(1, 2))
 
@@ -24,6 +26,19 @@ def test_training_on_digits_beats_chance_and_writes_its_files(tmp_path):
     assert {"train_acc", "val_acc", "seconds", "images_per_s"} <= set(saved["epochs"][0])
     model = load_checkpoint(tmp_path / "run" / "model.pt")
     assert model.cfg.img_size == 8 and model.cfg.patch_size == 2
+
+
+def test_each_model_gets_only_the_config_fields_it_declares():
+    digits = datasets.load("digits", "train")
+    strong = PRESETS["strong"]
+    vit = model_overrides(digits, "binaryvit-tiny-hw", strong)
+    assert vit == dict(img_size=8, in_chans=1, num_classes=10, patch_size=2,
+                       drop_path=strong.drop_path, dropout=strong.dropout)
+    assert "patch_size" not in model_overrides(digits, "resnet-tiny-fp", strong)
+    mmfree = model_overrides(digits, "mmfree-vit-tiny", strong)
+    assert "drop_path" not in mmfree and mmfree["patch_size"] == 2
+    for name in ("binaryvit-tiny-hw", "resnet-tiny-fp", "mmfree-vit-tiny"):
+        create_model(name, **model_overrides(digits, name, strong))  # every field set is one the model takes
 
 
 def test_resume_reaches_the_same_state(tmp_path):

@@ -21,6 +21,14 @@ from quant_models.registry import CHECKPOINT_DIR, load_checkpoint
 from quant_models.train import evaluate
 
 
+# Table order within a dataset: float teachers, then ternary, MatMul-free and binary students.
+KIND_ORDER = ("-fp", "ternary", "mmfree", "binary")
+
+
+def kind_rank(model_name: str) -> int:
+    return next((i for i, k in enumerate(KIND_ORDER) if k in model_name), len(KIND_ORDER))
+
+
 def rows():
     for ckpt in sorted(CHECKPOINT_DIR.glob("*.pt")):
         meta = json.loads(ckpt.with_suffix(".json").read_text()) if ckpt.with_suffix(".json").exists() else {}
@@ -43,10 +51,10 @@ def main(argv=None):
     p.add_argument("--out", default=str(Path(__file__).with_name("accuracy.md")))
     args = p.parse_args(argv)
     torch.set_num_threads(2)
-    table = list(rows())
+    table = sorted(rows(), key=lambda r: (r["dataset"], kind_rank(r["model"]), r["model"]))
     lines = ["# Accuracy of the shipped checkpoints\n",
              f"Measured by `benchmarks/accuracy.py` on {datetime.date.today()} ({describe(torch.get_num_threads())}); "
-             "full test sets.\n",
+             "full test sets. Per dataset: float teachers, then the ternary, MatMul-free and binary students.\n",
              "| dataset | model | top-1 % | params | OPs/image | epochs | training time (min) | command |",
              "|---|---|---|---|---|---|---|---|"]
     for r in table:

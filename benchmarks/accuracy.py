@@ -20,7 +20,6 @@ from quant_models.export import model_input_shape
 from quant_models.registry import CHECKPOINT_DIR, load_checkpoint
 from quant_models.train import evaluate
 
-
 # Table order within a dataset: float teachers, then ternary, MatMul-free and binary students.
 KIND_ORDER = ("-fp", "ternary", "mmfree", "binary")
 

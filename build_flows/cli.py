@@ -122,8 +122,13 @@ def cmd_train(args) -> int:
                       lr=args.lr, preset=args.preset, seed=args.seed, threads=args.threads, data_root=args.data_root,
                       max_train=args.max_train, teacher=args.teacher, distill=args.distill, distill_alpha=args.distill_alpha,
                       overrides=_overrides(args.set), progress=not args.no_progress, prune_l1=args.prune_l1,
-                      init=args.init)
+                      init=args.init, stop_after=args.stop_after)
     metrics = train(cfg, resume=args.resume, command="qvit " + " ".join(sys.argv[1:]) if argv_is_cli() else "")
+    if "test_top1" not in metrics:
+        done = len(metrics["epochs"])
+        print(f"stopped after epoch {done} of {args.epochs} (--stop-after); {args.out}/checkpoint.pt holds the run. "
+              "Continue it with the same command plus --resume (and without --stop-after to finish).")
+        return 0
     print(f"test top-1 {metrics['test_top1']:.2f}% on {metrics['test_size']} images after {len(metrics['epochs'])} epochs "
           f"({metrics['wall_seconds']:.0f} s); wrote {args.out}/checkpoint.pt, model.pt, metrics.json")
     return 0
@@ -231,6 +236,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--init", help="start from the weights and config of this checkpoint (fine-tuning a pruned model)")
     t.add_argument("--prune-l1", type=float, default=0.0, help="L1 weight on pruning gates (needs --set prune_gates=true)")
     t.add_argument("--no-progress", action="store_true")
+    t.add_argument("--stop-after", type=int, default=None, metavar="N",
+                   help="end this invocation after N epochs; the run continues later with --resume")
     t.add_argument("--set", action="append", metavar="KEY=VALUE", help="model config override")
     t.set_defaults(func=cmd_train)
 

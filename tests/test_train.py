@@ -113,11 +113,15 @@ def test_continued_run_records_what_it_continued(tmp_path):
 
 
 def test_train_command(tmp_path, capsys):
-    args = ["train", "--model", "binaryvit-tiny-hw", "--dataset", "digits", "--out", str(tmp_path / "c"), "--epochs", "1",
+    args = ["train", "--model", "binaryvit-tiny-hw", "--dataset", "digits", "--out", str(tmp_path / "c"), "--epochs", "2",
             "--threads", "1", "--no-progress", "--set", "embed_dims=[16,32]", "--set", "depths=[1,1]",
             "--set", "num_heads=[1,1]"]
-    assert main(args) == 0
-    assert "test top-1" in capsys.readouterr().out
+    assert main([*args, "--stop-after", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "stopped after epoch 1 of 2" in out and "test top-1" not in out
+    assert main([*args, "--resume"]) == 0
+    out = capsys.readouterr().out
+    assert "epoch 2/2" in out and "epoch 1/2" not in out and "test top-1" in out
     assert main(args) == 2 and "--resume" in capsys.readouterr().err
     assert main(["train", "--model", "binaryvit-tiny-hw", "--dataset", "mnist", "--out", str(tmp_path / "d")]) == 2
 

@@ -73,6 +73,19 @@ def model_overrides(ds: datasets.ImageSet, model: str, preset) -> dict:
     return out
 
 
+def check_fits_dataset(model, ds: datasets.ImageSet, dataset: str, role: str, path: str) -> None:
+    """Raise a ValueError if a loaded checkpoint (``role``: "--teacher" or "--init") was built for other
+    inputs or classes than ``ds``."""
+    c, h, _ = ds.shape
+    want = dict(img_size=h, in_chans=c, num_classes=len(ds.classes))
+    have = {k: getattr(model.cfg, k, None) for k in want}
+    if have != want:
+        raise ValueError(
+            f"{role} {path} takes {have['img_size']}x{have['img_size']}x{have['in_chans']} inputs and "
+            f"{have['num_classes']} classes, but {dataset} has {h}x{h}x{c} and {want['num_classes']}. "
+            f"Use a checkpoint trained on {dataset} (train one with `qvit train --dataset {dataset}`).")
+
+
 def to_unit_float(images_u8: torch.Tensor) -> torch.Tensor:
     """uint8 [B, H, W, C] -> float [B, C, H, W] in [0, 1] (augmentation works here)."""
     return images_u8.permute(0, 3, 1, 2).float() / 255.0
@@ -219,10 +232,13 @@ def train(cfg: TrainConfig, resume: bool = False, command: str = "") -> dict:
     overrides = {**model_overrides(full, cfg.model, preset), **cfg.overrides}
     if cfg.init:
         model = load_checkpoint(cfg.init, **cfg.overrides)
+        check_fits_dataset(model, full, cfg.dataset, "--init", cfg.init)
         overrides = {**getattr(model, "config_overrides", {}), **cfg.overrides}
     else:
         model = create_model(cfg.model, **overrides)
     teacher = load_checkpoint(cfg.teacher).eval() if cfg.teacher else None
+    if teacher is not None:
+        check_fits_dataset(teacher, full, cfg.dataset, "--teacher", cfg.teacher)
     steps_per_epoch = len(train_set) // cfg.batch_size
     total, warmup = cfg.epochs * steps_per_epoch, int(cfg.warmup_epochs * steps_per_epoch)
     gen = torch.Generator().manual_seed(cfg.seed)

@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -110,6 +111,18 @@ def test_continued_run_records_what_it_continued(tmp_path):
     assert third["continued_from"]["epochs"] == 2
     saved = json.loads((tmp_path / "c" / "metrics.json").read_text())
     assert saved["continued_from"] == third["continued_from"]
+
+
+def test_teacher_or_init_for_another_dataset_is_refused(tmp_path, capsys):
+    shipped = Path(__file__).parent.parent / "quant_models" / "checkpoints"
+    teacher = shipped / "resnet-tiny-fp_fashion-mnist.pt"
+    with pytest.raises(ValueError, match=r"--teacher .* takes 28x28x1 inputs and 10 classes, but digits has 8x8x1"):
+        train(_cfg(tmp_path / "t", teacher=str(teacher)))
+    args = ["train", "--model", "ternaryvit-tiny", "--dataset", "digits", "--out", str(tmp_path / "i"),
+            "--init", str(shipped / "ternaryvit-tiny_cifar10.pt")]
+    assert main(args) == 2
+    assert "--init" in (err := capsys.readouterr().err) and "32x32x3" in err and "trained on digits" in err
+    assert not (tmp_path / "t").exists() and not (tmp_path / "i").exists()
 
 
 def test_train_command(tmp_path, capsys):

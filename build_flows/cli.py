@@ -121,6 +121,7 @@ def cmd_train(args) -> int:
     cfg = TrainConfig(model=args.model, dataset=args.dataset, out=args.out, epochs=args.epochs, batch_size=args.batch_size,
                       lr=args.lr, preset=args.preset, seed=args.seed, threads=args.threads, data_root=args.data_root,
                       max_train=args.max_train, teacher=args.teacher, distill=args.distill, distill_alpha=args.distill_alpha,
+                      distill_tau=args.distill_tau,
                       overrides=_overrides(args.set), progress=not args.no_progress, prune_l1=args.prune_l1,
                       init=args.init, stop_after=args.stop_after)
     metrics = train(cfg, resume=args.resume, command="qvit " + " ".join(sys.argv[1:]) if argv_is_cli() else "")
@@ -232,8 +233,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--teacher", help="teacher checkpoint (model.pt of an earlier run) for distillation")
     t.add_argument("--distill", default="soft", help="soft (logit KL, BinaryViT) | hard (teacher argmax, DeiT)")
     t.add_argument("--distill-alpha", type=float, default=0.5, help="weight of the distillation loss")
+    t.add_argument("--distill-tau", type=float, default=1.0, help="softmax temperature of soft distillation")
     t.add_argument("--resume", action="store_true", help="continue the run in --out from its last epoch")
-    t.add_argument("--init", help="start from the weights and config of this checkpoint (fine-tuning a pruned model)")
+    t.add_argument("--init", help="start from the weights and config of this checkpoint "
+                                  "(fine-tuning, a new schedule, a pruned model)")
     t.add_argument("--prune-l1", type=float, default=0.0, help="L1 weight on pruning gates (needs --set prune_gates=true)")
     t.add_argument("--no-progress", action="store_true")
     t.add_argument("--stop-after", type=int, default=None, metavar="N",

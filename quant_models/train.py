@@ -213,6 +213,9 @@ def train(cfg: TrainConfig, resume: bool = False, command: str = "") -> dict:
         raise ValueError(f"unknown preset {cfg.preset!r}; available: {', '.join(PRESETS)}")
     if cfg.distill not in ("soft", "hard"):
         raise ValueError(f"--distill must be 'soft' or 'hard', got {cfg.distill!r}")
+    if cfg.teacher and not (cfg.distill_tau > 0 and 0 <= cfg.distill_alpha <= 1):
+        raise ValueError(f"--distill-tau must be > 0 and --distill-alpha in [0, 1]; "
+                         f"got {cfg.distill_tau} and {cfg.distill_alpha}")
     out = Path(cfg.out)
     ckpt_path = out / "checkpoint.pt"
     if out.exists() and ckpt_path.exists() and not resume:

@@ -95,8 +95,6 @@ def test_distillation_uses_the_teacher(tmp_path):
 
 def _cfg_model(overrides):
     """The model a digits run of _cfg starts from (same seed, same config)."""
-    from quant_models.registry import create_model
-
     torch.manual_seed(0)
     return create_model("ternaryvit-tiny", img_size=8, in_chans=1, num_classes=10, patch_size=2, **overrides)
 

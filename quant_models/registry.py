@@ -38,9 +38,7 @@ def register_model(fn: Callable | None = None, *, config: type | None = None) ->
 
 def config_fields(name: str) -> frozenset[str] | None:
     """Field names of a registered model's config dataclass, or None if it declared none."""
-    _load_families()
-    if name not in _MODELS:
-        raise UnknownModelError(f"unknown model {name!r}. Available models: {', '.join(sorted(_MODELS))}")
+    _require(name)
     config = _CONFIGS[name]
     return None if config is None else frozenset(f.name for f in dataclasses.fields(config))
 
@@ -74,9 +72,7 @@ def create_model(name: str, pretrained: str | None = None, **overrides) -> torch
     ``pretrained`` names a shipped checkpoint by dataset (e.g. ``"fashion-mnist"``); the input size
     and class count then come from the checkpoint.
     """
-    _load_families()
-    if name not in _MODELS:
-        raise UnknownModelError(f"unknown model {name!r}. Available models: {', '.join(sorted(_MODELS))}")
+    _require(name)
     if pretrained is None:
         model = _MODELS[name](**overrides)
         model.registry_name = name
@@ -137,6 +133,13 @@ def load_state(model: torch.nn.Module, state: dict, source: str) -> None:
     leftover = [k for k in result.missing_keys + result.unexpected_keys if not k.endswith(BREVITAS_LATE_KEY)]
     if leftover:
         raise ValueError(f"checkpoint {source} does not match the model: {', '.join(leftover[:5])}")
+
+
+def _require(name: str) -> None:
+    """Load the model families; raise UnknownModelError, listing the registered names, if ``name`` is not one."""
+    _load_families()
+    if name not in _MODELS:
+        raise UnknownModelError(f"unknown model {name!r}. Available models: {', '.join(sorted(_MODELS))}")
 
 
 def _load_families() -> None:

@@ -61,14 +61,19 @@ class TrainConfig:
     stop_after: int | None = None  # end this invocation after N epochs (the run stays resumable)
 
 
+def dataset_fields(ds: datasets.ImageSet) -> dict:
+    """The config fields every model takes from its dataset: input size, channels, classes."""
+    c, h, _ = ds.shape
+    return dict(img_size=h, in_chans=c, num_classes=len(ds.classes))
+
+
 def model_overrides(ds: datasets.ImageSet, model: str, preset) -> dict:
     """Config fields a training run sets on ``model``: input size, channels and classes from the
     dataset, plus the patch size for small inputs and the preset's dropout and stochastic depth,
     each only if the model's declared config has that field."""
-    c, h, _ = ds.shape
-    out = dict(img_size=h, in_chans=c, num_classes=len(ds.classes))
+    out = dataset_fields(ds)
     fields = config_fields(model) or frozenset(out)
-    optional = dict(patch_size=PATCH_FOR_SIZE.get(h), drop_path=preset.drop_path, dropout=preset.dropout)
+    optional = dict(patch_size=PATCH_FOR_SIZE.get(out["img_size"]), drop_path=preset.drop_path, dropout=preset.dropout)
     out.update({k: v for k, v in optional.items() if v and k in fields})
     return out
 
@@ -76,13 +81,13 @@ def model_overrides(ds: datasets.ImageSet, model: str, preset) -> dict:
 def check_fits_dataset(model, ds: datasets.ImageSet, dataset: str, role: str, path: str) -> None:
     """Raise a ValueError if a loaded checkpoint (``role``: "--teacher" or "--init") was built for other
     inputs or classes than ``ds``."""
-    c, h, _ = ds.shape
-    want = dict(img_size=h, in_chans=c, num_classes=len(ds.classes))
+    want = dataset_fields(ds)
     have = {k: getattr(model.cfg, k, None) for k in want}
     if have != want:
         raise ValueError(
             f"{role} {path} takes {have['img_size']}x{have['img_size']}x{have['in_chans']} inputs and "
-            f"{have['num_classes']} classes, but {dataset} has {h}x{h}x{c} and {want['num_classes']}. "
+            f"{have['num_classes']} classes, but {dataset} has {want['img_size']}x{want['img_size']}x{want['in_chans']} "
+            f"and {want['num_classes']}. "
             f"Use a checkpoint trained on {dataset} (train one with `qvit train --dataset {dataset}`).")
 
 

@@ -15,9 +15,9 @@ import torch
 from machine import describe
 
 from quant_models import data
+from quant_models.checkpoint import load_checkpoint, read_checkpoint, shipped_checkpoints
 from quant_models.complexity import count
 from quant_models.export import model_input_shape
-from quant_models.registry import CHECKPOINT_DIR, load_checkpoint
 from quant_models.train import evaluate
 
 # Table order within a dataset: float teachers, then ternary, MatMul-free and binary students.
@@ -29,10 +29,10 @@ def kind_rank(model_name: str) -> int:
 
 
 def rows():
-    for ckpt in sorted(CHECKPOINT_DIR.glob("*.pt")):
+    for ckpt in shipped_checkpoints():
         meta = json.loads(ckpt.with_suffix(".json").read_text()) if ckpt.with_suffix(".json").exists() else {}
         model = load_checkpoint(ckpt)
-        dataset = meta.get("dataset") or torch.load(ckpt, weights_only=True).get("dataset")
+        dataset = meta.get("dataset") or read_checkpoint(ckpt).get("dataset")
         test = data.load(dataset, "test")
         c = count(model, model_input_shape(model))
         yield {

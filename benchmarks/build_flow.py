@@ -24,12 +24,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.machine import describe  # noqa: E402
 from build_flows.boards import get_board  # noqa: E402
-from build_flows.builder import BuildError, build  # noqa: E402
+from build_flows.build import BuildError, build  # noqa: E402
 from build_flows.config import BuildConfig  # noqa: E402
+from quant_models.checkpoint import CHECKPOINT_DIR  # noqa: E402
 from quant_models.export import to_qonnx  # noqa: E402
 from quant_models.layers import quant_act  # noqa: E402
 from quant_models.quantizers import BinaryAct, BinaryWeightPerTensor  # noqa: E402
-from quant_models.registry import CHECKPOINT_DIR  # noqa: E402
 
 HERE = Path(__file__).parent
 TARGET_FPS = 5311  # measured FPS of FINN's cnv-w1a1 on AUP-ZU3
@@ -101,7 +101,7 @@ def run_one(name, size, board, tmp) -> dict:
     start = time.time()
     error = None
     try:
-        report = build(cfg, log=lambda *_: None)
+        report = build(cfg, log=lambda *_: None).to_dict()
     except BuildError as e:
         error = str(e).splitlines()[0]
         report = json.loads((out / "report.json").read_text())
@@ -122,20 +122,19 @@ def best_within_budget(build_dir: Path, board: str, clock_mhz: float) -> dict:
     the target over the specialised graph of a finished build."""
     from qonnx.core.modelwrapper import ModelWrapper
 
-    from build_flows.builder import _binary_macs
-    from build_flows.folding import layer_table, performance, set_folding
+    from build_flows.build.folding import binary_macs, layer_table, performance, set_folding
 
     b = get_board(board)
     ckpt = next(iter(sorted((build_dir / "checkpoints").glob("*_specialize_layers.onnx"))), None)
     if ckpt is None:
         return {}
     model = ModelWrapper(str(ckpt))
-    macs = _binary_macs(model)
+    macs = binary_macs(model)
 
     def fold(fps):
         set_folding(model, clock_mhz * 1e6 / fps)
         rows = layer_table(model, b.part)
-        lut, bram = sum(r["LUT"] for r in rows), sum(r["BRAM"] for r in rows)
+        lut, bram = sum(r.LUT for r in rows), sum(r.BRAM for r in rows)
         real = clock_mhz * 1e6 / max(1, performance(model)["max_cycles"])
         return real, lut, bram, lut <= 0.7 * b.lut and bram <= 2 * b.bram36
 
@@ -182,7 +181,7 @@ def main(argv=None):
              f"`qvit build MODEL --board B --target-fps {TARGET_FPS} --until estimates` (FINN's cnv-w1a1 measures "
              f"{TARGET_FPS} FPS on AUP-ZU3). Estimates are "
              "FINN's resource models for its layers and ours for our layers (first-order, see "
-             "`build_flows/hw_ops.py`), not synthesis results. Bit-exact: FINN's python execution of the hardware "
+             "`build_flows/layers/`), not synthesis results. Bit-exact: FINN's python execution of the hardware "
              "graph equals QONNX execution of the export on every vector.", "",
              "| model | input | board | weights | nodes in hardware | bit-exact | est. FPS | LUT | BRAM18 | DSP | "
              "fits budget | roofline fraction | build time (s) |",

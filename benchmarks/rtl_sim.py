@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.build_flow import _plain  # noqa: E402 (random-weight export with calibrated statistics)
 from benchmarks.machine import describe  # noqa: E402
 from build_flows.boards import LUT_PER_BINARY_MAC  # noqa: E402
-from build_flows.builder import build  # noqa: E402
+from build_flows.build import build  # noqa: E402
 from build_flows.config import BuildConfig  # noqa: E402
 from quant_models.quantizers import BinaryAct, BinaryWeightPerTensor  # noqa: E402
 
@@ -69,7 +69,7 @@ def stitched(name, net, shape, fps, tmp, mem_mode="internal_embedded") -> dict:
     out = tmp / name
     t0 = time.time()
     report = build(BuildConfig(model=onnx, out=str(out), target_fps=fps, until="yosys", mem_mode=mem_mode,
-                               sim_size_fifos=True), log=lambda *_: None)
+                               sim_size_fifos=True), log=lambda *_: None).to_dict()
     build_s = time.time() - t0
     model = ModelWrapper(str(out / "checkpoints" / "10_sim.onnx"))
     x = np.random.default_rng(0).standard_normal((VECTORS, *shape[1:])).astype(np.float32)
@@ -100,8 +100,8 @@ def stitched(name, net, shape, fps, tmp, mem_mode="internal_embedded") -> dict:
 def lut_per_mac(tmp) -> list[dict]:
     from qonnx.core.datatype import DataType as DT
 
-    from build_flows.rtl import mvau
-    from build_flows.sim.yosys import synth
+    from build_flows.rtl.mvau import codegen as mvau
+    from build_flows.synth.yosys import synth
 
     rows = []
     for simd, pe in ((16, 4), (32, 8), (64, 16)):

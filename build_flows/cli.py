@@ -136,16 +136,14 @@ def cmd_train(args) -> int:
 
 
 def cmd_prune(args) -> int:
-    import torch
-
-    from quant_models import load_checkpoint
+    from quant_models import load_checkpoint, save_checkpoint
     from quant_models.prune import gated_mlps, prune
 
     model = load_checkpoint(args.checkpoint)
     before = sum(p.numel() for p in model.parameters())
     widths = [len(m.gate) for _, m in gated_mlps(model)]
     small = prune(model, args.rate)
-    torch.save({"model": small.registry_name, "config": small.config_overrides, "state_dict": small.state_dict()}, args.out)
+    save_checkpoint(args.out, small)
     after = sum(p.numel() for p in small.parameters())
     print(f"MLP widths {widths} -> {list(small.cfg.mlp_hidden)}; parameters {before:,} -> {after:,}; wrote {args.out}")
     print(f"fine-tune it with: qvit train --init {args.out} --model {small.registry_name} --dataset ... --out ...")
@@ -153,16 +151,16 @@ def cmd_prune(args) -> int:
 
 
 def cmd_build(args) -> int:
-    from build_flows.builder import BuildError, build, summary
-    from build_flows.config import BuildConfig
+    from build_flows.build import BuildError, build, summary
+    from build_flows.config import BuildConfig, fields_from_args
 
-    fields = dict(model=args.model, out=args.out, board=args.board, clock_mhz=args.clock_mhz, target_fps=args.target_fps,
-                  folding_file=args.folding_file, checkpoint=args.checkpoint, until=args.until, mem_mode=args.mem_mode,
-                  verify_vectors=args.vectors, model_overrides=_overrides(args.set) or None)
+    fields = fields_from_args(args, BuildConfig, "build")
+    if args.set:
+        fields["model_overrides"] = _overrides(args.set)
     if args.config:
         cfg = BuildConfig.load(args.config, **fields)
     else:
-        cfg = BuildConfig(**{k: v for k, v in fields.items() if v is not None})
+        cfg = BuildConfig(**fields)
     try:
         report = build(cfg)
     except BuildError as e:
@@ -175,16 +173,15 @@ def cmd_build(args) -> int:
 
 
 def cmd_sim(args) -> int:
-    from build_flows.builder import BuildError, build, summary
-    from build_flows.config import BuildConfig
+    from build_flows.build import BuildError, build, summary
+    from build_flows.config import BuildConfig, fields_from_args
 
     cfg_path = Path(args.dir) / "build_config.yaml"
     if not cfg_path.exists():
         print(f"error: {args.dir} is not a build directory (no build_config.yaml); run `qvit build MODEL --out "
               f"{args.dir} --until sim` first", file=sys.stderr)
         return 2
-    cfg = BuildConfig.load(cfg_path, out=args.dir, until="sim", sim_vectors=args.vectors, sim_stall=args.stall,
-                           sim_fifo_depth=args.fifo_depth, sim_size_fifos=args.size_fifos)
+    cfg = BuildConfig.load(cfg_path, out=args.dir, until="sim", **fields_from_args(args, BuildConfig, "sim"))
     try:
         report = build(cfg, rerun=("sim",))
     except BuildError as e:
@@ -196,7 +193,7 @@ def cmd_sim(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from build_flows.config import MEM_MODES
+    from build_flows.config import BuildConfig, add_arguments
 
     p = argparse.ArgumentParser(prog="qvit", description="Binary and ternary ViTs from Brevitas QAT to FINN accelerators.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -245,31 +242,14 @@ def build_parser() -> argparse.ArgumentParser:
     t.set_defaults(func=cmd_train)
 
     bd = sub.add_parser("build", help="compile a model to a FINN dataflow accelerator (estimates without Vivado)")
-    bd.add_argument("model", help="registered model name or QONNX file")
-    bd.add_argument("--out", required=True, help="build directory (checkpoints per step, report.json)")
-    bd.add_argument("--board", help="board (see `qvit boards`; default AUP-ZU3)")
-    bd.add_argument("--clock-mhz", type=float, help="clock (default: the board's)")
-    bd.add_argument("--target-fps", type=float, help="frames per second the folding should reach")
-    bd.add_argument("--folding-file", help="FINN folding JSON that overrides the automatic folding")
-    bd.add_argument("--checkpoint", help="checkpoint for a registered model (default: the shipped one)")
-    bd.add_argument("--mem-mode", choices=MEM_MODES,
-                    help="where MVAU weights live: internal_embedded (default) or internal_decoupled (ROMs in the "
-                         "layer), external (an AXI-stream input of the accelerator per layer, fed by the host)")
-    bd.add_argument("--until", help="stop after this step (default: the last step that can run here; "
-                    "'sim' adds the Verilator simulation of the stitched RTL)")
-    bd.add_argument("--vectors", type=int, help="verification vectors (default 4)")
+    add_arguments(bd, BuildConfig, "build")
     bd.add_argument("--config", help="YAML file of build config fields (command-line flags override it)")
     bd.add_argument("--set", action="append", metavar="KEY=VALUE", help="model config override")
     bd.set_defaults(func=cmd_build)
 
     sm = sub.add_parser("sim", help="cycle-accurate Verilator simulation of a built accelerator (layers all in RTL)")
     sm.add_argument("dir", help="build directory of `qvit build` (resumes it through the sim step)")
-    sm.add_argument("--vectors", type=int, help="random input vectors to compare with QONNX (default 8)")
-    sm.add_argument("--stall", type=float, help="valid/ready stall probability of the second, stalled run (default 0.3)")
-    sm.add_argument("--fifo-depth", type=int, help="depth of FIFOs FINN sized smaller (default 32)")
-    sm.add_argument("--size-fifos", action="store_true", default=None,
-                    help="size every FIFO from its simulated occupancy, check it by simulating again, and write "
-                         "the depths into the layers (FINN's inFIFODepths/outFIFODepths) for IP stitching")
+    add_arguments(sm, BuildConfig, "sim")
     sm.set_defaults(func=cmd_sim)
 
     pr = sub.add_parser("prune", help="remove the least important MLP dimensions of a gated model")

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from build_flows.rtl import RTL_DIR
+from build_flows.rtl import STREAM_DIR
 from build_flows.sim import verilator
 
 
@@ -17,7 +17,7 @@ def _top(ibits, obits, path):
 		.m_axis_tvalid(out0_V_TVALID), .m_axis_tdata(out0_V_TDATA));
 endmodule
 """)
-    return [RTL_DIR / "qvit_dwc.sv", path]
+    return [STREAM_DIR / "qvit_dwc.sv", path]
 
 
 def _beats(bits, width):

@@ -3,21 +3,17 @@ top with FIFOs, simulated in Verilator, bit-exact against QONNX and FINN's pytho
 without random stalls; a corrupted accelerator is caught; layers without RTL are listed."""
 
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from brevitas import nn as qnn
+from mlp_models import export_mlp
 from torch import nn
 
 from build_flows.cli import main
 from quant_models.export import to_qonnx
 from quant_models.quantizers import BinaryAct, BinaryWeightPerTensor
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
-from test_build import _export  # noqa: E402 (the tests' binary MLP)
 
 
 class BinaryCNN(nn.Module):
@@ -44,7 +40,7 @@ def _build(model, out, *extra):
 @pytest.fixture(scope="module")
 def mlp_build(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("mlp")
-    onnx = _export(tmp / "mlp.onnx", widths=(64, 64, 32, 10), tail=qnn.QuantIdentity(act_quant=BinaryAct))
+    onnx = export_mlp(tmp / "mlp.onnx", widths=(64, 64, 32, 10), tail=qnn.QuantIdentity(act_quant=BinaryAct))
     code, report = _build(onnx, tmp / "b", "--target-fps", "1000000")
     return code, report, tmp / "b"
 
@@ -84,7 +80,7 @@ def test_qvit_sim_resimulates_a_build(mlp_build, capsys):
 def test_external_weights_stitched_simulation_is_bit_exact(tmp_path):
     """--mem-mode external: every MVAU takes its weights on a stream; the stitched top exposes one weight
     input per MVAU (in1_V, in2_V, ...), which the testbench feeds (stalled like the data input)."""
-    onnx = _export(tmp_path / "mlp.onnx", widths=(64, 64, 32, 10), tail=qnn.QuantIdentity(act_quant=BinaryAct))
+    onnx = export_mlp(tmp_path / "mlp.onnx", widths=(64, 64, 32, 10), tail=qnn.QuantIdentity(act_quant=BinaryAct))
     code, report = _build(onnx, tmp_path / "b", "--target-fps", "1000000", "--mem-mode", "external")
     assert code == 0
     _check_sim(report)
@@ -134,13 +130,12 @@ def test_corrupted_accelerator_is_caught(mlp_build, tmp_path):
     from qonnx.core.modelwrapper import ModelWrapper
     from qonnx.core.onnx_exec import execute_onnx
 
-    from build_flows.builder import _python_exec_copy
-    from build_flows.sim.accelerator import simulate_dataflow
+    from build_flows.sim.accelerator import python_exec_copy, simulate_dataflow
 
     _, _, out = mlp_build
     model = ModelWrapper(str(out / "checkpoints" / "09_estimates.onnx"))
     x = np.random.default_rng(5).standard_normal((6, 64)).astype(np.float32)
-    py = _python_exec_copy(model)
+    py = python_exec_copy(model)
     want = np.stack([execute_onnx(py, {py.graph.input[0].name: v[None]})[py.graph.output[0].name].reshape(-1) for v in x])
     mvau = next(n for n in model.graph.node if n.op_type == "MVAU_lut_rtl")
     w = model.get_initializer(mvau.input[1]).copy()
@@ -152,7 +147,7 @@ def test_corrupted_accelerator_is_caught(mlp_build, tmp_path):
 
 def test_layers_without_rtl_are_listed(tmp_path, capsys):
     """A float output scale (ChannelFloat) has no RTL: `--until sim` names it and exits non-zero."""
-    onnx = _export(tmp_path / "mlp.onnx")
+    onnx = export_mlp(tmp_path / "mlp.onnx")
     code, report = _build(onnx, tmp_path / "b", "--target-fps", "100000")
     err = capsys.readouterr().err
     assert code == 2
@@ -163,16 +158,16 @@ def test_layers_without_rtl_are_listed(tmp_path, capsys):
 def test_yosys_step_counts_our_layers(mlp_build, capsys):
     """`--until yosys` resumes after sim and synthesises each of our RTL layers; finn-rtllib layers
     (SystemVerilog beyond yosys' parser) are listed with the reason."""
-    from build_flows.builder import build
+    from build_flows.build import build
     from build_flows.config import BuildConfig
 
     _, _, out = mlp_build
     report = build(BuildConfig.load(out / "build_config.yaml", out=str(out), until="yosys"))
-    ys = report["yosys"]
-    mvaus = [layer["name"] for layer in report["layers"] if layer["op"] == "MVAU_lut_rtl"]
+    ys = report.yosys
+    mvaus = [layer.name for layer in report.layers if layer.op == "MVAU_lut_rtl"]
     assert sorted(ys["layers"]) == sorted(mvaus)
     assert all(v["LUT"] > 0 and v["DSP"] == 0 and v["estimated_LUT"] > 0 for v in ys["layers"].values())
-    assert set(ys["not_synthesised"]) == {layer["name"] for layer in report["layers"]} - set(mvaus)
+    assert set(ys["not_synthesised"]) == {layer.name for layer in report.layers} - set(mvaus)
     assert ys["total_synthesised"]["LUT"] == sum(v["LUT"] for v in ys["layers"].values())
     # the whole stitched design: our layers plus FIFOs and width converters, finn-rtllib layers boxed
     st = ys["stitched"]
@@ -189,10 +184,10 @@ def test_layer_rtlsim_exec_mode(mlp_build, mem_mode, tmp_path):
     from qonnx.core.onnx_exec import execute_onnx
     from qonnx.custom_op.registry import getCustomOp
 
-    from build_flows.builder import _python_exec_copy
+    from build_flows.sim.accelerator import python_exec_copy
 
     _, _, out = mlp_build
-    model = _python_exec_copy(ModelWrapper(str(out / "checkpoints" / "09_estimates.onnx")))
+    model = python_exec_copy(ModelWrapper(str(out / "checkpoints" / "09_estimates.onnx")))
     x = np.random.default_rng(9).standard_normal((1, 64)).astype(np.float32)
     name_in, name_out = model.graph.input[0].name, model.graph.output[0].name
     want = execute_onnx(model, {name_in: x})[name_out]

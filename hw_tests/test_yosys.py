@@ -4,10 +4,10 @@ import dataclasses
 
 import numpy as np
 import pytest
-from test_mvau_rtl import _case
+from mvau_cases import case as _case
 
-from build_flows.rtl import mvau
-from build_flows.sim.yosys import group_cells, synth
+from build_flows.rtl.mvau import codegen as mvau
+from build_flows.synth.yosys import group_cells, synth
 
 
 @pytest.mark.parametrize("style,bram", [("block", True), ("distributed", False)])

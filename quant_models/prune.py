@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import torch
 
+from quant_models.checkpoint import load_state
+from quant_models.registry import create_model
 from quant_models.vit import Mlp, VisionTransformer
 
 
@@ -51,8 +53,6 @@ def prune(model: VisionTransformer, rate: float, min_width: int = 4) -> VisionTr
     overrides = dict(getattr(model, "config_overrides", {}))
     overrides["mlp_hidden"] = tuple(len(keep[n]) for n, _ in mlps)
     overrides["prune_gates"] = True
-    from quant_models.registry import create_model, load_state
-
     name = model.registry_name
     small = create_model(name, **overrides)
     state = {}

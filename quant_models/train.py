@@ -21,10 +21,11 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from quant_models import data as datasets
+from quant_models.checkpoint import atomic_save, load_checkpoint, save_checkpoint
 from quant_models.data.augment import PRESETS, augment, mix
 from quant_models.prune import l1_penalty
 from quant_models.quantizers import CALIBRATION_STEPS
-from quant_models.registry import config_fields, create_model, load_checkpoint
+from quant_models.registry import config_fields, create_model
 
 # Patch size per input size: 8x8 digits need small patches; 28 and 32 use 4x4 patches.
 PATCH_FOR_SIZE = {8: 2}
@@ -135,30 +136,6 @@ def _distill_loss(cfg: TrainConfig, out, target_soft, teacher_logits):
     return (1 - cfg.distill_alpha) * ce + cfg.distill_alpha * kd
 
 
-SUBSET = 1000  # shipped checkpoints record their accuracy on the first SUBSET test images
-
-
-def ship_run(run_dir: str | Path, dest: str | Path | None = None) -> Path:
-    """Copy a finished run's weights into the package's shipped checkpoints as
-    ``<model>_<dataset>.pt`` with ``.json`` metrics (plus the accuracy on the first ``SUBSET`` test
-    images, which a test reproduces). Returns the checkpoint path."""
-    from quant_models.registry import CHECKPOINT_DIR
-
-    run_dir = Path(run_dir)
-    ckpt = torch.load(run_dir / "model.pt", map_location="cpu", weights_only=True)
-    metrics = json.loads((run_dir / "metrics.json").read_text())
-    model = load_checkpoint(run_dir / "model.pt")
-    test = datasets.load(metrics["dataset"], "test")
-    metrics["test_top1_subset"] = evaluate(model, test.subset(np.arange(SUBSET)))
-    metrics["subset_size"] = SUBSET
-    dest = Path(dest or CHECKPOINT_DIR)
-    dest.mkdir(parents=True, exist_ok=True)
-    out = dest / f"{ckpt['model']}_{metrics['dataset']}.pt"
-    torch.save({k: ckpt[k] for k in ("model", "config", "state_dict", "dataset", "test_top1")}, out)
-    out.with_suffix(".json").write_text(json.dumps(metrics, indent=2))
-    return out
-
-
 def calibrate(model, images_u8: torch.Tensor, mean, std, batch_size: int) -> None:
     """Run the activation-scale statistics passes (train mode, no gradient) on the first batches,
     so that every learned scale is initialised before the first optimizer step."""
@@ -203,12 +180,6 @@ def _check_same_run(cfg: TrainConfig, started: dict, out: Path) -> None:
         raise ValueError(f"--resume continues the run in {out} with its own settings, but these differ: {'; '.join(changed)}. "
                          "Repeat the original options, or start a new run from its weights with "
                          f"--init {out}/checkpoint.pt and the new options.")
-
-
-def _save(path: Path, obj):
-    tmp = path.with_suffix(".tmp")
-    torch.save(obj, tmp)
-    tmp.replace(path)  # atomic: an interrupted save never leaves a broken checkpoint
 
 
 def train(cfg: TrainConfig, resume: bool = False, command: str = "") -> dict:
@@ -328,15 +299,15 @@ def train(cfg: TrainConfig, resume: bool = False, command: str = "") -> dict:
         # one line per epoch, with or without the progress bar (the log of a background run)
         print(f"epoch {epoch + 1}/{cfg.epochs}: loss {record['train_loss']:.3f} train {record['train_acc']:.1f}% "
               f"val {val_acc:.2f}% ({seconds:.0f} s, {record['images_per_s']:.0f} img/s)", flush=True)
-        _save(ckpt_path, {"model": cfg.model, "config": overrides, "state_dict": model.state_dict(),
-                          "optimizer": opt.state_dict(), "generator": gen.get_state(), "torch_rng": torch.get_rng_state(),
-                          "epoch": epoch + 1, "metrics": metrics})
+        atomic_save(ckpt_path, {"model": cfg.model, "config": overrides, "state_dict": model.state_dict(),
+                                "optimizer": opt.state_dict(), "generator": gen.get_state(),
+                                "torch_rng": torch.get_rng_state(), "epoch": epoch + 1, "metrics": metrics})
     if end_epoch < cfg.epochs:
         return metrics
     metrics["test_top1"] = evaluate(model, test)
     metrics["test_size"] = len(test)
     metrics["train_images_per_s"] = float(np.mean([e["images_per_s"] for e in metrics["epochs"]])) if metrics["epochs"] else 0
-    _save(out / "model.pt", {"model": cfg.model, "config": overrides, "state_dict": model.state_dict(),
-                             "test_top1": metrics["test_top1"], "dataset": cfg.dataset})
+    save_checkpoint(out / "model.pt", cfg.model, overrides, model.state_dict(),
+                    test_top1=metrics["test_top1"], dataset=cfg.dataset)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     return metrics

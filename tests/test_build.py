@@ -4,51 +4,17 @@ user error the issue lists."""
 import json
 
 import pytest
-import torch
-from brevitas import nn as qnn
+from mlp_models import export_mlp
 from torch import nn
 
-from build_flows import builder
-from build_flows.builder import BuildError, build
+from build_flows.build import DEFAULT_STEPS, ESTIMATE_STEPS, STEP_FUNCTIONS, BuildError, build
 from build_flows.cli import main
 from build_flows.config import BuildConfig
-from quant_models.export import to_qonnx
-from quant_models.quantizers import BinaryAct, BinaryWeightPerTensor
-
-
-class BinaryMLP(nn.Module):
-    """Binary MLP of the supported layers: sign -> binary linear -> BatchNorm -> sign -> ... -> linear."""
-
-    def __init__(self, widths=(64, 64, 10), tail=None):
-        super().__init__()
-        layers = []
-        for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
-            layers.append(qnn.QuantIdentity(act_quant=BinaryAct, return_quant_tensor=True))
-            layers.append(qnn.QuantLinear(a, b, bias=False, weight_quant=BinaryWeightPerTensor))
-            if i < len(widths) - 2:
-                layers.append(nn.BatchNorm1d(b))
-        self.body = nn.Sequential(*layers)
-        self.tail = tail or nn.Identity()
-
-    def forward(self, x):
-        return self.tail(self.body(x))
-
-
-def _export(path, **kw):
-    torch.manual_seed(0)
-    m = BinaryMLP(**kw).eval()
-    with torch.no_grad():
-        for mod in m.modules():
-            if isinstance(mod, nn.BatchNorm1d):
-                mod.running_mean.uniform_(-3, 3)
-                mod.bias.uniform_(-1, 1)
-    to_qonnx(m, path, (1, kw.get("widths", (64,))[0]))
-    return str(path)
 
 
 @pytest.fixture(scope="module")
 def mlp_onnx(tmp_path_factory):
-    return _export(tmp_path_factory.mktemp("mlp") / "mlp.onnx")
+    return export_mlp(tmp_path_factory.mktemp("mlp") / "mlp.onnx")
 
 
 def test_binary_mlp_maps_every_node_and_is_bit_exact(mlp_onnx, tmp_path, capsys):
@@ -61,11 +27,11 @@ def test_binary_mlp_maps_every_node_and_is_bit_exact(mlp_onnx, tmp_path, capsys)
     assert {"name", "op", "PE", "SIMD", "cycles", "LUT", "BRAM", "DSP"} <= set(report["layers"][0])
     assert report["binary_ops_per_image"] == 64 * 64 + 64 * 10
     assert 0 < report["roofline_fraction"] < 1
-    assert [s["name"] for s in report["steps"]] == builder.STEP_NAMES[: builder.STEP_NAMES.index("estimates") + 1]
+    assert [s["name"] for s in report["steps"]] == ESTIMATE_STEPS
     assert all(s["status"] == "done" for s in report["steps"])
     assert (tmp_path / "b" / "build_config.yaml").exists() and len(list((tmp_path / "b" / "checkpoints").glob("*.onnx"))) == 10
     out = capsys.readouterr().out
-    assert "5/5 nodes in hardware" in out and "needs Vivado" in out
+    assert "5/5 nodes in hardware" in out and "need Vivado" in out
 
 
 def test_resume_after_an_injected_failure(mlp_onnx, tmp_path, monkeypatch):
@@ -75,9 +41,8 @@ def test_resume_after_an_injected_failure(mlp_onnx, tmp_path, monkeypatch):
         calls.append(1)
         raise RuntimeError("injected")
 
-    steps = list(builder.STEPS)
-    i = builder.STEP_NAMES.index("folding")
-    monkeypatch.setattr(builder, "STEPS", steps[:i] + [("folding", broken)] + steps[i + 1:])
+    i = DEFAULT_STEPS.index("folding")
+    monkeypatch.setitem(STEP_FUNCTIONS, "folding", broken)
     cfg = BuildConfig(model=mlp_onnx, out=str(tmp_path / "r"))
     with pytest.raises(BuildError, match="step 'folding' failed.*injected"):
         build(cfg)
@@ -85,11 +50,11 @@ def test_resume_after_an_injected_failure(mlp_onnx, tmp_path, monkeypatch):
     assert kept[-1] == f"{i - 1:02d}_specialize_layers.onnx" and len(kept) == i
     state = json.loads((tmp_path / "r" / "build_state.json").read_text())
     assert state["steps"][-1] == {**state["steps"][-1], "name": "folding", "status": "failed"}
-    monkeypatch.setattr(builder, "STEPS", steps)
+    monkeypatch.undo()
     logs = []
     report = build(cfg, log=logs.append)
     assert logs[0] == f"resuming after step 'specialize_layers' ({i - 1:02d}_specialize_layers.onnx)"
-    assert all(s["status"] == "done" for s in report["steps"]) and len(calls) == 1
+    assert all(s["status"] == "done" for s in report.steps) and len(calls) == 1
 
 
 def test_bad_onnx_is_explained(tmp_path, capsys):
@@ -102,7 +67,7 @@ def test_bad_onnx_is_explained(tmp_path, capsys):
 
 
 def test_unsupported_op_lists_every_unmapped_node(tmp_path, capsys):
-    path = _export(tmp_path / "tanh.onnx", tail=nn.Tanh())
+    path = export_mlp(tmp_path / "tanh.onnx", tail=nn.Tanh())
     assert main(["build", path, "--out", str(tmp_path / "s")]) == 2
     err = capsys.readouterr().err
     assert "did not map to hardware" in err and "(Tanh): tanh not followed by a quantizer" in err
@@ -118,7 +83,7 @@ def test_infeasible_target_reports_best_reachable(mlp_onnx, tmp_path, capsys):
 
 
 def test_design_over_the_board_budget(tmp_path, capsys):
-    path = _export(tmp_path / "wide.onnx", widths=(512, 512, 512, 10))
+    path = export_mlp(tmp_path / "wide.onnx", widths=(512, 512, 512, 10))
     assert main(["build", path, "--out", str(tmp_path / "w"), "--board", "Pynq-Z2", "--target-fps", "1e7"]) == 2
     assert "over Pynq-Z2's budget" in capsys.readouterr().err
 

@@ -3,10 +3,9 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 
 from build_flows.cli import main
-from quant_models import create_model
+from quant_models import create_model, save_checkpoint
 
 
 def test_models_lists_every_model_with_counts(capsys):
@@ -30,7 +29,7 @@ def test_export_with_checkpoint(tmp_path, capsys):
     cfg = dict(img_size=28, in_chans=1, embed_dims=[16, 32], depths=[1, 1], num_heads=[1, 1])
     model = create_model("ternaryvit-tiny", **cfg)
     ckpt = tmp_path / "c.pt"
-    torch.save({"model": "ternaryvit-tiny", "config": cfg, "state_dict": model.state_dict()}, ckpt)
+    save_checkpoint(ckpt, model)
     assert main(["export", "--model", "ternaryvit-tiny", "--checkpoint", str(ckpt), "--out", str(tmp_path / "t.onnx"),
                  "--samples", "1"]) == 0
     assert "input [1, 1, 28, 28]" in capsys.readouterr().out
@@ -50,11 +49,11 @@ def test_user_errors_exit_2_with_a_reason(args, message, capsys):
 def test_mismatched_checkpoint_names_tensors(tmp_path, capsys):
     small = create_model("binaryvit-tiny-hw", embed_dims=(16, 32), depths=(1, 1), num_heads=(1, 1))
     ckpt = tmp_path / "c.pt"
-    torch.save({"model": "binaryvit-tiny-hw", "config": {}, "state_dict": small.state_dict()}, ckpt)
+    save_checkpoint(ckpt, "binaryvit-tiny-hw", {}, small.state_dict())
     assert main(["export", "--model", "binaryvit-tiny-hw", "--checkpoint", str(ckpt), "--out", str(tmp_path / "x.onnx")]) == 2
     err = capsys.readouterr().err
     assert "does not match the model" in err and "shape mismatches" in err
-    torch.save({"model": "ternaryvit-tiny", "config": {}, "state_dict": {}}, ckpt)
+    save_checkpoint(ckpt, "ternaryvit-tiny", {}, {})
     assert main(["export", "--model", "binaryvit-tiny-hw", "--checkpoint", str(ckpt), "--out", str(tmp_path / "x.onnx")]) == 2
     assert "is for model 'ternaryvit-tiny'" in capsys.readouterr().err
 

@@ -11,9 +11,9 @@ from qonnx.core.onnx_exec import execute_onnx
 from qonnx.custom_op.registry import getCustomOp
 
 import build_flows  # noqa: F401  (registers the domain of our layers)
-from build_flows.hw_ops import DOMAIN
-from build_flows.lowering import compose_layouts, lower_to_hw
-from build_flows.thresholds import NotMonotonicError, apply_steps, find_steps
+from build_flows.layers import QVIT_DOMAIN
+from build_flows.lowering import ComposeLayouts, lower_to_hw
+from build_flows.lowering.thresholds import NotMonotonicError, apply_steps, find_steps
 from quant_models import create_model
 from quant_models.export import to_qonnx
 
@@ -56,12 +56,12 @@ def _assert_bit_exact(src, hw, vectors=3):
 def test_every_node_maps_and_python_execution_is_bit_exact(name, size, tmp_path):
     src = _exported(name, size, tmp_path / "m.onnx")
     hw, unmapped = lower_to_hw(src)
-    hw = compose_layouts(hw)
+    hw = hw.transform(ComposeLayouts())
     assert unmapped == []
     assert all(is_fpgadataflow_node(n) for n in hw.graph.node)
     ops = {n.op_type for n in hw.graph.node}
     assert {"MVAU", "Thresholding"} <= ops
-    assert ("MLGRUHW" in ops) if name.startswith("mmfree") else ({"IntSoftmaxHW", "StreamMatMul"} <= ops)
+    assert ("StreamMLGRU" in ops) if name.startswith("mmfree") else ({"StreamSoftmax", "StreamMatMul"} <= ops)
     _assert_bit_exact(src, hw)
 
 
@@ -94,10 +94,10 @@ def test_layout_runs_collapse():
     src = _exported("binaryvit-tiny-hw", "28x28x1", "/tmp/qvit_test_layout.onnx")
     hw, _ = lower_to_hw(src)
     before = sum(n.op_type == "StreamLayout" for n in hw.graph.node)
-    hw = compose_layouts(hw)
+    hw = hw.transform(ComposeLayouts())
     after = [n for n in hw.graph.node if n.op_type == "StreamLayout"]
     assert len(after) < before
-    assert all(n.domain == DOMAIN for n in after)
+    assert all(n.domain == QVIT_DOMAIN for n in after)
     for n in after:
         inst = getCustomOp(n)
         g = inst.get_nodeattr("gather")
@@ -128,25 +128,24 @@ def test_non_monotonic_function_is_refused():
 
 
 def test_transformation_form_and_a_whole_build(tmp_path):
-    from build_flows.builder import build
+    from build_flows.build import build
     from build_flows.config import BuildConfig
-    from build_flows.lowering import ComposeLayouts, LowerToHardware
 
     src = _exported("ternaryvit-tiny", "28x28x1", tmp_path / "t.onnx")
-    lower = LowerToHardware()
-    hw = src.transform(lower).transform(ComposeLayouts())
-    assert lower.unmapped == [] and all(is_fpgadataflow_node(n) for n in hw.graph.node)
+    hw, unmapped = lower_to_hw(src)
+    hw = hw.transform(ComposeLayouts())
+    assert unmapped == [] and all(is_fpgadataflow_node(n) for n in hw.graph.node)
     report = build(BuildConfig(model=str(tmp_path / "t.onnx"), out=str(tmp_path / "b"), target_fps=2000, until="estimates"),
-                   log=lambda *_: None)
+                   log=lambda *_: None).to_dict()
     assert report["nodes_hw"] == report["nodes_total"] and report["verification"]["qonnx_vs_finn_python"]["bit_exact"]
-    assert report["estimated"]["fps"] >= 2000 and {"IntSoftmaxHW", "StreamMatMul"} <= {layer["op"] for layer in report["layers"]}
+    assert report["estimated"]["fps"] >= 2000 and {"StreamSoftmax", "StreamMatMul"} <= {layer["op"] for layer in report["layers"]}
 
 
 def test_shipped_checkpoint_lowers_completely_and_exactly(tmp_path):
     """Trained weights have negative BatchNorm scales (quantizers that count downwards): residual adds
     and attention take per-channel signs, and everything stays exact."""
     from quant_models import load_checkpoint
-    from quant_models.registry import CHECKPOINT_DIR
+    from quant_models.checkpoint import CHECKPOINT_DIR
 
     model = load_checkpoint(CHECKPOINT_DIR / "binaryvit-tiny-hw_fashion-mnist.pt")
     to_qonnx(model, tmp_path / "s.onnx", (1, 1, 28, 28))
@@ -156,4 +155,4 @@ def test_shipped_checkpoint_lowers_completely_and_exactly(tmp_path):
     signed = [n for n in hw.graph.node if n.op_type in ("AddStreams", "StreamMatMul")
               and any(a.name.startswith("signs") for a in n.attribute)]
     assert signed, "expected some channels counting downwards in a trained model"
-    _assert_bit_exact(src, compose_layouts(hw), vectors=2)
+    _assert_bit_exact(src, hw.transform(ComposeLayouts()), vectors=2)

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from quant_models import create_model, data
-from quant_models.registry import CHECKPOINT_DIR
+from quant_models.checkpoint import CHECKPOINT_DIR, shipped_checkpoints
 from quant_models.train import evaluate
 
-SHIPPED = sorted(CHECKPOINT_DIR.glob("*.pt"))
+SHIPPED = shipped_checkpoints()
 
 
 def test_the_package_ships_checkpoints():

@@ -7,6 +7,7 @@ import torch
 from build_flows.cli import main
 from quant_models import create_model, load_checkpoint
 from quant_models import data as datasets
+from quant_models.checkpoint import read_checkpoint
 from quant_models.data.augment import PRESETS
 from quant_models.train import TrainConfig, model_overrides, train
 
@@ -47,8 +48,8 @@ def test_resume_reaches_the_same_state(tmp_path):
     train(_cfg(tmp_path / "b", epochs=2, stop_after=1))  # an interrupted run
     assert not (tmp_path / "b" / "model.pt").exists()
     resumed = train(_cfg(tmp_path / "b", epochs=2), resume=True)
-    a = torch.load(tmp_path / "a" / "model.pt", weights_only=True)["state_dict"]
-    b = torch.load(tmp_path / "b" / "model.pt", weights_only=True)["state_dict"]
+    a = read_checkpoint(tmp_path / "a" / "model.pt")["state_dict"]
+    b = read_checkpoint(tmp_path / "b" / "model.pt")["state_dict"]
     assert a.keys() == b.keys()
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert resumed["test_top1"] == straight["test_top1"]

@@ -16,6 +16,7 @@ import numpy as np
 from qonnx.core.datatype import DataType
 from qonnx.custom_op.registry import getCustomOp
 
+from build_flows.layers import layer_facts
 from build_flows.sim import stitch
 from build_flows.sim.run import SimResult, simulate
 
@@ -45,51 +46,51 @@ class ChainInfo:
 
 
 def split_host_layouts(model) -> tuple[list, list, list]:
-    """(leading, core, trailing) nodes: a ``StreamLayout`` (a fixed reorder, such as NCHW <-> NHWC) at the
-    very start or end of the graph is the host driver's job when it packs the input and unpacks the
-    output buffer (as FINN's driver does), so it is applied in numpy around the simulated core."""
-    nodes = [n for n in model.graph.node if not _identity_layout(n)]
-    lead = nodes[:1] if nodes and nodes[0].op_type == "StreamLayout" else []
-    trail = nodes[-1:] if len(nodes) > 1 and nodes[-1].op_type == "StreamLayout" else []
+    """(leading, core, trailing) nodes: a fixed reorder (a layer whose ``host_reorder`` is set, such as
+    NCHW <-> NHWC) at the very start or end of the graph is the host driver's job when it packs the input
+    and unpacks the output buffer (as FINN's driver does), so it is applied in numpy around the simulated core."""
+    nodes = [n for n in model.graph.node if not _is_wire(n)]
+    lead = nodes[:1] if nodes and _reorder(nodes[0]) is not None else []
+    trail = nodes[-1:] if len(nodes) > 1 and _reorder(nodes[-1]) is not None else []
     return lead, nodes[len(lead): len(nodes) - len(trail)], trail
 
 
-def _identity_layout(node) -> bool:
-    """A StreamLayout that keeps the stream order (e.g. NCHW -> NHWC with one channel) is a wire."""
-    if node.op_type != "StreamLayout":
-        return False
-    gather = np.asarray(getCustomOp(node).get_nodeattr("gather"))
-    return bool(np.array_equal(gather, np.arange(len(gather))))
+def _reorder(node) -> np.ndarray | None:
+    try:
+        return layer_facts(node).host_reorder()
+    except Exception:  # noqa: BLE001 - not a hardware layer at all
+        return None
+
+
+def _is_wire(node) -> bool:
+    """A reorder that keeps the stream order (e.g. NCHW -> NHWC with one channel) is a wire."""
+    gather = _reorder(node)
+    return gather is not None and bool(np.array_equal(gather, np.arange(len(gather))))
 
 
 def host_layout(node, x: np.ndarray) -> np.ndarray:
-    """Apply a boundary StreamLayout to a batch [n, ...] -> [n, values]."""
-    gather = np.asarray(getCustomOp(node).get_nodeattr("gather"), dtype=np.int64)
-    return x.reshape(len(x), -1)[:, gather]
+    """Apply a boundary reorder layer to a batch [n, ...] -> [n, values]."""
+    return x.reshape(len(x), -1)[:, _reorder(node)]
 
 
 def _source(model, tensor: str) -> str:
     """The tensor behind any identity layouts (wires) in front of ``tensor``."""
     producer = model.find_producer(tensor)
-    while producer is not None and _identity_layout(producer):
+    while producer is not None and _is_wire(producer):
         tensor = producer.input[0]
         producer = model.find_producer(tensor)
     return tensor
 
 
 def _problems(model, nodes) -> list[tuple[str, str, str]]:
-    from finn.custom_op.fpgadataflow.rtlbackend import RTLBackend
-
     problems = []
     for i, node in enumerate(nodes):
         try:
-            inst = getCustomOp(node)
+            why = layer_facts(node).rtl_reason()
         except Exception:  # noqa: BLE001 - not a custom op at all
             problems.append((node.name, node.op_type, "not a hardware layer"))
             continue
-        if not isinstance(inst, RTLBackend):
-            why = ("qvit-fpga layer without RTL yet (python execution and estimates only)"
-                   if node.domain.endswith(".qvit") else "FINN layer without an RTL variant (HLS: needs Vitis HLS)")
+        if why is not None:
             problems.append((node.name, node.op_type, why))
         elif len([t for t in node.input if model.get_initializer(t) is None]) != 1 or len(node.output) != 1:
             problems.append((node.name, node.op_type, "not a single-stream layer (stitching supports chains)"))
@@ -102,7 +103,7 @@ def layer_stage(model, node) -> stitch.Stage:
     """The stitching view of a layer whose HDL has been generated: module, stream widths, sources, side inputs."""
     inst = getCustomOp(node)
     files = [Path(f) for f in inst.get_rtl_file_list(abspath=True) if str(f).endswith((".v", ".sv"))]
-    side = inst.side_streams(model) if hasattr(inst, "side_streams") else []
+    side = layer_facts(inst).side_streams(model)
     return stitch.Stage(node.name, inst.get_nodeattr("gen_top_module"), inst.get_instream_width(0),
                         inst.get_outstream_width(0), files, side)
 
@@ -178,3 +179,16 @@ def simulate_dataflow(model, x: np.ndarray, workdir: str | Path, fpgapart: str, 
             res.outputs = host_layout(node, res.outputs)
         results.append(res)
     return results, chain
+
+
+def python_exec_copy(model):
+    """A copy of a specialised graph whose RTL layers execute in python (FINN names that mode of its
+    RTL layers "cppsim": their base class's python execution)."""
+    from finn.util.fpgadataflow import is_rtl_node
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    copy = ModelWrapper(model.model.__deepcopy__())
+    for node in copy.graph.node:
+        if is_rtl_node(node):
+            getCustomOp(node).set_nodeattr("exec_mode", "cppsim")
+    return copy

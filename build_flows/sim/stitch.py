@@ -16,15 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from build_flows.rtl import RTL_DIR
+from build_flows.rtl import STREAM_DIR
 from build_flows.sim.verilator import TOP
-
-
-def finn_rtllib() -> Path:
-    """finn-rtllib inside the finn-plus wheel."""
-    import finn
-
-    return Path(finn.__file__).parent / "finn-rtllib"
 
 
 @dataclass
@@ -132,7 +125,7 @@ def write_top(stages: list[Stage], fifo_depths: list[int], path: str | Path, hwm
               "\tassign top_out_tready = out0_V_TREADY;", "endmodule", ""]
     path = Path(path)
     path.write_text("\n".join(lines))
-    sources = [RTL_DIR / "qvit_fifo.sv", RTL_DIR / "qvit_dwc.sv"]
+    sources = [STREAM_DIR / "qvit_fifo.sv", STREAM_DIR / "qvit_dwc.sv"]
     for st in stages:
         sources += st.sources
     sources.append(path)

@@ -134,11 +134,6 @@ class FixedPoint:
     levels: int
 
 
-def fixed_point_counts(fp: FixedPoint, n: np.ndarray) -> np.ndarray:
-    n = np.asarray(n, dtype=np.int64)
-    return np.clip((fp.mult * n + fp.add) >> fp.shift, 0, fp.levels)
-
-
 def fit_fixed_point(steps: Steps, lo: int, hi: int, max_shift: int = 30, max_span: int = 1 << 20) -> FixedPoint | None:
     """The fixed-point form of integer-input thresholds, checked on every input in [lo, hi]; None if
     the steps are not evenly spaced enough for any multiplier up to ``max_shift`` bits."""

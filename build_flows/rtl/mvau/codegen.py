@@ -13,9 +13,7 @@ from pathlib import Path
 import numpy as np
 from qonnx.core.datatype import DataType
 
-from build_flows.rtl import RTL_DIR
-
-SOURCE = RTL_DIR / "qvit_mvau.sv"
+SOURCE = Path(__file__).with_name("qvit_mvau.sv")
 MODES = {"xnor": 0, "addsub": 1, "mul": 2}
 RAM_STYLES = {"auto": "auto", "block": "block", "distributed": "distributed", "ultra": "block"}
 # internal_decoupled (FINN: weights from a memory streamer inside the layer) is a ROM here as well;

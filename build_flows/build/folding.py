@@ -11,6 +11,9 @@ import numpy as np
 from finn.util.fpgadataflow import is_fpgadataflow_node
 from qonnx.custom_op.registry import getCustomOp
 
+from build_flows.build.report import LayerRow
+from build_flows.layers import layer_facts
+
 
 def _divisors(n: int) -> list[int]:
     return [d for d in range(1, n + 1) if n % d == 0]
@@ -18,21 +21,7 @@ def _divisors(n: int) -> list[int]:
 
 def knobs(node) -> list[tuple[str, int]]:
     """The folding attributes of a layer and the dimension each must divide, in the order they grow."""
-    op = node.op_type.split("_")[0]  # MVAU_hls, MVAU_rtl, MVAU_lut_rtl -> MVAU
-    inst = getCustomOp(node)
-    if op in ("MVAU", "VVAU"):
-        return [("SIMD", inst.get_nodeattr("MW")), ("PE", inst.get_nodeattr("MH"))]
-    if op in ("Thresholding", "DuplicateStreams", "GlobalAccPool", "LabelSelect", "ChannelwiseOp"):
-        return [("PE", inst.get_nodeattr("NumChannels"))]
-    if op == "ConvolutionInputGenerator":
-        return [("SIMD", inst.get_nodeattr("IFMChannels"))]
-    if op == "StreamMatMul":
-        return [("SIMD", inst.get_normal_input_shape(0)[-1]), ("PE", inst.get_normal_output_shape()[-1])]
-    if op in ("TokenSum",):
-        return [("PE", inst.get_normal_input_shape()[-1])]
-    if "PE" in inst.get_nodeattr_types() and hasattr(inst, "get_normal_output_shape"):
-        return [("PE", inst.get_normal_output_shape()[-1])]
-    return []
+    return layer_facts(node).folding_knobs()
 
 
 def cycles(node) -> int:
@@ -77,6 +66,15 @@ def unfold_all(model) -> None:
                 inst.set_nodeattr(attr, int(dim))
 
 
+def best_fps(model, clock_mhz: float) -> float:
+    """FPS with every layer fully unfolded (on a copy of ``model``)."""
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    fast = ModelWrapper(model.model.__deepcopy__())
+    unfold_all(fast)
+    return clock_mhz * 1e6 / max(1, performance(fast)["max_cycles"])
+
+
 def performance(model) -> dict:
     """Cycles of the slowest layer (the initiation interval), its name, and the critical-path latency
     (sum of cycles along the longest input-to-output path; pessimistic, as FINN's)."""
@@ -93,7 +91,12 @@ def performance(model) -> dict:
             "critical_path_cycles": int(max(latency.values(), default=0))}
 
 
-def layer_table(model, fpgapart: str) -> list[dict]:
+def binary_macs(model) -> int:
+    """Binary (XNOR-popcount) multiply-accumulates per image over the dataflow layers."""
+    return sum(layer_facts(n).binary_macs() for n in model.graph.node if is_fpgadataflow_node(n))
+
+
+def layer_table(model, fpgapart: str) -> list[LayerRow]:
     """Per layer: name, op, PE, SIMD, cycles, LUT, BRAM (18k), URAM, DSP (FINN's and our estimates)."""
     rows = []
     for node in model.graph.node:
@@ -102,9 +105,8 @@ def layer_table(model, fpgapart: str) -> list[dict]:
         inst = getCustomOp(node)
         res = inst.node_res_estimation(fpgapart)
         attrs = inst.get_nodeattr_types()
-        rows.append({"name": node.name, "op": node.op_type,
-                     "PE": inst.get_nodeattr("PE") if "PE" in attrs else None,
-                     "SIMD": inst.get_nodeattr("SIMD") if "SIMD" in attrs else None,
-                     "cycles": cycles(node), "LUT": int(res.get("LUT", 0)), "BRAM": int(np.ceil(res.get("BRAM_18K", 0))),
-                     "URAM": int(res.get("URAM", 0)), "DSP": int(res.get("DSP", 0))})
+        rows.append(LayerRow(name=node.name, op=node.op_type, PE=inst.get_nodeattr("PE") if "PE" in attrs else None,
+                             SIMD=inst.get_nodeattr("SIMD") if "SIMD" in attrs else None, cycles=cycles(node),
+                             LUT=int(res.get("LUT", 0)), BRAM=int(np.ceil(res.get("BRAM_18K", 0))),
+                             URAM=int(res.get("URAM", 0)), DSP=int(res.get("DSP", 0))))
     return rows

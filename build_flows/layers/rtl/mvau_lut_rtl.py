@@ -1,14 +1,9 @@
-"""FINN custom ops with qvit-fpga's RTL, in FINN's RTL domain, and the specialisation that picks them.
+"""MVAU_lut_rtl: FINN's MVAU implemented on LUTs by ``rtl/mvau/qvit_mvau.sv``.
 
-``MVAU_lut_rtl`` is FINN's MVAU (same attributes, shapes, folding, python execution and memory
-estimates) implemented by ``rtl/qvit_mvau.sv``: XNOR-popcount for binary x binary, add/subtract for
-binary or ternary weights, LUT multipliers for other weights up to 4 bits and inputs up to 8 bits.
-FINN's own ``MVAU_rtl`` needs >= 4-bit operands (DSP based), and FINN has binary/ternary MVAUs only as
-HLS; ``SpecializeMVAUsToRTL`` gives these layers ours before FINN's ``SpecializeLayers`` runs.
-
-The ONNX domain ``finn.custom_op.fpgadataflow.rtl`` is aliased to this module (build_flows/__init__.py),
-whose ``custom_op`` is FINN's RTL registry with ours added: FINN's ``is_rtl_node`` and stitching see our
-ops as RTL layers, and qonnx finds them in any process that imported ``build_flows``.
+XNOR-popcount for binary x binary, add/subtract for binary or ternary weights, LUT multipliers for
+other weights up to 4 bits and inputs up to 8 bits. FINN's own ``MVAU_rtl`` needs >= 4-bit operands
+(DSP based), and FINN has binary/ternary MVAUs only as HLS; the build's specialisation gives these
+MVAUs ours before FINN's ``SpecializeLayers`` runs.
 """
 
 from __future__ import annotations
@@ -19,25 +14,32 @@ from pathlib import Path
 
 import numpy as np
 from finn.custom_op.fpgadataflow.matrixvectoractivation import MVAU
-from finn.custom_op.fpgadataflow.rtl import custom_op, register_custom_op
 from finn.custom_op.fpgadataflow.rtlbackend import RTLBackend
-from qonnx.transformation.base import Transformation
 
-from build_flows.rtl import mvau as mvau_rtl
-
-__all__ = ["custom_op", "MVAU_lut_rtl", "SpecializeMVAUsToRTL", "rtl_reason"]
-
-FINN_HW_DOMAIN = "finn.custom_op.fpgadataflow"
-FINN_RTL_DOMAIN = "finn.custom_op.fpgadataflow.rtl"
+from build_flows.layers.base import FINN_HW_DOMAIN, LayerFacts
+from build_flows.layers.finn_layers import mvau_binary_macs
+from build_flows.layers.rtl import register_rtl_backend
+from build_flows.rtl.mvau import codegen as mvau_rtl
 
 
-@register_custom_op
-class MVAU_lut_rtl(MVAU, RTLBackend):  # noqa: N801 (FINN's naming)
+@register_rtl_backend
+class MVAU_lut_rtl(LayerFacts, MVAU, RTLBackend):  # noqa: N801 (FINN's naming)
     """FINN's MVAU on LUTs in RTL (``qvit_mvau.sv``). Weights live in a ROM inside the layer
     (``mem_mode`` internal_embedded or internal_decoupled; ``ram_style`` block/distributed/auto becomes
     the ROM's ``rom_style``) or arrive on the layer's second stream ``in1_V`` (``mem_mode`` external, in
     FINN's decoupled stream layout); thresholds are always a ROM. Execution modes: python (FINN's MVAU
     arithmetic) and ``rtlsim`` (Verilator through :mod:`build_flows.sim`)."""
+
+    implements, implements_domain = "MVAU", FINN_HW_DOMAIN
+
+    @staticmethod
+    def unsupported(inst) -> str | None:
+        """None when this backend implements the MVAU node instance ``inst``, else the reason it does not."""
+        try:
+            mvau_rtl.from_attrs(inst.get_nodeattr)
+        except mvau_rtl.RTLUnsupported as e:
+            return str(e)
+        return None
 
     def get_nodeattr_types(self):
         attrs = MVAU.get_nodeattr_types(self)
@@ -152,26 +154,15 @@ class MVAU_lut_rtl(MVAU, RTLBackend):  # noqa: N801 (FINN's naming)
     def dsp_estimation(self, fpgapart=None):
         return 0
 
+    # ------------------------------------------------------------ facts
+    def folding_knobs(self):
+        return [("SIMD", self.get_nodeattr("MW")), ("PE", self.get_nodeattr("MH"))]
 
-def rtl_reason(inst) -> str | None:
-    """None when ``MVAU_lut_rtl`` implements this MVAU node instance, else the reason it does not."""
-    try:
-        mvau_rtl.from_attrs(inst.get_nodeattr)
-    except mvau_rtl.RTLUnsupported as e:
-        return str(e)
-    return None
+    def binary_macs(self):
+        return mvau_binary_macs(self)
 
+    def allows_dsp(self):
+        return False  # LUT arithmetic by design; DSP MVAUs are FINN's MVAU_rtl
 
-class SpecializeMVAUsToRTL(Transformation):
-    """Turn FINN ``MVAU`` nodes whose datatypes ``qvit_mvau.sv`` implements (binary, ternary, low-bit)
-    into ``MVAU_lut_rtl`` in FINN's RTL domain. Expects a graph of FINN hardware layers (before FINN's
-    SpecializeLayers); leaves other MVAUs for FINN (HLS, or its DSP-based MVAU_rtl)."""
-
-    def apply(self, model):
-        from qonnx.custom_op.registry import getCustomOp
-
-        for node in model.graph.node:
-            if node.op_type == "MVAU" and node.domain == FINN_HW_DOMAIN and rtl_reason(getCustomOp(node)) is None:
-                node.op_type = "MVAU_lut_rtl"
-                node.domain = FINN_RTL_DOMAIN
-        return model, False
+    def rtl_reason(self):
+        return None

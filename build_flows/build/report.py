@@ -1,0 +1,132 @@
+"""The build report: what the steps find, as typed fields, saved as ``DIR/report.json``.
+
+Steps write their findings into a :class:`BuildReport`; the next step reads them from there, not
+from untyped keys. ``to_dict``/``from_dict`` give and read the JSON form (fields never set are left
+out), which a resumed build reloads.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+
+@dataclass
+class LayerRow:
+    """One dataflow layer: folding, cycles per image and estimated resources (BRAM in 18 kbit blocks)."""
+
+    name: str
+    op: str
+    PE: int | None
+    SIMD: int | None
+    cycles: int
+    LUT: int
+    BRAM: int
+    URAM: int
+    DSP: int
+
+
+@dataclass
+class Estimate:
+    """Whole-design estimates: the slowest layer sets cycles per image and FPS; resources are sums."""
+
+    cycles_per_image: int
+    fps: float
+    latency_us: float
+    bottleneck: str
+    LUT: int = 0
+    BRAM: int = 0
+    URAM: int = 0
+    DSP: int = 0
+
+
+@dataclass
+class BuildReport:
+    """Everything a build found. ``verification`` maps a comparison (``torch_vs_qonnx``,
+    ``qonnx_vs_finn_python``) to its result; ``sim`` and ``yosys`` hold the RTL steps' results (or
+    ``{"skipped": reason}``); ``steps`` the status and time of each step."""
+
+    model: str | None = None
+    checkpoint: str | None = None
+    board: str | None = None
+    part: str | None = None
+    clock_mhz: float | None = None
+    target_fps: float | None = None
+    nodes_total: int | None = None
+    nodes_hw: int | None = None
+    unmapped: list[dict] | None = None
+    verification: dict[str, dict] = field(default_factory=dict)
+    folding: dict | None = None
+    layers: list[LayerRow] | None = None
+    estimated: Estimate | None = None
+    binary_ops_per_image: int | None = None
+    roofline_fraction: float | None = None
+    sim: dict | None = None
+    yosys: dict | None = None
+    steps: list[dict] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        """The JSON form: fields that were never set are left out."""
+        out = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if value is None or (f.name == "verification" and not value):
+                continue
+            out[f.name] = dataclasses.asdict(value) if dataclasses.is_dataclass(value) else (
+                [dataclasses.asdict(v) for v in value] if f.name == "layers" else value)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict) -> BuildReport:
+        """Read the JSON form back (a resumed build)."""
+        data = dict(data)
+        if data.get("layers") is not None:
+            data["layers"] = [LayerRow(**row) for row in data["layers"]]
+        if data.get("estimated") is not None:
+            data["estimated"] = Estimate(**data["estimated"])
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def summary(report: BuildReport) -> str:
+    """Human-readable summary table of a report."""
+    lines = [f"model {report.model} on {report.board} at {report.clock_mhz} MHz: "
+             f"{report.nodes_hw if report.nodes_hw is not None else '?'}/"
+             f"{report.nodes_total if report.nodes_total is not None else '?'} nodes in hardware"]
+    est = report.estimated
+    if est:
+        w = max(len(layer.name) for layer in report.layers) + 2
+        wo = max(len(layer.op) for layer in report.layers) + 2
+        lines.append(f"{'layer':<{w}}{'op':<{wo}}{'PE':>5}{'SIMD':>6}{'cycles':>10}{'LUT':>9}{'BRAM':>6}{'DSP':>5}")
+        for layer in report.layers:
+            lines.append(f"{layer.name:<{w}}{layer.op:<{wo}}{layer.PE or '-':>5}{layer.SIMD or '-':>6}"
+                         f"{layer.cycles:>10,}{layer.LUT:>9,}{layer.BRAM:>6}{layer.DSP:>5}")
+        lines.append(f"estimated: {est.fps:,.0f} FPS ({est.cycles_per_image:,} cycles/image, latency "
+                     f"{est.latency_us:.1f} us), {est.LUT:,} LUT, {est.BRAM} BRAM18, {est.DSP} DSP; "
+                     f"roofline fraction {report.roofline_fraction or 0:.3f}")
+    for stage, v in report.verification.items():
+        lines.append(f"verification {stage}: {v}")
+    ys = report.yosys
+    if ys and "layers" in ys:
+        lines.append("yosys synth_xilinx: " + ", ".join(f"{k} {v:,}" for k, v in ys["total_synthesised"].items())
+                     + f" over {len(ys['layers'])} layers" + (f"; not synthesised: {', '.join(ys['not_synthesised'])}"
+                                                               if ys["not_synthesised"] else ""))
+        st = ys.get("stitched", {})
+        if "LUT" in st:
+            boxed = (f" + {len(st['blackboxes'])} black-boxed finn-rtllib layers (estimated "
+                     f"{st['estimated_LUT_blackboxes']:,} LUT)" if st["blackboxes"] else "")
+            lines.append(f"yosys stitched design ({st['fifo_depths']} FIFO depths): {st['LUT']:,} LUT, {st['FF']:,} FF, "
+                         f"{st['LUTRAM']:,} LUTRAM, {st['SRL']:,} SRL, {st['BRAM18']} BRAM18{boxed}")
+    sim = report.sim
+    if sim and "skipped" in sim:
+        lines.append(f"sim: skipped ({sim['skipped'].splitlines()[0]})")
+    elif sim:
+        lines.append(f"sim (Verilator, {sim['vectors']} vectors, bit_exact={sim['bit_exact']}): "
+                     f"{sim['cycles_per_image']:,.0f} cycles/image ({sim['fps_at_clock']:,.0f} FPS at "
+                     f"{report.clock_mhz} MHz, estimate {sim['estimated_cycles_per_image']:,}), latency "
+                     f"{sim['latency_us']:.2f} us, {sim['cycles_per_second_simulated']:,.0f} simulated cycles/s")
+        if "fifo_sizing" in sim:
+            fs = sim["fifo_sizing"]
+            lines.append(f"FIFOs sized from the simulation: {fs['fifo_bits_before']:,} -> {fs['fifo_bits_after']:,} bits, "
+                         f"{fs['cycles_per_image']:,.0f} cycles/image, depths {fs['depths']}")
+    return "\n".join(lines)

@@ -1,0 +1,118 @@
+"""``qvit build``: plain ordered lists of named steps (as FINN's ``default_build_dataflow_steps`` and
+``estimate_only_dataflow_steps``), each ``step(model, ctx) -> model`` leaving an ONNX checkpoint in
+``DIR/checkpoints``; ``--until`` cuts the list. A re-run resumes after the last good step, and a failed
+step leaves every earlier result in place.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import warnings
+from pathlib import Path
+
+from build_flows.boards import Board, get_board
+from build_flows.build import steps_dataflow, steps_frontend, steps_rtl  # noqa: F401  (register the steps)
+from build_flows.build.context import STEP_FUNCTIONS, BuildContext, BuildError
+from build_flows.build.report import BuildReport
+from build_flows.build.steps_vivado import VIVADO_STEPS
+from build_flows.config import BuildConfig
+from build_flows.finn_env import VivadoRequiredError, prepare_finn, vivado_available
+
+#: from a model to estimates: everything that runs without RTL tools
+ESTIMATE_STEPS = ["export", "tidy_up", "lower_to_hw", "validate_hw", "verify_python", "dataflow_partition",
+                  "specialize_layers", "folding", "minimize_bit_width", "estimates"]
+#: the RTL checked without vendor tools: Verilator simulation, yosys counts
+RTL_STEPS = ["sim", "yosys"]
+#: the whole flow; ``--until STEP`` runs it up to STEP
+DEFAULT_STEPS = ESTIMATE_STEPS + RTL_STEPS + VIVADO_STEPS
+
+
+def default_until() -> str:
+    """The last step that can run here: the last Vivado-free step when Vivado is absent."""
+    return DEFAULT_STEPS[-1] if vivado_available() else ESTIMATE_STEPS[-1]  # `--until sim` adds the RTL simulation
+
+
+def _finn_config(cfg: BuildConfig, board: Board, out: Path):
+    import finn.builder.build_dataflow_config as bc
+
+    return bc.DataflowBuildConfig(
+        output_dir=str(out / "finn"), synth_clk_period_ns=1000.0 / cfg.clock, board=board.finn_name,
+        fpga_part=board.part, target_fps=int(cfg.target_fps) if cfg.target_fps else None,
+        folding_config_file=cfg.folding_file, mvau_wwidth_max=cfg.mvau_wwidth_max,
+        generate_outputs=[bc.DataflowOutputType.ESTIMATE_REPORTS], enable_build_pdb_debug=False, verbose=False,
+        shell_flow_type=bc.ShellFlowType.VIVADO_ZYNQ)
+
+
+def _write_json(path: Path, obj) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(obj, indent=2, default=str))
+    tmp.replace(path)
+
+
+def build(cfg: BuildConfig, log=print, rerun: tuple[str, ...] = ()) -> BuildReport:
+    """Run (or resume) the build; returns the report (also in ``DIR/report.json``). Steps named in
+    ``rerun`` run again even when done (`qvit sim` re-simulates an existing build)."""
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    until = cfg.until or default_until()
+    if until not in DEFAULT_STEPS:
+        raise ValueError(f"unknown step {until!r} for --until; steps: {', '.join(DEFAULT_STEPS)}")
+    out = Path(cfg.out)
+    (out / "checkpoints").mkdir(parents=True, exist_ok=True)
+    prepare_finn(out / "finn_tmp")
+    board = get_board(cfg.board)
+    state_path = out / "build_state.json"
+    state = json.loads(state_path.read_text()) if state_path.exists() else None
+    if state and state["fingerprint"] != cfg.fingerprint():
+        raise ValueError(f"{out} holds a build with a different configuration; choose another --out or delete it")
+    if not state:
+        state = {"fingerprint": cfg.fingerprint(), "steps": [], "report": {}}
+        cfg.save(out / "build_config.yaml")
+    report = BuildReport.from_dict(state["report"])
+    report.board, report.part, report.clock_mhz, report.target_fps = board.name, board.part, cfg.clock, cfg.target_fps
+    ctx = BuildContext(cfg=cfg, board=board, dir=out, finn_cfg=_finn_config(cfg, board, out), report=report)
+    done = {s["name"] for s in state["steps"] if s["status"] == "done"} - set(rerun)
+    model = None
+    stop = DEFAULT_STEPS.index(until)
+    for i, name in enumerate(DEFAULT_STEPS[: stop + 1]):
+        ckpt = out / "checkpoints" / f"{i:02d}_{name}.onnx"
+        if name in done and ckpt.exists():
+            model = None  # loaded lazily from the last good checkpoint
+            last_ckpt = ckpt
+            continue
+        if model is None and i > 0:
+            model = ModelWrapper(str(last_ckpt))
+            log(f"resuming after step '{DEFAULT_STEPS[i - 1]}' ({last_ckpt.name})")
+        log(f"[{i + 1}/{stop + 1}] {name} ...")
+        start = time.time()
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                model = STEP_FUNCTIONS[name](model, ctx)
+        except Exception as e:
+            seconds = round(time.time() - start, 2)
+            state["steps"] = [s for s in state["steps"] if s["name"] != name] + [
+                {"name": name, "status": "failed", "seconds": seconds, "error": str(e)}]
+            _finish(out, ctx, state)
+            if isinstance(e, (BuildError, VivadoRequiredError, ValueError)) or type(e).__name__ == "UnmappedNodesError":
+                raise BuildError(f"step '{name}' failed: {e}") from e
+            raise BuildError(f"step '{name}' failed ({type(e).__name__}: {e}); earlier steps are kept in {out}/checkpoints "
+                             "and the build resumes from them") from e
+        model.save(str(ckpt))
+        last_ckpt = ckpt
+        state["steps"] = [s for s in state["steps"] if s["name"] != name] + [
+            {"name": name, "status": "done", "seconds": round(time.time() - start, 2)}]
+        _finish(out, ctx, state)
+    if stop < len(DEFAULT_STEPS) - 1 and not cfg.until:
+        nxt = DEFAULT_STEPS[stop + 1]
+        sim = "; `--until sim` simulates the accelerator in Verilator (layers all in RTL)" if nxt == "sim" else ""
+        log(f"stopped after '{until}'{sim}; the step '{VIVADO_STEPS[0]}' and those after it need Vivado")
+    return ctx.report
+
+
+def _finish(out: Path, ctx: BuildContext, state: dict) -> None:
+    ctx.report.steps = state["steps"]
+    state["report"] = ctx.report.to_dict()
+    _write_json(out / "build_state.json", state)
+    _write_json(out / "report.json", state["report"])

@@ -1,0 +1,106 @@
+"""Build steps on the dataflow graph: FINN's partitioning, specialisation to RTL, folding for the
+target, bit-width minimisation, and the estimates with the board's budget check."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from build_flows.boards import LUT_BUDGET
+from build_flows.build.context import BuildContext, BuildError, build_step
+from build_flows.build.report import Estimate
+
+
+@build_step("dataflow_partition")
+def step_dataflow_partition(model, ctx: BuildContext):
+    """FINN's step_create_dataflow_partition."""
+    import finn.builder.build_dataflow_steps as finn_steps
+
+    return finn_steps.step_create_dataflow_partition(model, ctx.finn_cfg)
+
+
+@build_step("specialize_layers")
+def step_specialize_layers(model, ctx: BuildContext):
+    """Hardware layers to implementations: every MVAU gets the config's ``mem_mode``; layers that one of
+    our RTL backends implements get it (:mod:`build_flows.layers.rtl`), then FINN's SpecializeLayers
+    takes the rest."""
+    import finn.builder.build_dataflow_steps as finn_steps
+    from qonnx.custom_op.registry import getCustomOp
+
+    from build_flows.layers.rtl import SpecializeToQvitRTL
+
+    for node in model.graph.node:
+        if node.op_type == "MVAU":  # FINN's layer; mem_mode is a build knob
+            getCustomOp(node).set_nodeattr("mem_mode", ctx.cfg.mem_mode)
+    model = model.transform(SpecializeToQvitRTL())
+    return finn_steps.step_specialize_layers(model, ctx.finn_cfg)
+
+
+@build_step("folding")
+def step_folding(model, ctx: BuildContext):
+    """PE/SIMD of every layer (ours and FINN's) for the target FPS, balanced so that each layer gets
+    the least parallelism that meets it; a user folding file (FINN's JSON format) overrides."""
+    from build_flows.build.folding import best_fps, performance, set_folding
+
+    folding = None
+    if ctx.cfg.folding_file:
+        path = Path(ctx.cfg.folding_file)
+        if not path.exists():
+            raise BuildError(f"folding file {path} does not exist")
+        folding = {k: v for k, v in json.loads(path.read_text()).items() if isinstance(v, dict)}
+    target = ctx.cfg.clock * 1e6 / ctx.cfg.target_fps if ctx.cfg.target_fps else None
+    if target is None and folding is None:
+        return model
+    short = set_folding(model, target if target is not None else float("inf"), folding)
+    if target is not None and short and not folding:
+        best = best_fps(model, ctx.cfg.clock)
+        slow = ", ".join(f"{k} ({v:,} cycles)" for k, v in sorted(short.items(), key=lambda kv: -kv[1])[:3])
+        raise BuildError(f"target {ctx.cfg.target_fps:,.0f} FPS is not reachable on {ctx.board.name} at {ctx.cfg.clock:.0f} MHz: "
+                         f"the best folding reaches {best:,.0f} FPS (slowest layers fully unfolded: {slow}). "
+                         "Lower --target-fps or raise the clock.")
+    ctx.report.folding = {"target_cycles": target, "max_cycles": performance(model)["max_cycles"]}
+    return model
+
+
+@build_step("minimize_bit_width")
+def step_minimize_bit_width(model, ctx: BuildContext):
+    """FINN's accumulator-width minimisation for MVAUs and thresholds, then FINN's threshold-type
+    minimisation (with its RTL adjustment for signed inputs). (Weight widths are already the
+    smallest type of their values from the lowering; FINN's weight pass would turn binary {-1, +1}
+    weights into INT2 and lose the XNOR-popcount datapath.)"""
+    from finn.transformation.fpgadataflow.minimize_accumulator_width import MinimizeAccumulatorWidth
+    from qonnx.custom_op.registry import getCustomOp
+
+    model = model.transform(MinimizeAccumulatorWidth())
+    for node in model.graph.node:  # after the input widths settled: finn-rtllib's thresholding compares in
+        if node.op_type.startswith("Thresholding"):  # the threshold type, which must fit its input's sign
+            getCustomOp(node).minimize_weight_bit_width(model)
+    return model
+
+
+@build_step("estimates")
+def step_estimates(model, ctx: BuildContext):
+    """Per-layer cycles and resources (FINN's models and ours), whole-design estimates, budget check."""
+    from build_flows.build.folding import binary_macs, layer_table, performance
+
+    layers = layer_table(model, ctx.board.part)
+    perf = performance(model)
+    cycles = max(1, perf["max_cycles"])
+    clock_hz = ctx.cfg.clock * 1e6
+    fps = clock_hz / cycles
+    est = Estimate(cycles_per_image=cycles, fps=fps, latency_us=perf["critical_path_cycles"] / clock_hz * 1e6,
+                   bottleneck=perf["max_cycles_node_name"], LUT=sum(r.LUT for r in layers),
+                   BRAM=sum(r.BRAM for r in layers), URAM=sum(r.URAM for r in layers), DSP=sum(r.DSP for r in layers))
+    macs = binary_macs(model)
+    report = ctx.report
+    report.layers, report.estimated, report.binary_ops_per_image = layers, est, macs
+    report.roofline_fraction = macs * fps / ctx.board.binary_mac_ceiling(ctx.cfg.clock)
+    budget = LUT_BUDGET * ctx.board.lut
+    if est.LUT > budget:
+        raise BuildError(f"the design needs {est.LUT:,} LUT, over {ctx.board.name}'s budget of {budget:,.0f} "
+                         f"(70 % of {ctx.board.lut:,}). Lower --target-fps or choose a larger board (`qvit boards`).")
+    bram = 2 * ctx.board.bram36
+    if est.BRAM > bram:
+        raise BuildError(f"the design needs {est.BRAM} BRAM18, over {ctx.board.name}'s {bram}. "
+                         "Lower --target-fps or choose a larger board (`qvit boards`).")
+    return model

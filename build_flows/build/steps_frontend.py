@@ -1,0 +1,115 @@
+"""Build steps from a model to a verified graph of hardware layers: export, tidy-up, the exact
+lowering, validation (every node in hardware) and python verification against QONNX."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from build_flows.build.context import BuildContext, BuildError, build_step
+
+UNMAPPED_KEY = "qvit_unmapped_reasons"  # model metadata: {output tensor: reason} from the lowering
+
+
+@build_step("export")
+def step_export(model, ctx: BuildContext):
+    """Load a QONNX file, or export a registered model (given/shipped checkpoint, else random weights)."""
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.util.cleanup import cleanup_model
+
+    src = ctx.cfg.model
+    if src.endswith(".onnx"):
+        path = Path(src)
+        if not path.exists():
+            raise BuildError(f"model file {path} does not exist; pass a QONNX file or a name from `qvit models`")
+        try:
+            model = ModelWrapper(str(path))
+            model = cleanup_model(model)
+        except Exception as e:  # noqa: BLE001 - any unreadable file is the same user error
+            raise BuildError(f"{path} is not a readable ONNX/QONNX file ({type(e).__name__}: {e}); "
+                             "export it with `qvit export` or Brevitas' export_qonnx") from e
+        ctx.report.model = path.name
+        return model
+    from quant_models import create_model, load_checkpoint
+    from quant_models.checkpoint import find_shipped_checkpoint
+    from quant_models.export import export_model
+
+    ckpt = ctx.cfg.checkpoint or find_shipped_checkpoint(src, ctx.cfg.model_overrides)
+    if ckpt:
+        net = load_checkpoint(ckpt, name=src, **ctx.cfg.model_overrides)
+        ctx.report.checkpoint = str(ckpt)
+    else:
+        net = create_model(src, **ctx.cfg.model_overrides)
+        print(f"warning: no checkpoint for {src}: building it with random weights", file=sys.stderr)
+    tmp = ctx.dir / "model.onnx"
+    rep = export_model(net, tmp, samples=2, seed=ctx.cfg.seed)
+    ctx.report.model = src
+    ctx.report.verification["torch_vs_qonnx"] = {
+        "vectors": rep.samples, "max_abs_diff": rep.max_abs_diff, "argmax_agree": rep.argmax_agree}
+    return ModelWrapper(str(tmp))
+
+
+@build_step("tidy_up")
+def step_tidy_up(model, ctx: BuildContext):
+    """Shapes, datatypes and constant folding (qonnx), so every tensor has a known shape."""
+    from qonnx.transformation.fold_constants import FoldConstants
+    from qonnx.transformation.infer_datatypes import InferDataTypes
+    from qonnx.transformation.infer_shapes import InferShapes
+
+    return model.transform(InferShapes()).transform(FoldConstants()).transform(InferDataTypes())
+
+
+@build_step("lower_to_hw")
+def step_lower_to_hw(model, ctx: BuildContext):
+    """Streamline and convert in one exact pass (:mod:`build_flows.lowering`): quantizers with the
+    float operations before them become thresholds, linear layers become MVAUs, the transformer's
+    other nodes become our layers; reorders compose; forks get FINN's DuplicateStreams. The reasons
+    for nodes that did not map travel in the graph's metadata to ``validate_hw``."""
+    from finn.transformation.fpgadataflow.convert_to_hw.duplicate_streams import InferDuplicateStreamsLayer
+    from qonnx.transformation.general import SortGraph
+
+    from build_flows.lowering import ComposeLayouts, lower_to_hw
+
+    hw, unmapped = lower_to_hw(model)
+    hw = hw.transform(ComposeLayouts())
+    hw = hw.transform(InferDuplicateStreamsLayer()).transform(SortGraph())
+    hw.set_metadata_prop(UNMAPPED_KEY, json.dumps({u["output"]: u["reason"] for u in unmapped}))
+    return hw
+
+
+@build_step("validate_hw")
+def step_validate_hw(model, ctx: BuildContext):
+    """Fail, listing every node with its reason, unless every node is a hardware layer."""
+    from build_flows.lowering.unmapped import UnmappedNodesError, unmapped_nodes
+
+    unmapped = unmapped_nodes(model, json.loads(model.get_metadata_prop(UNMAPPED_KEY) or "{}"))
+    total = len(model.graph.node)
+    ctx.report.nodes_total, ctx.report.nodes_hw, ctx.report.unmapped = total, total - len(unmapped), unmapped
+    if unmapped:
+        raise UnmappedNodesError(unmapped, total)
+    return model
+
+
+@build_step("verify_python")
+def step_verify_python(model, ctx: BuildContext):
+    """FINN's python execution of the hardware graph against QONNX execution of the export (bit-exact)."""
+    from qonnx.core.onnx_exec import execute_onnx
+
+    golden = ctx.golden()
+    shape = golden.get_tensor_shape(golden.graph.input[0].name)
+    rng = np.random.default_rng(ctx.cfg.seed)
+    diffs = []
+    for _ in range(ctx.cfg.verify_vectors):
+        x = rng.standard_normal(shape).astype(np.float32)
+        ref = execute_onnx(golden, {golden.graph.input[0].name: x})[golden.graph.output[0].name]
+        got = execute_onnx(model, {model.graph.input[0].name: x})[model.graph.output[0].name]
+        diffs.append(float(np.abs(ref.reshape(got.shape) - got).max()))
+    result = {"vectors": len(diffs), "max_abs_diff": max(diffs), "bit_exact": max(diffs) == 0.0}
+    ctx.report.verification["qonnx_vs_finn_python"] = result
+    if not result["bit_exact"]:
+        raise BuildError(f"FINN's python execution differs from QONNX by up to {result['max_abs_diff']:.3g} on "
+                         f"{result['vectors']} vectors: a transformation changed the function (please report it).")
+    return model

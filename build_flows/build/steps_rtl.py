@@ -1,0 +1,152 @@
+"""Build steps on the RTL without vendor tools: the stitched accelerator simulated cycle by cycle in
+Verilator (bit-exact against QONNX and FINN's python execution, FIFO sizing) and yosys resource counts."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from build_flows.build.context import BuildContext, BuildError, build_step
+from build_flows.build.steps_vivado import VIVADO_STEPS
+
+
+@build_step("sim")
+def step_sim(model, ctx: BuildContext):
+    """Stitch every layer's RTL into one accelerator and simulate it cycle by cycle in Verilator
+    (:mod:`build_flows.sim`): bit-exact against QONNX execution of the export and FINN's python execution
+    on ``sim_vectors`` inputs, once without stalls (cycles per image, latency, FIFO high-water marks) and
+    once under random valid/ready stalls. Graphs with layers that have no RTL stop here with the list
+    when ``--until sim`` asked for it, and skip it otherwise."""
+    from qonnx.core.onnx_exec import execute_onnx
+
+    from build_flows.sim.accelerator import NoRTLError, python_exec_copy, simulate_dataflow
+
+    golden = ctx.golden()
+    shape = golden.get_tensor_shape(golden.graph.input[0].name)
+    rng = np.random.default_rng(ctx.cfg.seed + 1)
+    xs = rng.standard_normal((ctx.cfg.sim_vectors, *shape[1:])).astype(np.float32)
+    clk_ns = 1000.0 / ctx.cfg.clock
+    try:
+        (res, stalled), chain = simulate_dataflow(model, xs, ctx.dir / "sim", ctx.board.part, clk_ns,
+                                                  stalls=(0.0, ctx.cfg.sim_stall), seed=ctx.cfg.seed,
+                                                  default_fifo=ctx.cfg.sim_fifo_depth)
+    except NoRTLError as e:
+        if ctx.cfg.until and ctx.cfg.until not in VIVADO_STEPS:  # the user asked for the simulation
+            raise BuildError(str(e)) from e
+        ctx.report.sim = {"skipped": str(e)}
+        return model
+    ref = np.stack([execute_onnx(golden, {golden.graph.input[0].name: x[None]})[golden.graph.output[0].name].reshape(-1)
+                    for x in xs])
+    py = python_exec_copy(model)
+    finn = np.stack([execute_onnx(py, {py.graph.input[0].name: x[None]})[py.graph.output[0].name].reshape(-1)
+                     for x in xs])
+    diffs = {"qonnx": float(np.abs(res.outputs - ref).max()), "finn_python": float(np.abs(res.outputs - finn).max()),
+             "qonnx_stalled": float(np.abs(stalled.outputs - ref).max())}
+    clock_hz = ctx.cfg.clock * 1e6
+    est = ctx.report.estimated.cycles_per_image if ctx.report.estimated else None
+    ctx.report.sim = {
+        "vectors": len(xs), "bit_exact": all(d == 0.0 for d in diffs.values()), "max_abs_diff": diffs,
+        "cycles_per_image": res.cycles_per_image, "fps_at_clock": clock_hz / res.cycles_per_image,
+        "latency_us": res.latency_cycles / clock_hz * 1e6, "latency_cycles": res.latency_cycles,
+        "estimated_cycles_per_image": est,
+        "cycles_vs_estimate": res.cycles_per_image / est if est else None,
+        "cycles_per_second_simulated": res.cycles_per_second, "simulated_cycles": res.cycles,
+        "build_seconds": res.build_seconds, "stall_probability": ctx.cfg.sim_stall,
+        "host_layout_layers": chain.host,
+        "fifo_depths": dict(zip([s.name for s in chain.stages] + ["output"], chain.fifo_depths)),
+        "fifo_high_water": dict(zip([s.name for s in chain.stages] + ["output"], res.fifo_hwm)),
+    }
+    if not ctx.report.sim["bit_exact"]:
+        raise BuildError(f"the RTL simulation differs from the golden models (max |diff| {diffs}); the RTL and "
+                         f"the layers' python execution disagree: see {ctx.dir / 'sim'}")
+    if ctx.cfg.sim_size_fifos:
+        _size_fifos(model, ctx, xs, ref, res, chain, clk_ns)
+    return model
+
+
+def _size_fifos(model, ctx: BuildContext, xs, ref, res, chain, clk_ns: float) -> None:
+    """FIFO sizing from the simulation: depths one above the unstalled high-water marks, checked by
+    simulating again with them (same cycles per image, still bit-exact under stalls), then written into
+    the layers' FIFO depth attributes for FINN's IP stitching and into the report's ``sim.fifo_sizing``."""
+    from build_flows.sim.accelerator import simulate_dataflow, sized_fifo_depths, write_fifo_depths
+
+    depths = sized_fifo_depths(res.fifo_hwm)
+    (again, stalled), _ = simulate_dataflow(model, xs, ctx.dir / "sim_sized", ctx.board.part, clk_ns,
+                                            stalls=(0.0, ctx.cfg.sim_stall), seed=ctx.cfg.seed, fifo_depths=depths)
+    names = [s.name for s in chain.stages] + ["output"]
+    bits = [s.in_bits for s in chain.stages] + [chain.stages[-1].out_bits]
+    sizing = {"depths": dict(zip(names, depths)), "cycles_per_image": again.cycles_per_image,
+              "bit_exact_stalled": bool(np.array_equal(stalled.outputs, ref)),
+              "fifo_bits_before": int(sum(d * b for d, b in zip(chain.fifo_depths, bits))),
+              "fifo_bits_after": int(sum(d * b for d, b in zip(depths, bits)))}
+    ctx.report.sim["fifo_sizing"] = sizing
+    if again.cycles_per_image > res.cycles_per_image or not sizing["bit_exact_stalled"]:
+        raise BuildError(f"FIFO sizing from the simulation did not hold: {sizing}; keep the default depths "
+                         "(sim_size_fifos: false) and report this")
+    write_fifo_depths(model, chain, depths)
+
+
+@build_step("yosys")
+def step_yosys(model, ctx: BuildContext):
+    """Resource counts without Vivado: yosys ``synth_xilinx`` of each layer's RTL generated by the sim step,
+    beside FINN-style estimates, and of the whole stitched accelerator (the report's ``yosys``). finn-rtllib's
+    SystemVerilog is beyond yosys' parsers (read_verilog; yosys-slang calls its thresholding
+    unsynthesisable), so its layers keep their estimates, are listed as not synthesised and are black
+    boxes in the stitched count. Layers whose arithmetic is meant for LUTs are synthesised without DSPs."""
+    from qonnx.custom_op.registry import getCustomOp
+
+    from build_flows.layers import layer_facts
+    from build_flows.synth.yosys import YosysError, synth, yosys_command
+
+    try:
+        yosys_command()
+    except YosysError as e:
+        raise BuildError(str(e)) from e
+
+    rtl_dir = ctx.dir / "sim" / "rtl"
+    if "skipped" in (ctx.report.sim or {}):
+        ctx.report.yosys = {"skipped": "the sim step was skipped (layers without RTL)"}
+        return model
+    if not rtl_dir.exists():
+        raise BuildError("no generated RTL: the 'yosys' step needs the 'sim' step's output (run with --until yosys)")
+    layers, total, skipped = {}, {}, {}
+    for node in model.graph.node:
+        if not (rtl_dir / node.name).exists():
+            continue
+        inst = getCustomOp(node)
+        files = [f for f in inst.get_rtl_file_list(abspath=True) if str(f).endswith((".v", ".sv"))]
+        try:
+            counts = synth(files, inst.get_nodeattr("gen_top_module"), ctx.board.part,
+                           nodsp=not layer_facts(inst).allows_dsp())
+        except YosysError as e:
+            skipped[node.name] = str(e).splitlines()[-1]
+            continue
+        counts.pop("cells")
+        layers[node.name] = {**counts, "estimated_LUT": int(inst.lut_estimation(ctx.board.part))}
+        for k, v in counts.items():
+            total[k] = total.get(k, 0) + v
+    ctx.report.yosys = {"tool": "yosys synth_xilinx (before placement)", "layers": layers,
+                        "total_synthesised": total, "not_synthesised": skipped,
+                        "stitched": _synth_stitched(model, ctx, set(skipped))}
+    return model
+
+
+def _synth_stitched(model, ctx: BuildContext, blackbox: set[str]) -> dict:
+    """yosys count of the whole stitched accelerator as simulated (layers, FIFOs at the simulated or
+    sized depths, width converters), with the layers yosys cannot read as black boxes."""
+    from qonnx.custom_op.registry import getCustomOp
+
+    from build_flows.sim.accelerator import layer_stage
+    from build_flows.synth.yosys import YosysError, synth_stitched
+
+    sim = ctx.report.sim
+    depths = sim.get("fifo_sizing", {}).get("depths") or sim["fifo_depths"]
+    nodes = {n.name: n for n in model.graph.node}
+    stages = [layer_stage(model, nodes[name]) for name in list(depths)[:-1]]
+    try:
+        counts = synth_stitched(stages, list(depths.values()), blackbox, ctx.dir / "yosys_stitched", ctx.board.part)
+    except YosysError as e:
+        return {"failed": str(e).splitlines()[-1]}
+    counts.pop("cells")
+    counts["fifo_depths"] = "sized" if "fifo_sizing" in sim else "simulated"
+    counts["estimated_LUT_blackboxes"] = int(sum(getCustomOp(nodes[n]).lut_estimation(ctx.board.part) for n in blackbox))
+    return counts

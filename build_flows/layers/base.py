@@ -1,0 +1,174 @@
+"""The shared base of qvit-fpga's hardware layers, the facts every layer answers, and the registry.
+
+A layer is a FINN ``HWCustomOp`` in the ONNX domain :data:`QVIT_DOMAIN` (under FINN's dataflow domain,
+so FINN's partitioning, folding analysis and estimates take it as a dataflow layer). It registers
+itself with :func:`register_layer`. The build stages never switch on a layer's name: they ask the layer
+(:class:`LayerFacts`) for its folding knobs, binary operations, DSP use, RTL and host-side reorders.
+FINN's own layers answer the same questions through :func:`build_flows.layers.finn_layers.layer_facts`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from finn.custom_op.fpgadataflow.hwcustomop import HWCustomOp
+from qonnx.core.datatype import DataType
+
+QVIT_DOMAIN = "finn.custom_op.fpgadataflow.qvit"  # resolves to build_flows.layers (build_flows/__init__.py)
+FINN_HW_DOMAIN = "finn.custom_op.fpgadataflow"
+FINN_RTL_DOMAIN = "finn.custom_op.fpgadataflow.rtl"  # resolves to build_flows.layers.rtl
+
+BRAM18_BITS = 18 * 1024
+LUTRAM_BITS = 64  # one LUT6 as 64x1 distributed RAM
+
+NO_RTL_YET = "qvit-fpga layer without RTL yet (python execution and estimates only)"
+
+#: op type -> layer class: qonnx finds our layers here (the ``custom_op`` dict of build_flows.layers)
+custom_op: dict[str, type] = {}
+
+
+def register_layer(cls):
+    """Class decorator: add a :class:`QvitLayer` subclass to the registry under its class name."""
+    if not (isinstance(cls, type) and issubclass(cls, QvitLayer)):
+        raise TypeError(f"{cls!r} is not a QvitLayer subclass")
+    if cls.__name__ in custom_op:
+        raise ValueError(f"layer {cls.__name__} registered twice")
+    custom_op[cls.__name__] = cls
+    return cls
+
+
+def memory_cost(bits: int) -> tuple[int, int]:
+    """(BRAM18, LUT) to hold ``bits``: distributed RAM up to 16 kbit, block RAM above."""
+    if bits <= 16 * 1024:
+        return 0, math.ceil(bits / LUTRAM_BITS)
+    return math.ceil(bits / BRAM18_BITS), 0
+
+
+class LayerFacts:
+    """What the build stages ask of a hardware layer, with the defaults of a plain streaming layer.
+    Our layers (and our RTL backends of FINN's layers) inherit it; FINN's layers get an adapter."""
+
+    def folding_knobs(self) -> list[tuple[str, int]]:
+        """The folding attributes and the dimension each must divide, in the order they grow."""
+        if "PE" in self.get_nodeattr_types():
+            return [("PE", self.get_normal_output_shape()[-1])]
+        return []
+
+    def binary_macs(self) -> int:
+        """Binary (XNOR-popcount) multiply-accumulates per image."""
+        return 0
+
+    def allows_dsp(self) -> bool:
+        """False when the layer's arithmetic is meant for LUTs (synthesis counts then forbid DSPs)."""
+        return True
+
+    def rtl_reason(self) -> str | None:
+        """None when the layer has RTL that the simulation can stitch, else why not."""
+        return NO_RTL_YET
+
+    def side_streams(self, model) -> list:
+        """Extra AXI-stream inputs the host feeds (``build_flows.sim.stitch.SideStream``), e.g. weights."""
+        return []
+
+    def host_reorder(self) -> np.ndarray | None:
+        """The gather indices when the layer is a fixed reorder that the host driver may apply instead
+        (at the graph's start or end, as FINN's driver does for NCHW <-> NHWC), else None."""
+        return None
+
+
+class QvitLayer(LayerFacts, HWCustomOp):
+    """Shared parts of our layers: ``PE`` lanes on the last axis, ``inputDataType``/``outputDataType``
+    attributes, normal shapes from the ``in_shape``/``out_shape`` attributes, channels-last streams.
+    Estimates default to one output word of PE elements per cycle and no resources."""
+
+    def get_nodeattr_types(self):
+        attrs = {
+            "PE": ("i", False, 1),
+            "inputDataType": ("s", True, ""),
+            "outputDataType": ("s", True, ""),
+            "in_shape": ("ints", True, []),
+            "out_shape": ("ints", True, []),
+        }
+        attrs.update(super().get_nodeattr_types())
+        return attrs
+
+    # shapes -------------------------------------------------------------
+    def get_normal_input_shape(self, ind=0):
+        return tuple(self.get_nodeattr("in_shape"))
+
+    def get_normal_output_shape(self, ind=0):
+        return tuple(self.get_nodeattr("out_shape"))
+
+    def _fold(self, shape):
+        pe = self.get_nodeattr("PE")
+        if shape[-1] % pe:
+            raise ValueError(f"{self.onnx_node.name}: PE={pe} does not divide the last dimension {shape[-1]}")
+        return tuple(shape[:-1]) + (shape[-1] // pe, pe)
+
+    def get_folded_input_shape(self, ind=0):
+        return self._fold(self.get_normal_input_shape(ind))
+
+    def get_folded_output_shape(self, ind=0):
+        return self._fold(self.get_normal_output_shape())
+
+    # datatypes ----------------------------------------------------------
+    def get_input_datatype(self, ind=0):
+        return DataType[self.get_nodeattr("inputDataType")]
+
+    def get_output_datatype(self, ind=0):
+        return DataType[self.get_nodeattr("outputDataType")]
+
+    def get_instream_width(self, ind=0):
+        return self.get_input_datatype(ind).bitwidth() * self.get_nodeattr("PE")
+
+    def get_outstream_width(self, ind=0):
+        return self.get_output_datatype().bitwidth() * self.get_nodeattr("PE")
+
+    def infer_node_datatype(self, model):
+        model.set_tensor_datatype(self.onnx_node.output[0], self.get_output_datatype())
+
+    def make_shape_compatible_op(self, model):
+        return super().make_const_shape_op(self.get_normal_output_shape())
+
+    def verify_node(self):
+        return []
+
+    # estimates ----------------------------------------------------------
+    def elements(self) -> int:
+        return int(np.prod(self.get_normal_output_shape()))
+
+    def get_exp_cycles(self):
+        """One output word of PE elements per cycle."""
+        return self.elements() // self.get_nodeattr("PE")
+
+    def lut_estimation(self):
+        return 0
+
+    def bram_estimation(self):
+        return 0
+
+    def uram_estimation(self):
+        return 0
+
+    def dsp_estimation(self, fpgapart=None):
+        return 0
+
+    def node_res_estimation(self, fpgapart=None):
+        return {"LUT": int(self.lut_estimation()), "BRAM_18K": int(self.bram_estimation()), "URAM": 0,
+                "DSP": int(self.dsp_estimation(fpgapart))}
+
+    def _store(self, context, value):
+        context[self.onnx_node.output[0]] = np.asarray(value, dtype=np.float32).reshape(self.get_normal_output_shape())
+
+
+class TwoInputLayer(QvitLayer):
+    """A layer with a second input stream of its own datatype (``inputDataType1``)."""
+
+    def get_nodeattr_types(self):
+        attrs = super().get_nodeattr_types()
+        attrs.update({"inputDataType1": ("s", True, "")})
+        return attrs
+
+    def get_input_datatype(self, ind=0):
+        return DataType[self.get_nodeattr("inputDataType1" if ind == 1 else "inputDataType")]

@@ -1,0 +1,52 @@
+"""ChannelFloat: the network's last per-channel float operations (output scale and bias)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from build_flows.layers.base import QvitLayer, register_layer
+
+ELEMENTWISE = ("Mul", "Add", "Div", "Sub")
+
+
+def apply_chain(x: np.ndarray, ops, consts) -> np.ndarray:
+    """Apply elementwise float32 operations in order, as onnxruntime does (x op c, broadcast)."""
+    x = np.asarray(x, dtype=np.float32)
+    for op, c in zip(ops, consts):
+        c = np.asarray(c, dtype=np.float32)
+        if op == "Mul":
+            x = x * c
+        elif op == "Add":
+            x = x + c
+        elif op == "Div":
+            x = x / c
+        elif op == "Sub":
+            x = x - c
+        else:
+            raise ValueError(f"unsupported elementwise op {op}; one of {', '.join(ELEMENTWISE)}")
+        x = x.astype(np.float32)
+    return x
+
+
+@register_layer
+class ChannelFloat(QvitLayer):
+    """The network's last elementwise float operations (output scale, bias) on an integer stream:
+    input 1 holds one row of per-channel constants per operation, ``ops`` names them (Mul, Add,
+    Div, Sub), applied in order in float32 exactly as the exported graph does. Hardware: float32
+    multiply/add units (about 3 DSP each) per lane."""
+
+    def get_nodeattr_types(self):
+        attrs = super().get_nodeattr_types()
+        attrs.update({"ops": ("strings", True, [])})
+        return attrs
+
+    def execute_node(self, context, graph):
+        x = context[self.onnx_node.input[0]].astype(np.float32).reshape(self.get_normal_input_shape())
+        consts = context[self.onnx_node.input[1]].astype(np.float32)
+        self._store(context, apply_chain(x, self.get_nodeattr("ops"), list(consts)))
+
+    def dsp_estimation(self, fpgapart=None):
+        return 3 * len(self.get_nodeattr("ops")) * self.get_nodeattr("PE")
+
+    def lut_estimation(self):
+        return 150 * len(self.get_nodeattr("ops")) * self.get_nodeattr("PE")

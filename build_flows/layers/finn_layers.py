@@ -1,0 +1,69 @@
+"""FINN's own layers answer the build stages' questions (:class:`build_flows.layers.base.LayerFacts`)
+through an adapter: :func:`layer_facts` gives the layer itself when it is ours, else the adapter.
+FINN's layer facts live in one table here (folding knobs per FINN op; its binary MVAUs)."""
+
+from __future__ import annotations
+
+import numpy as np
+from qonnx.custom_op.registry import getCustomOp
+
+from build_flows.layers.base import LayerFacts
+
+BINARY = {"BINARY", "BIPOLAR"}
+
+
+def _channels(inst):
+    return [("PE", inst.get_nodeattr("NumChannels"))]
+
+
+def _matrix(inst):
+    return [("SIMD", inst.get_nodeattr("MW")), ("PE", inst.get_nodeattr("MH"))]
+
+
+#: FINN op (without its _hls/_rtl suffix) -> its folding attributes and the dimension each must divide
+FINN_KNOBS = {
+    "MVAU": _matrix,
+    "VVAU": _matrix,
+    "Thresholding": _channels,
+    "DuplicateStreams": _channels,
+    "GlobalAccPool": _channels,
+    "LabelSelect": _channels,
+    "ChannelwiseOp": _channels,
+    "ConvolutionInputGenerator": lambda inst: [("SIMD", inst.get_nodeattr("IFMChannels"))],
+}
+
+
+def mvau_binary_macs(inst) -> int:
+    """XNOR-popcount MACs per image of a FINN MVAU (binary inputs and weights), else 0."""
+    if inst.get_nodeattr("inputDataType") in BINARY and inst.get_nodeattr("weightDataType") in BINARY:
+        return inst.get_nodeattr("MW") * inst.get_nodeattr("MH") * int(np.prod(inst.get_nodeattr("numInputVectors")))
+    return 0
+
+
+class FinnLayer(LayerFacts):
+    """A FINN layer instance seen through :class:`LayerFacts`."""
+
+    def __init__(self, inst):
+        self.inst = inst
+        self.op = inst.onnx_node.op_type.split("_")[0]  # MVAU_hls, MVAU_rtl -> MVAU
+
+    def folding_knobs(self):
+        if self.op in FINN_KNOBS:
+            return FINN_KNOBS[self.op](self.inst)
+        if "PE" in self.inst.get_nodeattr_types() and hasattr(self.inst, "get_normal_output_shape"):
+            return [("PE", self.inst.get_normal_output_shape()[-1])]
+        return []
+
+    def binary_macs(self):
+        return mvau_binary_macs(self.inst) if self.op == "MVAU" else 0
+
+    def rtl_reason(self):
+        from finn.custom_op.fpgadataflow.rtlbackend import RTLBackend
+
+        return None if isinstance(self.inst, RTLBackend) else "FINN layer without an RTL variant (HLS: needs Vitis HLS)"
+
+
+def layer_facts(node_or_inst) -> LayerFacts:
+    """The :class:`LayerFacts` of a dataflow node (or custom-op instance): ours directly, FINN's adapted."""
+    inst = getCustomOp(node_or_inst) if hasattr(node_or_inst, "op_type") else node_or_inst
+    return inst if isinstance(inst, LayerFacts) else FinnLayer(inst)

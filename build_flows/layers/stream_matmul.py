@@ -1,0 +1,72 @@
+"""StreamMatMul: the product of two activation streams (attention scores, attention times values)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from build_flows.boards import LUT_PER_BINARY_MAC
+from build_flows.layers.base import TwoInputLayer, memory_cost, register_layer
+
+
+@register_layer
+class StreamMatMul(TwoInputLayer):
+    """Product of two activation streams ``a [..., M, K] @ b [..., K, N]`` (attention scores and
+    attention times values). Hardware: ``b`` of one batch is buffered, rows of ``a`` stream past a
+    PE x SIMD array (XNOR-popcount when both are binary, LUT multipliers otherwise)."""
+
+    def get_nodeattr_types(self):
+        attrs = super().get_nodeattr_types()
+        attrs.update({"SIMD": ("i", False, 1), "in_shape1": ("ints", True, []), "signs": ("ints", False, [])})
+        return attrs
+
+    def get_normal_input_shape(self, ind=0):
+        return tuple(self.get_nodeattr("in_shape1" if ind == 1 else "in_shape"))
+
+    def get_folded_input_shape(self, ind=0):
+        shape = self.get_normal_input_shape(ind)
+        simd = self.get_nodeattr("SIMD")
+        if shape[-1 if ind == 0 else -2] % simd:
+            raise ValueError(f"{self.onnx_node.name}: SIMD={simd} does not divide K")
+        return tuple(shape[:-1]) + (shape[-1] // simd, simd) if ind == 0 else self._fold(shape)
+
+    def get_instream_width(self, ind=0):
+        lanes = self.get_nodeattr("SIMD") if ind == 0 else self.get_nodeattr("PE")
+        return self.get_input_datatype(ind).bitwidth() * lanes
+
+    def execute_node(self, context, graph):
+        a, b = (context[i].reshape(self.get_normal_input_shape(j)).astype(np.float64) for j, i in enumerate(self.onnx_node.input))
+        signs = self.get_nodeattr("signs")  # per K: +1 add, -1 subtract (channels whose quantizer counts down)
+        if signs:
+            a = a * np.asarray(signs, dtype=np.float64)
+        self._store(context, np.matmul(a, b))
+
+    def folding_knobs(self):
+        return [("SIMD", self.get_normal_input_shape(0)[-1]), ("PE", self.get_normal_output_shape()[-1])]
+
+    def macs(self) -> int:
+        *batch, m, k = self.get_normal_input_shape(0)
+        return int(np.prod(batch, dtype=np.int64)) * m * k * self.get_normal_input_shape(1)[-1]
+
+    def binary(self) -> bool:
+        return self.get_input_datatype(0).bitwidth() == 1 and self.get_input_datatype(1).bitwidth() == 1
+
+    def binary_macs(self) -> int:
+        return self.macs() if self.binary() else 0
+
+    def get_exp_cycles(self):
+        return self.macs() // (self.get_nodeattr("PE") * self.get_nodeattr("SIMD"))
+
+    def _buffer_bits(self):
+        k, n = self.get_normal_input_shape(1)[-2:]
+        return 2 * k * n * self.get_input_datatype(1).bitwidth()  # double-buffered b
+
+    def bram_estimation(self):
+        return memory_cost(self._buffer_bits())[0]
+
+    def lut_estimation(self):
+        lanes = self.get_nodeattr("PE") * self.get_nodeattr("SIMD")
+        if self.binary():
+            per_mac = LUT_PER_BINARY_MAC
+        else:
+            per_mac = 1.1 * self.get_input_datatype(0).bitwidth() * self.get_input_datatype(1).bitwidth()
+        return int(lanes * per_mac) + memory_cost(self._buffer_bits())[1] + 60

@@ -1,0 +1,1 @@
+"""``qvit_mvau.sv`` and its code generator (:mod:`build_flows.rtl.mvau.codegen`)."""

@@ -1,0 +1,1 @@
+"""Resource counts without Vivado: yosys synthesis of layers and stitched accelerators."""

@@ -152,7 +152,8 @@ def cmd_prune(args) -> int:
 
 def cmd_build(args) -> int:
     from build_flows.build import BuildError, build, summary
-    from build_flows.config import BuildConfig, fields_from_args
+    from build_flows.cli_fields import fields_from_args
+    from build_flows.config import BuildConfig
 
     fields = fields_from_args(args, BuildConfig, "build")
     if args.set:
@@ -174,7 +175,8 @@ def cmd_build(args) -> int:
 
 def cmd_sim(args) -> int:
     from build_flows.build import BuildError, build, summary
-    from build_flows.config import BuildConfig, fields_from_args
+    from build_flows.cli_fields import fields_from_args
+    from build_flows.config import BuildConfig
 
     cfg_path = Path(args.dir) / "build_config.yaml"
     if not cfg_path.exists():
@@ -193,7 +195,8 @@ def cmd_sim(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from build_flows.config import BuildConfig, add_arguments
+    from build_flows.cli_fields import add_arguments
+    from build_flows.config import BuildConfig
 
     p = argparse.ArgumentParser(prog="qvit", description="Binary and ternary ViTs from Brevitas QAT to FINN accelerators.")
     sub = p.add_subparsers(dest="command", required=True)

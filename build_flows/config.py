@@ -1,29 +1,21 @@
 """Build configuration: one dataclass holding every knob of ``qvit build``, loadable from YAML and
 saved into the build directory. Each field is documented at the field (``#:``, as FINN's
-``DataflowBuildConfig``); the command line is made from these fields (:func:`add_arguments`), so a
+``DataflowBuildConfig``); the command line is made from these fields (:func:`build_flows.cli_fields.add_arguments`), so a
 knob and its flag never disagree."""
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import functools
 import hashlib
-import inspect
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
 from build_flows.boards import DEFAULT_BOARD, get_board
+from build_flows.cli_fields import cli_option
 from build_flows.rtl.mvau.codegen import MEM_MODES
-
-
-def _cli(command: str, flag: str | None = None, **argparse_kw) -> dict:
-    """Field metadata: the field is the option ``flag`` (default ``--field-name``) of ``command``."""
-    return {"cli": command, "flag": flag, "argparse": argparse_kw}
 
 
 @dataclass
@@ -31,41 +23,41 @@ class BuildConfig:
     """Every knob of a build. ``model`` and ``out`` are required; the rest have defaults."""
 
     #: a registered model name (built from the given or shipped checkpoint, else random weights) or a QONNX file
-    model: str = field(metadata=_cli("build", "model"))
+    model: str = field(metadata=cli_option("build", "model"))
     #: the build directory (checkpoints per step, report.json)
-    out: str = field(metadata=_cli("build", required=True))
+    out: str = field(metadata=cli_option("build", required=True))
     #: the board (see `qvit boards`)
-    board: str = field(default=DEFAULT_BOARD, metadata=_cli("build"))
+    board: str = field(default=DEFAULT_BOARD, metadata=cli_option("build"))
     #: the clock in MHz (default: the board's)
-    clock_mhz: float | None = field(default=None, metadata=_cli("build", type=float))
+    clock_mhz: float | None = field(default=None, metadata=cli_option("build", type=float))
     #: frames per second the folding should reach (default: no folding, every layer at PE=SIMD=1)
-    target_fps: float | None = field(default=None, metadata=_cli("build", type=float))
+    target_fps: float | None = field(default=None, metadata=cli_option("build", type=float))
     #: a FINN folding JSON ({layer: {PE:, SIMD:}}) that overrides the automatic folding
-    folding_file: str | None = field(default=None, metadata=_cli("build"))
+    folding_file: str | None = field(default=None, metadata=cli_option("build"))
     #: a checkpoint for a registered model (default: the shipped one that fits the overrides)
-    checkpoint: str | None = field(default=None, metadata=_cli("build"))
+    checkpoint: str | None = field(default=None, metadata=cli_option("build"))
     #: model config overrides, e.g. {img_size: 28, in_chans: 1} (`--set img_size=28`)
     model_overrides: dict = field(default_factory=dict)
     #: stop after this step (default: the last step that can run here; 'sim' adds the Verilator simulation)
-    until: str | None = field(default=None, metadata=_cli("build"))
+    until: str | None = field(default=None, metadata=cli_option("build"))
     #: random input vectors for the python verification against QONNX
-    verify_vectors: int = field(default=4, metadata=_cli("build", "--vectors", type=int))
+    verify_vectors: int = field(default=4, metadata=cli_option("build", "--vectors", type=int))
     #: seed of the verification and simulation inputs
     seed: int = 0
     #: FINN's cap on an MVAU's weight word width (bits) in its automatic folding
     mvau_wwidth_max: int = 36
     #: where MVAU weights live: internal_embedded or internal_decoupled (ROMs in the layer), or external (an
     #: AXI-stream input of the accelerator per layer, fed by the host)
-    mem_mode: str = field(default="internal_embedded", metadata=_cli("build", choices=MEM_MODES))
+    mem_mode: str = field(default="internal_embedded", metadata=cli_option("build", choices=MEM_MODES))
     #: random input vectors the RTL simulation compares with QONNX
-    sim_vectors: int = field(default=8, metadata=_cli("sim", "--vectors", type=int))
+    sim_vectors: int = field(default=8, metadata=cli_option("sim", "--vectors", type=int))
     #: valid/ready stall probability of the second, stalled simulation run
-    sim_stall: float = field(default=0.3, metadata=_cli("sim", "--stall", type=float))
+    sim_stall: float = field(default=0.3, metadata=cli_option("sim", "--stall", type=float))
     #: depth of FIFOs that FINN sized smaller, in the simulation
-    sim_fifo_depth: int = field(default=32, metadata=_cli("sim", "--fifo-depth", type=int))
+    sim_fifo_depth: int = field(default=32, metadata=cli_option("sim", "--fifo-depth", type=int))
     #: size every FIFO from its simulated occupancy, check it by simulating again, and write the depths into
     #: the layers (FINN's inFIFODepths/outFIFODepths) for IP stitching
-    sim_size_fifos: bool = field(default=False, metadata=_cli("sim", "--size-fifos", action="store_true"))
+    sim_size_fifos: bool = field(default=False, metadata=cli_option("sim", "--size-fifos", action="store_true"))
 
     def __post_init__(self):
         get_board(self.board)  # fail early on an unknown board
@@ -99,42 +91,3 @@ class BuildConfig:
             raise ValueError(f"{path}: unknown build config fields {bad}; known: {', '.join(sorted(names))}")
         data.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**data)
-
-
-@functools.cache
-def field_docs(cls) -> dict[str, str]:
-    """The ``#:`` comment lines above each field of a dataclass, joined, by field name."""
-    docs, pending = {}, []
-    for line in inspect.getsource(cls).splitlines():
-        if m := re.match(r"\s*#:\s?(.*)", line):
-            pending.append(m.group(1).strip())
-        elif pending and (m := re.match(r"\s*(\w+)\s*:", line)):
-            docs[m.group(1)] = " ".join(pending)
-            pending = []
-    return docs
-
-
-def add_arguments(parser: argparse.ArgumentParser, cls, command: str) -> None:
-    """Add one option per field of ``cls`` marked for ``command``, with its ``#:`` text as help. Options
-    default to None (unset), so that a YAML config or the dataclass default applies."""
-    docs = field_docs(cls)
-    for f in dataclasses.fields(cls):
-        meta = f.metadata
-        if meta.get("cli") != command:
-            continue
-        flag = meta["flag"] or "--" + f.name.replace("_", "-")
-        kw = dict(meta["argparse"])
-        default = None if f.default is dataclasses.MISSING else f.default
-        help_text = docs.get(f.name, "") + (f" (default {default})" if default not in (None, False) else "")
-        if flag.startswith("--"):
-            if "action" not in kw:
-                kw["metavar"] = flag[2:].upper().replace("-", "_")
-            parser.add_argument(flag, dest=f.name, default=None, help=help_text, **kw)
-        else:
-            parser.add_argument(f.name, help=help_text, **kw)
-
-
-def fields_from_args(args: argparse.Namespace, cls, command: str) -> dict:
-    """The values of ``command``'s options that were given (not None), by field name."""
-    return {f.name: getattr(args, f.name) for f in dataclasses.fields(cls)
-            if f.metadata.get("cli") == command and getattr(args, f.name, None) is not None}

@@ -136,7 +136,7 @@ class MVAU_lut_rtl(LayerFacts, MVAU, RTLBackend):  # noqa: N801 (FINN's naming)
     def lut_estimation(self, fpgapart=None):
         """LUT model of qvit_mvau.sv: per multiply-accumulate (product term plus its share of the adder
         tree) 2.5 LUT for XNOR-popcount, 2.9 per input bit (+1) for add/subtract, and FINN's LUT-multiplier
-        model x 1.25 for low-bit products (fitted to yosys synth_xilinx counts, benchmarks/rtl_resources.py);
+        model x 1.25 for low-bit products (fitted to yosys synth_xilinx counts, benchmarks/rtl_sim.py);
         per PE lane the accumulator and threshold comparators; LUTRAM for distributed ROMs; 40 LUT control."""
         shape = self.rtl_shape()
         ib, wb = shape.idt.bitwidth(), shape.wdt.bitwidth()

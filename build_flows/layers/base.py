@@ -45,15 +45,20 @@ def memory_cost(bits: int) -> tuple[int, int]:
     return math.ceil(bits / BRAM18_BITS), 0
 
 
+def pe_on_last_axis(inst) -> list[tuple[str, int]]:
+    """The folding of a plain streaming layer: ``PE`` lanes dividing the output's last axis (none without PE)."""
+    if "PE" in inst.get_nodeattr_types():
+        return [("PE", inst.get_normal_output_shape()[-1])]
+    return []
+
+
 class LayerFacts:
     """What the build stages ask of a hardware layer, with the defaults of a plain streaming layer.
     Our layers (and our RTL backends of FINN's layers) inherit it; FINN's layers get an adapter."""
 
     def folding_knobs(self) -> list[tuple[str, int]]:
         """The folding attributes and the dimension each must divide, in the order they grow."""
-        if "PE" in self.get_nodeattr_types():
-            return [("PE", self.get_normal_output_shape()[-1])]
-        return []
+        return pe_on_last_axis(self)
 
     def binary_macs(self) -> int:
         """Binary (XNOR-popcount) multiply-accumulates per image."""

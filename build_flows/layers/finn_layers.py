@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 from qonnx.custom_op.registry import getCustomOp
 
-from build_flows.layers.base import LayerFacts
+from build_flows.layers.base import LayerFacts, pe_on_last_axis
 
 BINARY = {"BINARY", "BIPOLAR"}
 
@@ -16,14 +16,14 @@ def _channels(inst):
     return [("PE", inst.get_nodeattr("NumChannels"))]
 
 
-def _matrix(inst):
+def mvau_knobs(inst):
     return [("SIMD", inst.get_nodeattr("MW")), ("PE", inst.get_nodeattr("MH"))]
 
 
 #: FINN op (without its _hls/_rtl suffix) -> its folding attributes and the dimension each must divide
 FINN_KNOBS = {
-    "MVAU": _matrix,
-    "VVAU": _matrix,
+    "MVAU": mvau_knobs,
+    "VVAU": mvau_knobs,
     "Thresholding": _channels,
     "DuplicateStreams": _channels,
     "GlobalAccPool": _channels,
@@ -48,11 +48,7 @@ class FinnLayer(LayerFacts):
         self.op = inst.onnx_node.op_type.split("_")[0]  # MVAU_hls, MVAU_rtl -> MVAU
 
     def folding_knobs(self):
-        if self.op in FINN_KNOBS:
-            return FINN_KNOBS[self.op](self.inst)
-        if "PE" in self.inst.get_nodeattr_types() and hasattr(self.inst, "get_normal_output_shape"):
-            return [("PE", self.inst.get_normal_output_shape()[-1])]
-        return []
+        return FINN_KNOBS.get(self.op, pe_on_last_axis)(self.inst)
 
     def binary_macs(self):
         return mvau_binary_macs(self.inst) if self.op == "MVAU" else 0

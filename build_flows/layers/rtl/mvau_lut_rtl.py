@@ -17,7 +17,7 @@ from finn.custom_op.fpgadataflow.matrixvectoractivation import MVAU
 from finn.custom_op.fpgadataflow.rtlbackend import RTLBackend
 
 from build_flows.layers.base import FINN_HW_DOMAIN, LayerFacts
-from build_flows.layers.finn_layers import mvau_binary_macs
+from build_flows.layers.finn_layers import mvau_binary_macs, mvau_knobs
 from build_flows.layers.rtl import register_rtl_backend
 from build_flows.rtl.mvau import codegen as mvau_rtl
 
@@ -156,7 +156,7 @@ class MVAU_lut_rtl(LayerFacts, MVAU, RTLBackend):  # noqa: N801 (FINN's naming)
 
     # ------------------------------------------------------------ facts
     def folding_knobs(self):
-        return [("SIMD", self.get_nodeattr("MW")), ("PE", self.get_nodeattr("MH"))]
+        return mvau_knobs(self)
 
     def binary_macs(self):
         return mvau_binary_macs(self)

@@ -10,20 +10,19 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from pathlib import Path
 
-import numpy as np
 from finn.custom_op.fpgadataflow.matrixvectoractivation import MVAU
 from finn.custom_op.fpgadataflow.rtlbackend import RTLBackend
 
-from build_flows.layers.base import FINN_HW_DOMAIN, LayerFacts
+from build_flows.layers.base import FINN_HW_DOMAIN
 from build_flows.layers.finn_layers import mvau_binary_macs, mvau_knobs
 from build_flows.layers.rtl import register_rtl_backend
+from build_flows.layers.rtl.backend import QvitRTLBackend
 from build_flows.rtl.mvau import codegen as mvau_rtl
 
 
 @register_rtl_backend
-class MVAU_lut_rtl(LayerFacts, MVAU, RTLBackend):  # noqa: N801 (FINN's naming)
+class MVAU_lut_rtl(QvitRTLBackend, MVAU, RTLBackend):  # noqa: N801 (FINN's naming)
     """FINN's MVAU on LUTs in RTL (``qvit_mvau.sv``). Weights live in a ROM inside the layer
     (``mem_mode`` internal_embedded or internal_decoupled; ``ram_style`` block/distributed/auto becomes
     the ROM's ``rom_style``) or arrive on the layer's second stream ``in1_V`` (``mem_mode`` external, in
@@ -41,56 +40,23 @@ class MVAU_lut_rtl(LayerFacts, MVAU, RTLBackend):  # noqa: N801 (FINN's naming)
             return str(e)
         return None
 
-    def get_nodeattr_types(self):
-        attrs = MVAU.get_nodeattr_types(self)
-        attrs.update(RTLBackend.get_nodeattr_types(self))
-        return attrs
+    SOURCES = (mvau_rtl.SOURCE,)
 
-    # ------------------------------------------------------------ RTL
     def rtl_shape(self) -> mvau_rtl.MVAUShape:
-        """What the RTL needs, from the node's attributes (thresholds counted by generate_hdl)."""
+        """What the RTL needs, from the node's attributes (thresholds counted by write_hdl)."""
         return mvau_rtl.from_attrs(self.get_nodeattr)
 
-    def _thresholds(self, model):
-        if self.get_nodeattr("noActivation"):
-            return None
-        return model.get_initializer(self.onnx_node.input[2])
-
-    def generate_hdl(self, model, fpgapart, clk):
-        """Write ``<node name>.sv`` and its ROM images into ``code_gen_dir_ipgen`` (made if unset)."""
-        code_dir = self.get_nodeattr("code_gen_dir_ipgen")
-        if not code_dir:
-            from finn.util.basic import make_build_dir
-
-            code_dir = make_build_dir(f"code_gen_ipgen_{self.onnx_node.name}_")
-            self.set_nodeattr("code_gen_dir_ipgen", code_dir)
-        thr = self._thresholds(model)
+    def write_hdl(self, model, code_dir):
+        thr = None if self.get_nodeattr("noActivation") else model.get_initializer(self.onnx_node.input[2])
         shape = self.rtl_shape()
         if thr is not None:
             shape = dataclasses.replace(shape, n_thresholds=int(thr.shape[-1]))
         mvau_rtl.write(shape, model.get_initializer(self.onnx_node.input[1]), thr, code_dir, self.onnx_node.name)
-        self.set_nodeattr("gen_top_module", self.onnx_node.name)
-        self.set_nodeattr("ipgen_path", code_dir)
-        self.set_nodeattr("ip_path", code_dir)
-
-    def get_rtl_file_list(self, abspath=False):
-        name = self.onnx_node.name
-        if not abspath:
-            return [mvau_rtl.SOURCE.name, f"{name}.sv"]
-        return [mvau_rtl.SOURCE, Path(self.get_nodeattr("code_gen_dir_ipgen")) / f"{name}.sv"]
-
-    def code_generation_ipi(self):
-        """Vivado IP-integrator commands (untested here: no Vivado)."""
-        cmds = [f"add_files -norecurse {f}" for f in self.get_rtl_file_list(abspath=True)]
-        cmds.append(f"create_bd_cell -type module -reference {self.get_nodeattr('gen_top_module')} {self.onnx_node.name}")
-        return cmds
 
     def get_verilog_top_module_intf_names(self):
-        intf = RTLBackend.get_verilog_top_module_intf_names(self)
-        intf["s_axis"] = [("in0_V", self.get_instream_width_padded(0))]
+        intf = super().get_verilog_top_module_intf_names()
         if self.rtl_shape().weight_stream:
             intf["s_axis"].append(("in1_V", self.get_instream_width_padded(1)))
-        intf["m_axis"] = [("out0_V", self.get_outstream_width_padded(0))]
         return intf
 
     def get_instream_width(self, ind=0):
@@ -102,6 +68,9 @@ class MVAU_lut_rtl(LayerFacts, MVAU, RTLBackend):  # noqa: N801 (FINN's naming)
         """The layer's weight stream (mem_mode external) as the stitched top's side input, else none."""
         return self._weight_stream(model.get_initializer(self.onnx_node.input[1]))
 
+    def rtlsim_side_streams(self, context) -> list:
+        return self._weight_stream(context[self.onnx_node.input[1]])
+
     def _weight_stream(self, weights) -> list:
         from build_flows.sim import stitch
 
@@ -109,28 +78,6 @@ class MVAU_lut_rtl(LayerFacts, MVAU, RTLBackend):  # noqa: N801 (FINN's naming)
         if not shape.weight_stream:
             return []
         return [stitch.SideStream(shape.weight_bits, mvau_rtl.weight_stream_beats(shape, weights))]
-
-    # ------------------------------------------------------------ execution
-    def execute_node(self, context, graph):
-        if self.get_nodeattr("exec_mode") != "rtlsim":
-            return MVAU.execute_node(self, context, graph)
-        from build_flows.sim import stitch
-        from build_flows.sim.run import simulate
-
-        code_dir = self.get_nodeattr("code_gen_dir_ipgen")
-        if not code_dir or not (Path(code_dir) / f"{self.onnx_node.name}.sv").exists():
-            raise RuntimeError(f"{self.onnx_node.name}: no RTL generated; run generate_hdl (or the build's sim step) first")
-        shape = self.rtl_shape()
-        x = context[self.onnx_node.input[0]]
-        odt = self.get_output_datatype()
-        files = [Path(f) for f in self.get_rtl_file_list(abspath=True)]
-        stage = stitch.Stage(self.onnx_node.name, self.onnx_node.name, shape.in_bits, shape.out_bits, files,
-                             self._weight_stream(context[self.onnx_node.input[1]]))
-        n = x.shape[0]
-        res = simulate([stage], x.reshape(n, -1), shape.idt, shape.simd, odt, shape.pe,
-                       int(np.prod(self.get_normal_output_shape()[1:])), Path(code_dir) / "sim")
-        self.set_nodeattr("cycles_rtlsim", int(res.cycles_per_image))
-        context[self.onnx_node.output[0]] = res.outputs.reshape(context[self.onnx_node.output[0]].shape)
 
     # ------------------------------------------------------------ estimates
     def lut_estimation(self, fpgapart=None):
@@ -164,5 +111,3 @@ class MVAU_lut_rtl(LayerFacts, MVAU, RTLBackend):  # noqa: N801 (FINN's naming)
     def allows_dsp(self):
         return False  # LUT arithmetic by design; DSP MVAUs are FINN's MVAU_rtl
 
-    def rtl_reason(self):
-        return None

@@ -1,0 +1,1 @@
+"""``qvit_shift_requant.sv`` and its code generator (:mod:`build_flows.rtl.shift_requant.codegen`)."""

@@ -121,6 +121,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         load = os.getloadavg()[0]
+        torch.manual_seed(0)  # the networks' random weights (and so the yosys counts) are the same every run
         runs = [stitched("binary-mlp-784-256-256-10", SignMLP(), (1, 1, 28, 28), 200_000, tmp),
                 stitched("binary-mlp-784-256-256-10-external-weights", SignMLP(), (1, 1, 28, 28), 200_000, tmp,
                          mem_mode="external"),

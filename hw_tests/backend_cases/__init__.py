@@ -1,0 +1,12 @@
+"""Per RTL backend (``build_flows.layers.rtl.BACKENDS``): how to lint it, simulate it under random stalls
+against its numpy golden model, and break it. One module per backend, each with a ``CASES`` dict (backend
+class name -> :class:`~backend_cases.base.BackendCase`), merged here with one line per module;
+``test_rtl_backends.py`` runs every registered backend through these, so a backend without a case fails there."""
+
+from backend_cases import mvau, shift_requant
+from backend_cases.base import BackendCase
+
+#: RTL backend class name -> its case
+CASES: dict[str, BackendCase] = {}
+CASES.update(mvau.CASES)
+CASES.update(shift_requant.CASES)

@@ -145,14 +145,28 @@ def test_corrupted_accelerator_is_caught(mlp_build, tmp_path):
     assert not np.array_equal(res.outputs, want)
 
 
-def test_layers_without_rtl_are_listed(tmp_path, capsys):
-    """A float output scale (ChannelFloat) has no RTL: `--until sim` names it and exits non-zero."""
+def test_layers_without_rtl_are_listed(mlp_build, tmp_path):
+    """A layer without RTL (a thresholding given FINN's HLS variant) stops the simulation with its name and
+    the reason."""
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    from build_flows.sim.accelerator import NoRTLError, simulate_dataflow
+
+    _, _, out = mlp_build
+    model = ModelWrapper(str(out / "checkpoints" / "09_estimates.onnx"))
+    node = next(n for n in model.graph.node if n.op_type == "Thresholding_rtl")
+    node.op_type, node.domain = "Thresholding_hls", "finn.custom_op.fpgadataflow.hls"
+    with pytest.raises(NoRTLError, match=rf"{node.name} \(Thresholding_hls\): FINN layer without an RTL variant"):
+        simulate_dataflow(model, np.zeros((1, 64), dtype=np.float32), tmp_path, "xczu3eg-sfvc784-1-e", 5.0)
+
+
+def test_float_output_scale_is_the_hosts_step(tmp_path):
+    """The float output scale (ChannelFloat) that ends a graph runs on the host after the accelerator (the
+    report names it), and the whole is still bit-exact with QONNX and FINN's python execution."""
     onnx = export_mlp(tmp_path / "mlp.onnx")
     code, report = _build(onnx, tmp_path / "b", "--target-fps", "100000")
-    err = capsys.readouterr().err
-    assert code == 2
-    assert "step 'sim' failed" in err and "ChannelFloat_0 (ChannelFloat): qvit-fpga layer without RTL yet" in err
-    assert report["estimated"]["fps"] > 0  # earlier results intact
+    assert code == 0
+    assert report["sim"]["host_steps"] == ["ChannelFloat_0"] and report["sim"]["bit_exact"] is True
 
 
 def test_yosys_step_counts_our_layers(mlp_build, capsys):

@@ -26,7 +26,7 @@ def step_sim(model, ctx: BuildContext):
     xs = rng.standard_normal((ctx.cfg.sim_vectors, *shape[1:])).astype(np.float32)
     clk_ns = 1000.0 / ctx.cfg.clock
     try:
-        (res, stalled), chain = simulate_dataflow(model, xs, ctx.dir / "sim", ctx.board.part, clk_ns,
+        (res, stalled), design = simulate_dataflow(model, xs, ctx.dir / "sim", ctx.board.part, clk_ns,
                                                   stalls=(0.0, ctx.cfg.sim_stall), seed=ctx.cfg.seed,
                                                   default_fifo=ctx.cfg.sim_fifo_depth)
     except NoRTLError as e:
@@ -51,19 +51,19 @@ def step_sim(model, ctx: BuildContext):
         "cycles_vs_estimate": res.cycles_per_image / est if est else None,
         "cycles_per_second_simulated": res.cycles_per_second, "simulated_cycles": res.cycles,
         "build_seconds": res.build_seconds, "stall_probability": ctx.cfg.sim_stall,
-        "host_layout_layers": chain.host,
-        "fifo_depths": dict(zip([s.name for s in chain.stages] + ["output"], chain.fifo_depths)),
-        "fifo_high_water": dict(zip([s.name for s in chain.stages] + ["output"], res.fifo_hwm)),
+        "host_steps": design.host,
+        "fifo_depths": dict(zip(design.edge_names(), design.fifo_depths)),
+        "fifo_high_water": dict(zip(design.edge_names(), res.fifo_hwm)),
     }
     if not ctx.report.sim["bit_exact"]:
         raise BuildError(f"the RTL simulation differs from the golden models (max |diff| {diffs}); the RTL and "
                          f"the layers' python execution disagree: see {ctx.dir / 'sim'}")
     if ctx.cfg.sim_size_fifos:
-        _size_fifos(model, ctx, xs, ref, res, chain, clk_ns)
+        _size_fifos(model, ctx, xs, ref, res, design, clk_ns)
     return model
 
 
-def _size_fifos(model, ctx: BuildContext, xs, ref, res, chain, clk_ns: float) -> None:
+def _size_fifos(model, ctx: BuildContext, xs, ref, res, design, clk_ns: float) -> None:
     """FIFO sizing from the simulation: depths one above the unstalled high-water marks, checked by
     simulating again with them (same cycles per image, still bit-exact under stalls), then written into
     the layers' FIFO depth attributes for FINN's IP stitching and into the report's ``sim.fifo_sizing``."""
@@ -72,17 +72,16 @@ def _size_fifos(model, ctx: BuildContext, xs, ref, res, chain, clk_ns: float) ->
     depths = sized_fifo_depths(res.fifo_hwm)
     (again, stalled), _ = simulate_dataflow(model, xs, ctx.dir / "sim_sized", ctx.board.part, clk_ns,
                                             stalls=(0.0, ctx.cfg.sim_stall), seed=ctx.cfg.seed, fifo_depths=depths)
-    names = [s.name for s in chain.stages] + ["output"]
-    bits = [s.in_bits for s in chain.stages] + [chain.stages[-1].out_bits]
+    names, bits = design.edge_names(), design.edge_bits()
     sizing = {"depths": dict(zip(names, depths)), "cycles_per_image": again.cycles_per_image,
               "bit_exact_stalled": bool(np.array_equal(stalled.outputs, ref)),
-              "fifo_bits_before": int(sum(d * b for d, b in zip(chain.fifo_depths, bits))),
+              "fifo_bits_before": int(sum(d * b for d, b in zip(design.fifo_depths, bits))),
               "fifo_bits_after": int(sum(d * b for d, b in zip(depths, bits)))}
     ctx.report.sim["fifo_sizing"] = sizing
     if again.cycles_per_image > res.cycles_per_image or not sizing["bit_exact_stalled"]:
         raise BuildError(f"FIFO sizing from the simulation did not hold: {sizing}; keep the default depths "
                          "(sim_size_fifos: false) and report this")
-    write_fifo_depths(model, chain, depths)
+    write_fifo_depths(model, design, depths)
 
 
 @build_step("yosys")
@@ -135,18 +134,20 @@ def _synth_stitched(model, ctx: BuildContext, blackbox: set[str]) -> dict:
     sized depths, width converters), with the layers yosys cannot read as black boxes."""
     from qonnx.custom_op.registry import getCustomOp
 
-    from build_flows.sim.accelerator import layer_stage
+    from build_flows.sim.accelerator import rtl_design, split_host_steps
     from build_flows.synth.yosys import YosysError, synth_stitched
 
     sim = ctx.report.sim
     depths = sim.get("fifo_sizing", {}).get("depths") or sim["fifo_depths"]
-    nodes = {n.name: n for n in model.graph.node}
-    stages = [layer_stage(model, nodes[name]) for name in list(depths)[:-1]]
+    _, core, _ = split_host_steps(model)
+    design = rtl_design(model, core, ctx.dir / "sim" / "rtl", ctx.board.part, 1000.0 / ctx.cfg.clock)
+    edges = design.with_depths([depths[name] for name in design.edge_names()])
     try:
-        counts = synth_stitched(stages, list(depths.values()), blackbox, ctx.dir / "yosys_stitched", ctx.board.part)
+        counts = synth_stitched(design.stages, edges, blackbox, ctx.dir / "yosys_stitched", ctx.board.part)
     except YosysError as e:
         return {"failed": str(e).splitlines()[-1]}
     counts.pop("cells")
     counts["fifo_depths"] = "sized" if "fifo_sizing" in sim else "simulated"
+    nodes = {n.name: n for n in model.graph.node}
     counts["estimated_LUT_blackboxes"] = int(sum(getCustomOp(nodes[n]).lut_estimation(ctx.board.part) for n in blackbox))
     return counts

@@ -81,6 +81,15 @@ class LayerFacts:
         (at the graph's start or end, as FINN's driver does for NCHW <-> NHWC), else None."""
         return None
 
+    def host_step(self, model):
+        """A numpy function ``[n, ...] -> [n, values]`` that the host driver applies instead of the layer
+        when the layer sits at the graph's start or end (fixed reorders; float ops that can only end a
+        graph, as FINN's ``dataflow_parent`` keeps them outside the accelerator), else None."""
+        gather = self.host_reorder()
+        if gather is None:
+            return None
+        return lambda x: np.asarray(x).reshape(len(x), -1)[:, gather]
+
 
 class QvitLayer(LayerFacts, HWCustomOp):
     """Shared parts of our layers: ``PE`` lanes on the last axis, ``inputDataType``/``outputDataType``

@@ -45,6 +45,17 @@ class ChannelFloat(QvitLayer):
         consts = context[self.onnx_node.input[1]].astype(np.float32)
         self._store(context, apply_chain(x, self.get_nodeattr("ops"), list(consts)))
 
+    def rtl_reason(self):
+        return ("float32 output scale and bias: runs on the host when it ends the graph (the accelerator's "
+                "boundary is before it), not in RTL")
+
+    def host_step(self, model):
+        """The float ops in numpy on the host: valid at the graph's end, where the accelerator hands over
+        the integer stream (the same float32 operations as the python execution, so bit-exact)."""
+        consts = list(np.asarray(model.get_initializer(self.onnx_node.input[1]), dtype=np.float32))
+        ops, shape = self.get_nodeattr("ops"), self.get_normal_input_shape()
+        return lambda x: apply_chain(np.asarray(x).reshape(len(x), *shape[1:]), ops, consts).reshape(len(x), -1)
+
     def dsp_estimation(self, fpgapart=None):
         return 3 * len(self.get_nodeattr("ops")) * self.get_nodeattr("PE")
 

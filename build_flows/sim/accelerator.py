@@ -1,9 +1,11 @@
 """Cycle-accurate simulation of a whole FINN dataflow graph whose layers all have RTL.
 
-``rtl_stages`` generates every layer's HDL (FINN's own RTL layers through their ``generate_hdl``, ours
-likewise) and lists the layers that have none. ``simulate_dataflow`` stitches the chain into one
-Verilog top with FIFOs and width converters (:mod:`build_flows.sim.stitch`), streams vectors through it
-in Verilator, and measures cycles per image, latency and FIFO high-water marks.
+``rtl_design`` generates every layer's HDL (FINN's own RTL layers through their ``generate_hdl``, ours
+likewise), connects the layers as the graph does (chains, forks through DuplicateStreams, joins) and lists
+the layers that cannot be simulated. ``simulate_dataflow`` stitches them into one Verilog top with a FIFO on
+every connection and width converters (:mod:`build_flows.sim.stitch`), streams images through it in
+Verilator, and measures cycles per image, latency and FIFO high-water marks. Layers at the graph's ends that
+the host driver does instead (fixed reorders, the float output scale: ``host_step``) run in numpy around it.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from build_flows.sim.run import SimResult, simulate
 
 
 class NoRTLError(ValueError):
-    """Some layers of the graph have no RTL implementation (or the graph is not a single chain)."""
+    """Some layers of the graph have no RTL implementation, or the graph cannot be stitched."""
 
     def __init__(self, problems: list[tuple[str, str, str]]):
         self.problems = problems
@@ -33,26 +35,44 @@ class NoRTLError(ValueError):
 
 
 @dataclass
-class ChainInfo:
+class Design:
+    """The stitched accelerator: stages (in graph order), their connections (with FIFO depths), the ends."""
+
     stages: list[stitch.Stage]
+    edges: list[stitch.Edge]
     idt: DataType
     in_per_beat: int
     odt: DataType
     out_per_beat: int
     out_per_image: int
-    fifo_depths: list[int]
     expected_cycles: int
-    host: list[str] = field(default_factory=list)  # boundary layout layers applied by the host (numpy)
+    host: list[str] = field(default_factory=list)  # layers at the graph's ends that the host does (numpy)
+
+    @property
+    def fifo_depths(self) -> list[int]:
+        return [e.depth for e in self.edges]
+
+    def edge_names(self) -> list[str]:
+        """One name per edge (FIFO): ``<consumer>`` for its input 0, ``<consumer>:<port>`` for others,
+        ``output`` for the one to the host."""
+        return ["output" if e.dst is None else self.stages[e.dst[0]].name + (f":{e.dst[1]}" if e.dst[1] else "")
+                for e in self.edges]
+
+    def edge_bits(self) -> list[int]:
+        """The width of each FIFO in bits (its consumer's input width)."""
+        return [stitch._dst_bits(self.stages, e) for e in self.edges]
+
+    def with_depths(self, depths: list[int]) -> list[stitch.Edge]:
+        if len(depths) != len(self.edges):
+            raise ValueError(f"{len(self.edges)} FIFO depths needed, got {len(depths)}")
+        return [stitch.Edge(e.src, e.dst, int(d)) for e, d in zip(self.edges, depths)]
 
 
-def split_host_layouts(model) -> tuple[list, list, list]:
-    """(leading, core, trailing) nodes: a fixed reorder (a layer whose ``host_reorder`` is set, such as
-    NCHW <-> NHWC) at the very start or end of the graph is the host driver's job when it packs the input
-    and unpacks the output buffer (as FINN's driver does), so it is applied in numpy around the simulated core."""
-    nodes = [n for n in model.graph.node if not _is_wire(n)]
-    lead = nodes[:1] if nodes and _reorder(nodes[0]) is not None else []
-    trail = nodes[-1:] if len(nodes) > 1 and _reorder(nodes[-1]) is not None else []
-    return lead, nodes[len(lead): len(nodes) - len(trail)], trail
+def _host_step(model, node):
+    try:
+        return layer_facts(node).host_step(model)
+    except Exception:  # noqa: BLE001 - not a hardware layer at all
+        return None
 
 
 def _reorder(node) -> np.ndarray | None:
@@ -68,9 +88,19 @@ def _is_wire(node) -> bool:
     return gather is not None and bool(np.array_equal(gather, np.arange(len(gather))))
 
 
-def host_layout(node, x: np.ndarray) -> np.ndarray:
-    """Apply a boundary reorder layer to a batch [n, ...] -> [n, values]."""
-    return x.reshape(len(x), -1)[:, _reorder(node)]
+def split_host_steps(model) -> tuple[list, list, list]:
+    """(leading, core, trailing) nodes: layers with a ``host_step`` (reorders such as NCHW <-> NHWC, the
+    float output scale) at the very start or end of a graph are the host driver's job when it packs the
+    input and unpacks the output buffer (as FINN's driver does), so they run in numpy around the core."""
+    nodes = [n for n in model.graph.node if not _is_wire(n)]
+    lead = []
+    while len(lead) < len(nodes) - 1 and _host_step(model, nodes[len(lead)]) is not None \
+            and _reorder(nodes[len(lead)]) is not None:  # only reorders can lead (the input is integer)
+        lead.append(nodes[len(lead)])
+    trail = []
+    while len(lead) + len(trail) < len(nodes) - 1 and _host_step(model, nodes[-1 - len(trail)]) is not None:
+        trail.insert(0, nodes[-1 - len(trail)])
+    return lead, nodes[len(lead): len(nodes) - len(trail)], trail
 
 
 def _source(model, tensor: str) -> str:
@@ -82,9 +112,45 @@ def _source(model, tensor: str) -> str:
     return tensor
 
 
-def _problems(model, nodes) -> list[tuple[str, str, str]]:
-    problems = []
+def stream_inputs(model, node) -> list[str]:
+    """The inputs of ``node`` that are streams (not initializers), in port order."""
+    return [t for t in node.input if t and model.get_initializer(t) is None]
+
+
+def _connections(model, nodes) -> tuple[list[stitch.Edge], list[tuple[str, str, str]]]:
+    """The edges among ``nodes`` (depth 0 for now) and the problems that stop stitching."""
+    index = {t: (i, q) for i, n in enumerate(nodes) for q, t in enumerate(n.output)}
+    core_in = _source(model, nodes[0].input[0])
+    core_out = nodes[-1].output[0]
+    edges, problems, used = [], [], {}
     for i, node in enumerate(nodes):
+        for p, tensor in enumerate(stream_inputs(model, node)):
+            src = _source(model, tensor)
+            if src == core_in and src not in index:
+                edges.append(stitch.Edge(None, (i, p)))
+                used[src] = used.get(src, 0) + 1
+            elif src in index:
+                edges.append(stitch.Edge(index[src], (i, p)))
+                used[src] = used.get(src, 0) + 1
+            else:
+                problems.append((node.name, node.op_type, f"input {p} ({tensor}) comes from outside the accelerator"))
+    edges.append(stitch.Edge(index[core_out], None))
+    used[core_out] = used.get(core_out, 0) + 1
+    for tensor, count in used.items():
+        if count > 1:
+            who = nodes[index[tensor][0]] if tensor in index else None
+            problems.append((who.name if who else tensor, who.op_type if who else "input",
+                             f"output {tensor} feeds {count} layers: a fork needs a DuplicateStreams layer "
+                             "(FINN's InsertDuplicateStreams)"))
+    for t, (i, q) in index.items():
+        if t not in used:
+            problems.append((nodes[i].name, nodes[i].op_type, f"output {q} ({t}) is not used"))
+    return edges, problems
+
+
+def _problems(nodes) -> list[tuple[str, str, str]]:
+    problems = []
+    for node in nodes:
         try:
             why = layer_facts(node).rtl_reason()
         except Exception:  # noqa: BLE001 - not a custom op at all
@@ -92,10 +158,6 @@ def _problems(model, nodes) -> list[tuple[str, str, str]]:
             continue
         if why is not None:
             problems.append((node.name, node.op_type, why))
-        elif len([t for t in node.input if model.get_initializer(t) is None]) != 1 or len(node.output) != 1:
-            problems.append((node.name, node.op_type, "not a single-stream layer (stitching supports chains)"))
-        elif i > 0 and _source(model, node.input[0]) != nodes[i - 1].output[0]:
-            problems.append((node.name, node.op_type, "the graph is not a single chain"))
     return problems
 
 
@@ -104,18 +166,38 @@ def layer_stage(model, node) -> stitch.Stage:
     inst = getCustomOp(node)
     files = [Path(f) for f in inst.get_rtl_file_list(abspath=True) if str(f).endswith((".v", ".sv"))]
     side = layer_facts(inst).side_streams(model)
+    n_in, n_out = len(stream_inputs(model, node)), len(node.output)
     return stitch.Stage(node.name, inst.get_nodeattr("gen_top_module"), inst.get_instream_width(0),
-                        inst.get_outstream_width(0), files, side)
+                        inst.get_outstream_width(0), files, side, [inst.get_instream_width(p) for p in range(1, n_in)],
+                        [inst.get_outstream_width(p) for p in range(1, n_out)])
 
 
-def rtl_stages(model, nodes, rtl_dir: str | Path, fpgapart: str, clk_ns: float, default_fifo: int = 32) -> ChainInfo:
-    """Generate the HDL of ``nodes`` (a single chain of ``model``'s dataflow layers) into ``rtl_dir/<layer>``
-    and return the chain. Raises :class:`NoRTLError` listing every layer that cannot be simulated."""
-    problems = _problems(model, nodes)
-    if problems:
-        raise NoRTLError(problems)
+def _fifo_depth(inst, port: int, default: int) -> int:
+    depths = inst.get_nodeattr("inFIFODepths") if "inFIFODepths" in inst.get_nodeattr_types() else []
+    return max(int(depths[port]) if port < len(depths) else 2, default)
+
+
+def _beats(nodes, e: stitch.Edge) -> int:
+    """Beats per image on edge ``e``: a FIFO this deep holds a whole image, so a branch that buffers an
+    image (a reorder, K and V of attention) never stalls the fork while its skip path waits."""
+    i, q = e.src if e.src else e.dst
+    inst = getCustomOp(nodes[i])
+    shape = inst.get_folded_output_shape(q) if e.src else inst.get_folded_input_shape(q)
+    return int(np.prod(shape[1:-1])) + 2
+
+
+def rtl_design(model, nodes, rtl_dir: str | Path, fpgapart: str, clk_ns: float, default_fifo: int = 32) -> Design:
+    """Generate the HDL of ``nodes`` (``model``'s dataflow layers in graph order, one input from the host,
+    one output to it) into ``rtl_dir/<layer>`` and connect them. In a graph with forks every FIFO starts an
+    image deep (no deadlock while a branch buffers an image); ``--size-fifos`` then shrinks them to what
+    the simulation needed. Raises :class:`NoRTLError` listing every
+    layer that cannot be simulated and every connection that cannot be stitched."""
+    problems = _problems(nodes)
+    edges, wiring = _connections(model, nodes)
+    if problems or wiring:
+        raise NoRTLError(problems + wiring)
     rtl_dir = Path(rtl_dir).resolve()
-    stages, depths, expected = [], [], 0
+    stages, expected = [], 0
     for node in nodes:
         inst = getCustomOp(node)
         code_dir = rtl_dir / node.name
@@ -123,14 +205,16 @@ def rtl_stages(model, nodes, rtl_dir: str | Path, fpgapart: str, clk_ns: float, 
         inst.set_nodeattr("code_gen_dir_ipgen", str(code_dir))
         inst.generate_hdl(model, fpgapart, clk_ns)
         stages.append(layer_stage(model, node))
-        finn_depth = inst.get_nodeattr("inFIFODepths")[0] if "inFIFODepths" in inst.get_nodeattr_types() else 2
-        depths.append(max(int(finn_depth), default_fifo))
         expected = max(expected, int(inst.get_exp_cycles()))
-    depths.append(default_fifo)
-    first, last = getCustomOp(nodes[0]), getCustomOp(nodes[-1])
+    forks = any(len(st.outs) > 1 for st in stages)
+    edges = [stitch.Edge(e.src, e.dst, max(_beats(nodes, e) if forks else 0, default_fifo if e.dst is None else
+                                           _fifo_depth(getCustomOp(nodes[e.dst[0]]), e.dst[1], default_fifo)))
+             for e in edges]
+    first = getCustomOp(nodes[edges[0].dst[0]]) if edges[0].src is None else getCustomOp(nodes[0])
+    last = getCustomOp(nodes[-1])
     in_fold, out_fold = first.get_folded_input_shape(0), last.get_folded_output_shape(0)
-    return ChainInfo(stages, first.get_input_datatype(0), int(in_fold[-1]), last.get_output_datatype(0),
-                     int(out_fold[-1]), int(np.prod(last.get_normal_output_shape(0)[1:])), depths, expected)
+    return Design(stages, edges, first.get_input_datatype(0), int(in_fold[-1]), last.get_output_datatype(0),
+                  int(out_fold[-1]), int(np.prod(last.get_normal_output_shape(0)[1:])), expected)
 
 
 def sized_fifo_depths(hwm: list[int]) -> list[int]:
@@ -139,46 +223,50 @@ def sized_fifo_depths(hwm: list[int]) -> list[int]:
     return [max(2, int(h) + 1) for h in hwm]
 
 
-def write_fifo_depths(model, chain: ChainInfo, depths: list[int]) -> None:
-    """Record ``depths`` (one per stage input, then the output) in the layers' ``inFIFODepths`` /
-    ``outFIFODepths``, the attributes FINN's InsertFIFO reads when it stitches the IP."""
+def write_fifo_depths(model, design: Design, depths: list[int]) -> None:
+    """Record ``depths`` (one per edge) in the layers' ``inFIFODepths`` (per input port) and the last
+    layer's ``outFIFODepths``, the attributes FINN's InsertFIFO reads when it stitches the IP."""
     by_name = {n.name: n for n in model.graph.node}
-    for stage, depth in zip(chain.stages, depths):
-        getCustomOp(by_name[stage.name]).set_nodeattr("inFIFODepths", [int(depth)])
-    getCustomOp(by_name[chain.stages[-1].name]).set_nodeattr("outFIFODepths", [int(depths[-1])])
+    per_node: dict[str, dict[int, int]] = {}
+    for e, depth in zip(design.edges, depths):
+        if e.dst is None:
+            getCustomOp(by_name[design.stages[e.src[0]].name]).set_nodeattr("outFIFODepths", [int(depth)])
+        else:
+            per_node.setdefault(design.stages[e.dst[0]].name, {})[e.dst[1]] = int(depth)
+    for name, ports in per_node.items():
+        getCustomOp(by_name[name]).set_nodeattr("inFIFODepths", [ports[p] for p in sorted(ports)])
 
 
 def simulate_dataflow(model, x: np.ndarray, workdir: str | Path, fpgapart: str, clk_ns: float,
                       stalls: tuple[float, ...] = (0.0,), seed: int = 0, default_fifo: int = 32,
-                      fifo_depths: list[int] | None = None) -> tuple[list[SimResult], ChainInfo]:
+                      fifo_depths: list[int] | None = None) -> tuple[list[SimResult], Design]:
     """Simulate images ``x`` [n, *input shape] through the stitched graph once per stall probability in
-    ``stalls`` (the HDL is generated once); each result's outputs are [n, values]. FIFO depths are
-    ``fifo_depths`` (one per stage, then the output) or the layers' FINN depths, at least ``default_fifo``."""
+    ``stalls`` (the HDL is generated once); each result's outputs are [n, values] after the host's steps.
+    FIFO depths are ``fifo_depths`` (one per edge of the design) or the layers' FINN depths, at least
+    ``default_fifo``."""
     workdir = Path(workdir).resolve()
-    lead, core, trail = split_host_layouts(model)
-    chain = rtl_stages(model, core, workdir / "rtl", fpgapart, clk_ns, default_fifo)
-    chain.host = [n.name for n in lead + trail]
+    lead, core, trail = split_host_steps(model)
+    design = rtl_design(model, core, workdir / "rtl", fpgapart, clk_ns, default_fifo)
+    design.host = [n.name for n in lead + trail]
     if fifo_depths is not None:
-        if len(fifo_depths) != len(chain.stages) + 1:
-            raise ValueError(f"{len(chain.stages) + 1} FIFO depths needed, got {len(fifo_depths)}")
-        chain.fifo_depths = [int(d) for d in fifo_depths]
+        design.edges = design.with_depths(fifo_depths)
     for node in lead:
-        x = host_layout(node, x)
+        x = _host_step(model, node)(x)
     run_dir = workdir / "run"
     run_dir.mkdir(parents=True, exist_ok=True)
-    for st in chain.stages:  # finn-rtllib layers read their memory files relative to the working directory
+    for st in design.stages:  # finn-rtllib layers read their memory files relative to the working directory
         for dat in (workdir / "rtl" / st.name).glob("*.dat"):
             shutil.copy(dat, run_dir / dat.name)
     results = []
     for i, stall in enumerate(stalls):
-        res = simulate(chain.stages, x.reshape(len(x), -1), chain.idt, chain.in_per_beat, chain.odt,
-                       chain.out_per_beat, chain.out_per_image, run_dir, fifo_depths=chain.fifo_depths,
+        res = simulate(design.stages, x.reshape(len(x), -1), design.idt, design.in_per_beat, design.odt,
+                       design.out_per_beat, design.out_per_image, run_dir, edges=design.edges,
                        stall_in=stall, stall_out=stall, seed=seed + i,
-                       max_cycles=1000 + 50 * len(x) * chain.expected_cycles + 10_000)
+                       max_cycles=1000 + 50 * len(x) * design.expected_cycles + 10_000)
         for node in trail:
-            res.outputs = host_layout(node, res.outputs)
+            res.outputs = _host_step(model, node)(res.outputs)
         results.append(res)
-    return results, chain
+    return results, design
 
 
 def python_exec_copy(model):

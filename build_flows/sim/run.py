@@ -31,38 +31,61 @@ class SimResult:
         return self.cycles / self.sim_seconds if self.sim_seconds > 0 else float("nan")
 
 
+@dataclass
+class HostInput:
+    """A further graph input of the design (the top's ``in1_V``, ``in2_V``, ...): images ``x``
+    [images, ...] of ``dt`` values, ``per_beat`` values per beat."""
+
+    x: np.ndarray
+    dt: DataType
+    per_beat: int
+
+
 def simulate(stages: list[stitch.Stage], x: np.ndarray, idt: DataType, in_per_beat: int, odt: DataType,
              out_per_beat: int, out_per_image: int, workdir: str | Path, fifo_depths: list[int] | None = None,
-             stall_in: float = 0.0, stall_out: float = 0.0, seed: int = 0, max_cycles: int | None = None) -> SimResult:
+             stall_in: float = 0.0, stall_out: float = 0.0, seed: int = 0, max_cycles: int | None = None,
+             edges: list[stitch.Edge] | None = None, more_inputs: list[HostInput] = ()) -> SimResult:
     """Stream images ``x`` [images, ...] (values of ``idt``, in FINN's folded stream order) through the
-    chained ``stages`` and return their outputs (values of ``odt``), cycle counts and FIFO high-water marks.
+    stages and return their outputs (values of ``odt``), cycle counts and FIFO high-water marks.
 
-    ``in_per_beat``/``out_per_beat`` are elements per stream beat (SIMD or PE of the end stages),
-    ``out_per_image`` the number of output values per image. The simulation runs in ``workdir``, where
-    stages with relative memory-file paths must have put their files."""
+    The stages form a chain with FIFOs of ``fifo_depths`` (one per stage input, then the output; 2 when
+    None), or the graph of ``edges`` (:class:`stitch.Edge`, each with its depth), whose further inputs from
+    the host take ``more_inputs``. ``in_per_beat``/``out_per_beat`` are elements per stream beat (SIMD or
+    PE of the end stages), ``out_per_image`` the number of output values per image. The simulation runs
+    in ``workdir``, where stages with relative memory-file paths must have put their files. High-water
+    marks are per edge (for a chain: per FIFO)."""
     x = np.asarray(x)
     n_img = x.shape[0]
-    flat_in = x.reshape(n_img, -1)
-    if flat_in.shape[1] % in_per_beat:
-        raise ValueError(f"{flat_in.shape[1]} input values per image do not split into beats of {in_per_beat}")
-    fifo_depths = list(fifo_depths) if fifo_depths is not None else [2] * (len(stages) + 1)
+    if edges is None:
+        edges = stitch.chain_edges(len(stages), list(fifo_depths) if fifo_depths is not None else [2] * (len(stages) + 1))
+    elif fifo_depths is not None:
+        raise ValueError("give FIFO depths either in fifo_depths (chains) or in the edges, not both")
+    hosts = [HostInput(x, idt, in_per_beat), *more_inputs]
+    if len(hosts) != len(stitch.host_inputs(stages, edges)):
+        raise ValueError(f"the design has {len(stitch.host_inputs(stages, edges))} graph input(s), got {len(hosts)} arrays")
+    beats, per_img = [], []
+    for k, h in enumerate(hosts):
+        flat = np.asarray(h.x).reshape(n_img, -1)
+        if flat.shape[1] % h.per_beat:
+            raise ValueError(f"input {k}: {flat.shape[1]} values per image do not split into beats of {h.per_beat}")
+        beats.append(streams.pack_beats(flat, h.dt, h.per_beat))
+        per_img.append(flat.shape[1] // h.per_beat)
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    sources = stitch.write_top(stages, fifo_depths, workdir / "qvit_sim_top.sv")
-    hwm_bytes = stitch.HWM_BITS * len(fifo_depths) // 8
+    sources = stitch.write_top(stages, edges, workdir / "qvit_sim_top.sv")
+    hwm_bytes = stitch.HWM_BITS * len(edges) // 8
     sides = stitch.side_streams(stages)
-    sim = verilator.build(sources, [stages[0].in_bits] + [s.bits for s in sides], stitch._pad(stages[-1].out_bits),
-                          defines=dict(HWM_PORT="hwm", HWM_BYTES=hwm_bytes))
-    beats = streams.pack_beats(flat_in, idt, in_per_beat)
-    in_per_img = flat_in.shape[1] // in_per_beat
+    sim = verilator.build(sources, stitch.host_inputs(stages, edges) + [s.bits for s in sides],
+                          stitch._pad(stitch.output_bits(stages, edges)), defines=dict(HWM_PORT="hwm", HWM_BYTES=hwm_bytes))
     out_per_img = out_per_image // out_per_beat
-    side = [(np.tile(s.beats, (n_img, 1)), len(s.beats)) for s in sides]  # the same weights for every image
-    out, stats = verilator.run(sim, beats, n_img * out_per_img, in_per_img, out_per_img, stall_in, stall_out, seed,
+    side = [(b, n) for b, n in zip(beats[1:], per_img[1:])]
+    side += [(np.tile(s.beats, (n_img, 1)), len(s.beats)) for s in sides]  # the same weights for every image
+    out, stats = verilator.run(sim, beats[0], n_img * out_per_img, per_img[0], out_per_img, stall_in, stall_out, seed,
                                max_cycles, cwd=workdir, side=side)
     y = streams.unpack_beats(out, odt, out_per_beat).reshape(n_img, out_per_image)
     done = stats["last_out"]
     ii = (done[-1] - done[0]) / (len(done) - 1) if len(done) > 1 else float(done[0] - stats["first_in"][0] + 1)
     hwm_raw = int(stats["hwm_hex"], 16)
-    hwm = [(hwm_raw >> (stitch.HWM_BITS * i)) & ((1 << stitch.HWM_BITS) - 1) for i in range(len(fifo_depths))]
+    hwm = [(hwm_raw >> (stitch.HWM_BITS * i)) & ((1 << stitch.HWM_BITS) - 1) for i in range(len(edges))]
     return SimResult(y, stats["cycles"], ii, done[0] - stats["first_in"][0] + 1, hwm, sim.build_seconds,
                      stats["seconds"], sim.cached)

@@ -105,18 +105,17 @@ def synth(sources: list[str | Path], top: str, part: str = "xczu3eg", defines: d
 
 def blackbox_stub(stage) -> str:
     """A yosys blackbox with a stage's FINN ports (for layers whose RTL yosys cannot read)."""
-    ports = ["input ap_clk", "input ap_rst_n", "output in0_V_TREADY", "input in0_V_TVALID",
-             f"input [{(stage.in_bits + 7) // 8 * 8 - 1}:0] in0_V_TDATA"]
-    for j, side in enumerate(stage.side, start=1):
-        ports += [f"output in{j}_V_TREADY", f"input in{j}_V_TVALID", f"input [{(side.bits + 7) // 8 * 8 - 1}:0] in{j}_V_TDATA"]
-    ports += ["input out0_V_TREADY", "output out0_V_TVALID", f"output [{(stage.out_bits + 7) // 8 * 8 - 1}:0] out0_V_TDATA"]
+    ports = ["input ap_clk", "input ap_rst_n"]
+    for j, bits in enumerate(stage.ins + [side.bits for side in stage.side]):
+        ports += [f"output in{j}_V_TREADY", f"input in{j}_V_TVALID", f"input [{(bits + 7) // 8 * 8 - 1}:0] in{j}_V_TDATA"]
+    for j, bits in enumerate(stage.outs):
+        ports += [f"input out{j}_V_TREADY", f"output out{j}_V_TVALID", f"output [{(bits + 7) // 8 * 8 - 1}:0] out{j}_V_TDATA"]
     return f"(* blackbox *)\nmodule {stage.module} ({', '.join(ports)});\nendmodule\n"
 
 
-def synth_stitched(stages, fifo_depths: list[int], blackbox: set[str], workdir: str | Path,
-                   part: str = "xczu3eg") -> dict:
-    """Synthesise the stitched accelerator (``stitch.write_top`` without its debug port: every stage,
-    the FIFOs and the width converters), with the stages named in ``blackbox`` as empty boxes.
+def synth_stitched(stages, edges, blackbox: set[str], workdir: str | Path, part: str = "xczu3eg") -> dict:
+    """Synthesise the stitched accelerator (``stitch.write_top`` of ``stages`` and ``edges`` without its debug
+    port: every stage, the FIFOs and the width converters), with the stages named in ``blackbox`` as empty boxes.
     Gives grouped counts of everything else."""
     from build_flows.sim import stitch
 
@@ -126,8 +125,8 @@ def synth_stitched(stages, fifo_depths: list[int], blackbox: set[str], workdir: 
     stub = workdir / "blackboxes.v"
     stub.write_text("".join(blackbox_stub(st) for st in boxes))
     kept = [stitch.Stage(st.name, st.module, st.in_bits, st.out_bits, [] if st.name in blackbox else st.sources,
-                         st.side) for st in stages]
-    sources = stitch.write_top(kept, fifo_depths, workdir / "qvit_synth_top.sv", hwm=False)
+                         st.side, st.in_more, st.out_more) for st in stages]
+    sources = stitch.write_top(kept, edges, workdir / "qvit_synth_top.sv", hwm=False)
     counts = synth([stub, *sources], stitch.TOP, part, nodsp=True)
     counts["blackboxes"] = sorted(blackbox)
     return counts

@@ -4,9 +4,12 @@ class name -> :class:`~backend_cases.base.BackendCase`), merged here with one li
 ``test_rtl_backends.py`` runs every registered backend through these, so a backend without a case fails there."""
 
 from backend_cases import mvau, shift_requant
+from backend_cases import duplicate_streams, stream_arith
 from backend_cases.base import BackendCase
 
 #: RTL backend class name -> its case
 CASES: dict[str, BackendCase] = {}
 CASES.update(mvau.CASES)
 CASES.update(shift_requant.CASES)
+CASES.update(stream_arith.CASES)
+CASES.update(duplicate_streams.CASES)

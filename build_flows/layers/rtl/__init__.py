@@ -48,5 +48,7 @@ class SpecializeToQvitRTL(Transformation):
 # one line per backend: importing its module registers it
 from build_flows.layers.rtl import mvau_lut_rtl  # noqa: E402, F401, I001
 from build_flows.layers.rtl import shift_requant_rtl  # noqa: E402, F401
+from build_flows.layers.rtl import stream_arith_rtl  # noqa: E402, F401
+from build_flows.layers.rtl import duplicate_streams_rtl  # noqa: E402, F401
 
 __all__ = ["custom_op", "BACKENDS", "register_rtl_backend", "SpecializeToQvitRTL"]

@@ -58,34 +58,57 @@ class QvitRTLBackend(LayerFacts):
         cmds.append(f"create_bd_cell -type module -reference {self.get_nodeattr('gen_top_module')} {self.onnx_node.name}")
         return cmds
 
+    def stream_ports(self) -> tuple[int, int]:
+        """(input streams, output streams) of the module: two inputs for two-stream layers, else one;
+        one output per ONNX output."""
+        from build_flows.layers.base import TwoInputLayer
+
+        return (2 if isinstance(self, TwoInputLayer) else 1), len(self.onnx_node.output)
+
     def get_verilog_top_module_intf_names(self):
         intf = RTLBackend.get_verilog_top_module_intf_names(self)
-        intf["s_axis"] = [("in0_V", self.get_instream_width_padded(0))]
-        intf["m_axis"] = [("out0_V", self.get_outstream_width_padded(0))]
+        n_in, n_out = self.stream_ports()
+        intf["s_axis"] = [(f"in{p}_V", self.get_instream_width_padded(p)) for p in range(n_in)]
+        intf["m_axis"] = [(f"out{p}_V", self.get_outstream_width_padded(p)) for p in range(n_out)]
         return intf
 
     def rtlsim_side_streams(self, context) -> list:
         """The side inputs to feed in ``rtlsim`` mode, from the execution context (default: none)."""
         return []
 
+    def rtlsim_view(self, port: int) -> tuple[str, list[Path]]:
+        """(module, sources) that show output ``port`` as ``out0_V`` (default: the module itself, one output)."""
+        if port:
+            raise NotImplementedError(f"{type(self).__name__} has one output")
+        return self.get_nodeattr("gen_top_module"), [Path(f) for f in self.get_rtl_file_list(abspath=True)]
+
     def execute_node(self, context, graph):
-        """Python execution (the layer's own), or with ``exec_mode`` "rtlsim" the generated RTL in Verilator."""
+        """Python execution (the layer's own), or with ``exec_mode`` "rtlsim" the generated RTL in Verilator
+        (each output through its own run when there are several)."""
         if self.get_nodeattr("exec_mode") != "rtlsim":
             return super().execute_node(context, graph)
         from build_flows.sim import stitch
-        from build_flows.sim.run import simulate
+        from build_flows.sim.run import HostInput, simulate
 
         code_dir = self.get_nodeattr("code_gen_dir_ipgen")
         if not code_dir or not (Path(code_dir) / f"{self.onnx_node.name}.sv").exists():
             raise RuntimeError(f"{self.onnx_node.name}: no RTL generated; run generate_hdl (or the build's sim step) first")
-        x = context[self.onnx_node.input[0]]
-        files = [Path(f) for f in self.get_rtl_file_list(abspath=True)]
-        stage = stitch.Stage(self.onnx_node.name, self.onnx_node.name, self.get_instream_width(0),
-                             self.get_outstream_width(0), files, self.rtlsim_side_streams(context))
-        n = x.shape[0]
-        res = simulate([stage], x.reshape(n, -1), self.get_input_datatype(0), self.get_folded_input_shape(0)[-1],
-                       self.get_output_datatype(), self.get_folded_output_shape()[-1],
-                       int(np.prod(self.get_normal_output_shape()[1:])), Path(code_dir) / "sim",
-                       max_cycles=1000 + 50 * n * int(self.get_exp_cycles()))  # a layer slower than its beats
-        self.set_nodeattr("cycles_rtlsim", int(res.cycles_per_image))
-        context[self.onnx_node.output[0]] = res.outputs.reshape(context[self.onnx_node.output[0]].shape)
+        n_in, n_out = self.stream_ports()
+        xs = [context[self.onnx_node.input[p]] for p in range(n_in)]
+        n = xs[0].shape[0]
+        more = [HostInput(xs[p].reshape(n, -1), self.get_input_datatype(p), self.get_folded_input_shape(p)[-1])
+                for p in range(1, n_in)]
+        edges = [stitch.Edge(None, (0, p)) for p in range(n_in)] + [stitch.Edge((0, 0), None)]
+        cycles = 0
+        for port in range(n_out):
+            module, files = self.rtlsim_view(port)
+            stage = stitch.Stage(self.onnx_node.name, module, self.get_instream_width(0), self.get_outstream_width(port),
+                                 files, self.rtlsim_side_streams(context), [self.get_instream_width(p) for p in range(1, n_in)])
+            res = simulate([stage], xs[0].reshape(n, -1), self.get_input_datatype(0), self.get_folded_input_shape(0)[-1],
+                           self.get_output_datatype(port), self.get_folded_output_shape(port)[-1],
+                           int(np.prod(self.get_normal_output_shape(port)[1:])), Path(code_dir) / "sim", edges=edges,
+                           more_inputs=more, max_cycles=1000 + 50 * n * int(self.get_exp_cycles()))  # a slow layer
+            cycles = max(cycles, int(res.cycles_per_image))
+            out = self.onnx_node.output[port]
+            context[out] = res.outputs.reshape(context[out].shape)
+        self.set_nodeattr("cycles_rtlsim", cycles)

@@ -1,0 +1,1 @@
+"""Stream duplication for forks (FINN's DuplicateStreams) in RTL."""

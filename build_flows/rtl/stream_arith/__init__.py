@@ -1,0 +1,1 @@
+"""Element-wise arithmetic of two streams (AddStreams, MulStreams) in RTL."""

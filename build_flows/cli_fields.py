@@ -12,9 +12,10 @@ import inspect
 import re
 
 
-def cli_option(command: str, flag: str | None = None, **argparse_kw) -> dict:
-    """Field metadata: the field is the option ``flag`` (default ``--field-name``) of ``command``."""
-    return {"cli": command, "flag": flag, "argparse": argparse_kw}
+def cli_option(command: str | tuple[str, ...], flag: str | None = None, **argparse_kw) -> dict:
+    """Field metadata: the field is the option ``flag`` (default ``--field-name``) of ``command`` (or of
+    each of several commands)."""
+    return {"cli": (command,) if isinstance(command, str) else tuple(command), "flag": flag, "argparse": argparse_kw}
 
 
 @functools.cache
@@ -36,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser, cls, command: str) -> None:
     docs = field_docs(cls)
     for f in dataclasses.fields(cls):
         meta = f.metadata
-        if meta.get("cli") != command:
+        if command not in meta.get("cli", ()):
             continue
         flag = meta["flag"] or "--" + f.name.replace("_", "-")
         kw = dict(meta["argparse"])
@@ -53,4 +54,4 @@ def add_arguments(parser: argparse.ArgumentParser, cls, command: str) -> None:
 def fields_from_args(args: argparse.Namespace, cls, command: str) -> dict:
     """The values of ``command``'s options that were given (not None), by field name."""
     return {f.name: getattr(args, f.name) for f in dataclasses.fields(cls)
-            if f.metadata.get("cli") == command and getattr(args, f.name, None) is not None}
+            if command in f.metadata.get("cli", ()) and getattr(args, f.name, None) is not None}

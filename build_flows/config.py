@@ -51,6 +51,9 @@ class BuildConfig:
     mem_mode: str = field(default="internal_embedded", metadata=cli_option("build", choices=MEM_MODES))
     #: random input vectors the RTL simulation compares with QONNX
     sim_vectors: int = field(default=8, metadata=cli_option("sim", "--vectors", type=int))
+    #: real test images of the checkpoint's dataset simulated besides the random vectors: bit-exactness per image
+    #: and the top-1 of the simulated outputs beside the torch model's on the same images
+    sim_images: int = field(default=4, metadata=cli_option(("build", "sim"), "--images", type=int))
     #: valid/ready stall probability of the second, stalled simulation run
     sim_stall: float = field(default=0.3, metadata=cli_option("sim", "--stall", type=float))
     #: depth of FIFOs that FINN sized smaller, in the simulation
@@ -67,6 +70,8 @@ class BuildConfig:
             raise ValueError(f"mem_mode {self.mem_mode!r} is not one of {', '.join(MEM_MODES)}")
         if self.verify_vectors < 1:
             raise ValueError("verify_vectors must be at least 1")
+        if self.sim_images < 0:
+            raise ValueError(f"--images must be 0 or more, got {self.sim_images}")
 
     @property
     def clock(self) -> float:

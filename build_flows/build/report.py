@@ -125,6 +125,13 @@ def summary(report: BuildReport) -> str:
                      f"{sim['cycles_per_image']:,.0f} cycles/image ({sim['fps_at_clock']:,.0f} FPS at "
                      f"{report.clock_mhz} MHz, estimate {sim['estimated_cycles_per_image']:,}), latency "
                      f"{sim['latency_us']:.2f} us, {sim['cycles_per_second_simulated']:,.0f} simulated cycles/s")
+        real = sim.get("real_images", {})
+        if "top1_simulated" in real:
+            lines.append(f"real {real['dataset']} test images: {real['images']}, bit-exact on "
+                         f"{sum(real['bit_exact_per_image'])}; top-1 from the simulated outputs {real['top1_simulated']:.2f} % "
+                         f"(torch {real['top1_torch']:.2f} %, argmax agreement {real['argmax_agreement_with_torch']:.3f})")
+        if sim.get("host_steps"):
+            lines.append(f"accelerator boundary: the host does {', '.join(sim['host_steps'])} (graph ends)")
         if "fifo_sizing" in sim:
             fs = sim["fifo_sizing"]
             lines.append(f"FIFOs sized from the simulation: {fs['fifo_bits_before']:,} -> {fs['fifo_bits_after']:,} bits, "

@@ -9,13 +9,43 @@ from build_flows.build.context import BuildContext, BuildError, build_step
 from build_flows.build.steps_vivado import VIVADO_STEPS
 
 
+STALLED_IMAGES = 16  # real images also run through the stalled simulation (all of them run unstalled)
+
+
+def real_test_images(ctx: BuildContext, n: int):
+    """The first ``n`` test images of the build's checkpoint's dataset as the model takes them (float32
+    [n, C, H, W], standardised) with their labels and the torch model's top-1 predictions; None (and the
+    reason) when the build has no checkpoint with a dataset."""
+    import torch
+
+    from quant_models import data, load_checkpoint
+    from quant_models.checkpoint import read_checkpoint
+    from quant_models.train import standardise, to_unit_float
+
+    if not n:
+        return None, "no real images asked for (--images 0)"
+    if not ctx.report.checkpoint:
+        return None, "the build has no checkpoint (a QONNX file or random weights): no dataset to draw images from"
+    dataset = read_checkpoint(ctx.report.checkpoint).get("dataset")
+    if not dataset:
+        return None, f"checkpoint {ctx.report.checkpoint} names no dataset"
+    test = data.load(dataset, "test").subset(slice(0, n))
+    x = standardise(to_unit_float(torch.tensor(test.images)), test.mean, test.std)
+    net = load_checkpoint(ctx.report.checkpoint, **ctx.cfg.model_overrides).eval()
+    with torch.no_grad():
+        torch_top = net(x).argmax(1).numpy()
+    return (x.numpy().astype(np.float32), test.labels, torch_top, dataset), None
+
+
 @build_step("sim")
 def step_sim(model, ctx: BuildContext):
     """Stitch every layer's RTL into one accelerator and simulate it cycle by cycle in Verilator
     (:mod:`build_flows.sim`): bit-exact against QONNX execution of the export and FINN's python execution
-    on ``sim_vectors`` inputs, once without stalls (cycles per image, latency, FIFO high-water marks) and
-    once under random valid/ready stalls. Graphs with layers that have no RTL stop here with the list
-    when ``--until sim`` asked for it, and skip it otherwise."""
+    on ``sim_vectors`` random inputs and ``sim_images`` real test images of the checkpoint's dataset (top-1
+    of the simulated outputs beside the torch model's), once without stalls (cycles per image, latency, FIFO
+    high-water marks) and once under random valid/ready stalls (the vectors and the first real images).
+    Graphs with layers that have no RTL stop here with the list when ``--until sim`` asked for it, and
+    skip it otherwise."""
     from qonnx.core.onnx_exec import execute_onnx
 
     from build_flows.sim.accelerator import NoRTLError, python_exec_copy, simulate_dataflow
@@ -24,11 +54,21 @@ def step_sim(model, ctx: BuildContext):
     shape = golden.get_tensor_shape(golden.graph.input[0].name)
     rng = np.random.default_rng(ctx.cfg.seed + 1)
     xs = rng.standard_normal((ctx.cfg.sim_vectors, *shape[1:])).astype(np.float32)
+    real, why_not = real_test_images(ctx, ctx.cfg.sim_images)
+    if real is not None:
+        if tuple(real[0].shape[1:]) != tuple(shape[1:]):
+            raise BuildError(f"the {real[3]} test images are {real[0].shape[1:]} but the model takes {tuple(shape[1:])}: "
+                             "build the model at its dataset's size (--set img_size=... in_chans=...)")
+        xs = np.concatenate([xs, real[0]])
+    n_vec = ctx.cfg.sim_vectors
     clk_ns = 1000.0 / ctx.cfg.clock
     try:
-        (res, stalled), design = simulate_dataflow(model, xs, ctx.dir / "sim", ctx.board.part, clk_ns,
-                                                  stalls=(0.0, ctx.cfg.sim_stall), seed=ctx.cfg.seed,
-                                                  default_fifo=ctx.cfg.sim_fifo_depth)
+        (res,), design = simulate_dataflow(model, xs, ctx.dir / "sim", ctx.board.part, clk_ns,
+                                           stalls=(0.0,), seed=ctx.cfg.seed, default_fifo=ctx.cfg.sim_fifo_depth)
+        n_stalled = n_vec + min(STALLED_IMAGES, len(xs) - n_vec)
+        (stalled,), _ = simulate_dataflow(model, xs[:n_stalled], ctx.dir / "sim", ctx.board.part, clk_ns,
+                                          stalls=(ctx.cfg.sim_stall,), seed=ctx.cfg.seed + 1,
+                                          default_fifo=ctx.cfg.sim_fifo_depth)
     except NoRTLError as e:
         if ctx.cfg.until and ctx.cfg.until not in VIVADO_STEPS:  # the user asked for the simulation
             raise BuildError(str(e)) from e
@@ -39,28 +79,44 @@ def step_sim(model, ctx: BuildContext):
     py = python_exec_copy(model)
     finn = np.stack([execute_onnx(py, {py.graph.input[0].name: x[None]})[py.graph.output[0].name].reshape(-1)
                      for x in xs])
+    exact = np.all(res.outputs == ref, axis=1) & np.all(res.outputs == finn, axis=1)
+    exact[:n_stalled] &= np.all(stalled.outputs == ref[:n_stalled], axis=1)
     diffs = {"qonnx": float(np.abs(res.outputs - ref).max()), "finn_python": float(np.abs(res.outputs - finn).max()),
-             "qonnx_stalled": float(np.abs(stalled.outputs - ref).max())}
+             "qonnx_stalled": float(np.abs(stalled.outputs - ref[:n_stalled]).max())}
     clock_hz = ctx.cfg.clock * 1e6
     est = ctx.report.estimated.cycles_per_image if ctx.report.estimated else None
     ctx.report.sim = {
-        "vectors": len(xs), "bit_exact": all(d == 0.0 for d in diffs.values()), "max_abs_diff": diffs,
+        "vectors": n_vec, "bit_exact": bool(exact.all()), "max_abs_diff": diffs,
         "cycles_per_image": res.cycles_per_image, "fps_at_clock": clock_hz / res.cycles_per_image,
         "latency_us": res.latency_cycles / clock_hz * 1e6, "latency_cycles": res.latency_cycles,
         "estimated_cycles_per_image": est,
         "cycles_vs_estimate": res.cycles_per_image / est if est else None,
         "cycles_per_second_simulated": res.cycles_per_second, "simulated_cycles": res.cycles,
-        "build_seconds": res.build_seconds, "stall_probability": ctx.cfg.sim_stall,
+        "build_seconds": res.build_seconds, "stall_probability": ctx.cfg.sim_stall, "stalled_inputs": n_stalled,
         "host_steps": design.host,
         "fifo_depths": dict(zip(design.edge_names(), design.fifo_depths)),
         "fifo_high_water": dict(zip(design.edge_names(), res.fifo_hwm)),
+        "real_images": _real_image_report(real, why_not, res.outputs[n_vec:], exact[n_vec:]),
     }
     if not ctx.report.sim["bit_exact"]:
-        raise BuildError(f"the RTL simulation differs from the golden models (max |diff| {diffs}); the RTL and "
-                         f"the layers' python execution disagree: see {ctx.dir / 'sim'}")
+        bad = [int(i) for i in np.flatnonzero(~exact)]
+        raise BuildError(f"the RTL simulation differs from the golden models on inputs {bad[:10]} (max |diff| {diffs}); "
+                         f"the RTL and the layers' python execution disagree: see {ctx.dir / 'sim'}")
     if ctx.cfg.sim_size_fifos:
-        _size_fifos(model, ctx, xs, ref, res, design, clk_ns)
+        _size_fifos(model, ctx, xs[:n_stalled], ref[:n_stalled], res, design, clk_ns)
     return model
+
+
+def _real_image_report(real, why_not, outputs, exact) -> dict:
+    """Per-image bit-exactness and the top-1 of the simulated outputs beside the torch model's."""
+    if real is None:
+        return {"skipped": why_not}
+    _, labels, torch_top, dataset = real
+    sim_top = outputs.reshape(len(outputs), -1).argmax(1)
+    return {"dataset": dataset, "split": "test", "images": len(labels), "bit_exact_per_image": [bool(e) for e in exact],
+            "top1_simulated": float(100.0 * np.mean(sim_top == labels)),
+            "top1_torch": float(100.0 * np.mean(torch_top == labels)),
+            "argmax_agreement_with_torch": float(np.mean(sim_top == torch_top))}
 
 
 def _size_fifos(model, ctx: BuildContext, xs, ref, res, design, clk_ns: float) -> None:

@@ -11,7 +11,6 @@ from build_flows.rtl.shift_requant import codegen as shift_requant
 from build_flows.rtl.stream_arith import codegen as arith
 from build_flows.sim import stitch
 from build_flows.sim.run import simulate
-from build_flows.sim.verilator import SimulatorError
 
 C, PE, TOKENS = 4, 2, 6
 IDT, MDT, ODT = DataType["INT6"], DataType["INT5"], DataType["INT7"]

@@ -8,7 +8,6 @@ import numpy as np
 from build_flows.build.context import BuildContext, BuildError, build_step
 from build_flows.build.steps_vivado import VIVADO_STEPS
 
-
 STALLED_IMAGES = 16  # real images also run through the stalled simulation (all of them run unstalled)
 
 

@@ -27,5 +27,5 @@ class AddStreams(TwoInputLayer):
         a, b = (context[i] for i in self.onnx_node.input)
         self._store(context, self._signed(a, 0) + self._signed(b, 1))
 
-    def lut_estimation(self):
+    def lut_estimation(self, fpgapart=None):
         return self.get_outstream_width() + 10

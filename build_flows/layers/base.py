@@ -156,10 +156,10 @@ class QvitLayer(LayerFacts, HWCustomOp):
         """One output word of PE elements per cycle."""
         return self.elements() // self.get_nodeattr("PE")
 
-    def lut_estimation(self):
+    def lut_estimation(self, fpgapart=None):
         return 0
 
-    def bram_estimation(self):
+    def bram_estimation(self, fpgapart=None):
         return 0
 
     def uram_estimation(self):

@@ -59,5 +59,5 @@ class ChannelFloat(QvitLayer):
     def dsp_estimation(self, fpgapart=None):
         return 3 * len(self.get_nodeattr("ops")) * self.get_nodeattr("PE")
 
-    def lut_estimation(self):
+    def lut_estimation(self, fpgapart=None):
         return 150 * len(self.get_nodeattr("ops")) * self.get_nodeattr("PE")

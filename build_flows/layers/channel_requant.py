@@ -34,7 +34,7 @@ class ChannelRequant(QvitLayer):
         per_lane = -(-self._mult_bits() // 18) * -(-self.get_input_datatype().bitwidth() // 27)
         return self.get_nodeattr("PE") * per_lane
 
-    def lut_estimation(self):
+    def lut_estimation(self, fpgapart=None):
         c = self.get_normal_input_shape()[-1]
         params = memory_cost(c * (self._mult_bits() + self._mult_bits() + self.get_input_datatype().bitwidth()))[1]
         return params + self.get_nodeattr("PE") * (2 * self.get_output_datatype().bitwidth() + 30) + 20

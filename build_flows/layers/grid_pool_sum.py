@@ -12,7 +12,7 @@ class GridPoolSum(QvitLayer):
     """Window sums over the token grid: tokens [N, H*W, C] viewed as [N, H, W, C], a ``kernel``
     (kh, kw) window at stride 1 with zero padding ``pads`` (ph, pw) on both sides; gives the sums
     [N, H*W, C] (an average pool before its division, which folds into the next thresholds).
-    Hardware: a line buffer of kh-1 rows and an adder tree per lane."""
+    Hardware: two delay lines of kh-1 rows and kw-1 tokens (used image by image) and an adder tree per lane."""
 
     def get_nodeattr_types(self):
         attrs = super().get_nodeattr_types()
@@ -34,11 +34,14 @@ class GridPoolSum(QvitLayer):
         kh, _ = self.get_nodeattr("kernel")
         _, w = self.get_nodeattr("grid")
         c = self.get_normal_input_shape()[-1]
-        return max(kh - 1, 1) * (w + 2 * self.get_nodeattr("pads")[1]) * c * self.get_input_datatype().bitwidth()
+        # the RTL's two delay lines (image by image, so the padding's flush overlaps the next image), each
+        # spanning the window: (kh-1) rows and kw-1 tokens
+        kw = self.get_nodeattr("kernel")[1]
+        return 2 * ((kh - 1) * w + kw - 1) * c * self.get_input_datatype().bitwidth()
 
-    def bram_estimation(self):
+    def bram_estimation(self, fpgapart=None):
         return memory_cost(self._line_bits())[0]
 
-    def lut_estimation(self):
+    def lut_estimation(self, fpgapart=None):
         kh, kw = self.get_nodeattr("kernel")
         return memory_cost(self._line_bits())[1] + (kh * kw - 1) * self.get_outstream_width() + 40

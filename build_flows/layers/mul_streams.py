@@ -19,6 +19,6 @@ class MulStreams(TwoInputLayer):
     def dsp_estimation(self, fpgapart=None):
         return self.get_nodeattr("PE") if self.get_outstream_width() > 16 * self.get_nodeattr("PE") else 0
 
-    def lut_estimation(self):
+    def lut_estimation(self, fpgapart=None):
         bits = self.get_input_datatype(0).bitwidth() * self.get_input_datatype(1).bitwidth()
         return self.get_nodeattr("PE") * int(1.1 * bits) + 10

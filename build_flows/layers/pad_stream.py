@@ -23,5 +23,5 @@ class PadStream(QvitLayer):
         self._store(context, np.pad(x, [(p[2 * i], p[2 * i + 1]) for i in range(x.ndim)],
                                     constant_values=self.get_nodeattr("value")))
 
-    def lut_estimation(self):
+    def lut_estimation(self, fpgapart=None):
         return 30 + self.get_outstream_width()

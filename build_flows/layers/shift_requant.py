@@ -28,6 +28,6 @@ class ShiftRequant(QvitLayer):
             y = y + np.asarray(offset, dtype=np.float64)
         self._store(context, np.clip(np.round(y), self.get_nodeattr("qmin"), self.get_nodeattr("qmax")))
 
-    def lut_estimation(self):
+    def lut_estimation(self, fpgapart=None):
         bits = self.get_input_datatype().bitwidth()
         return self.get_nodeattr("PE") * (2 * bits + 4) + 10

@@ -10,8 +10,8 @@ from build_flows.layers.base import QvitLayer, memory_cost, register_layer
 @register_layer
 class StreamLayout(QvitLayer):
     """Reorder a tensor: ``y.flat = x.flat[gather]`` (heads split/merge, token/grid views, NCHW/NHWC).
-    Hardware: a reorder buffer holding one tensor, written in input order and read in output order;
-    PE elements per cycle."""
+    Hardware: a reorder buffer holding two tensors (ping-pong), written in input order and read in output
+    order; PE elements per cycle (see rtl/stream_layout for when it holds a copy per lane)."""
 
     def get_nodeattr_types(self):
         attrs = super().get_nodeattr_types()
@@ -25,9 +25,26 @@ class StreamLayout(QvitLayer):
     def host_reorder(self):
         return np.asarray(self.get_nodeattr("gather"), dtype=np.int64)
 
-    def bram_estimation(self):
-        return memory_cost(self.elements() * self.get_output_datatype().bitwidth())[0]
+    def _memories(self) -> list[int]:
+        """Bits of each memory of the RTL (rtl/stream_layout): none for an order-keeping gather, else the
+        gather ROM and a buffer of two images (ping-pong), one copy per lane when output beats gather
+        single elements rather than whole input beats."""
+        from build_flows.rtl.stream_layout.codegen import BEATS, IDENTITY, layout_mode
 
-    def lut_estimation(self):
-        buffer_luts = memory_cost(self.elements() * self.get_output_datatype().bitwidth())[1]
+        pe, gather = self.get_nodeattr("PE"), self.host_reorder()
+        if gather.size % pe or len(gather) != self.elements():
+            return [self.elements() * self.get_output_datatype().bitwidth()]  # not foldable: the bare buffer
+        mode = layout_mode(gather, pe)
+        if mode == IDENTITY:
+            return []
+        beats, copies = self.elements() // pe, 1 if mode == BEATS else pe
+        beat_bits = max(1, (beats - 1).bit_length())
+        rom_bits = beats * (beat_bits if mode == BEATS else pe * (beat_bits + max(1, (pe - 1).bit_length())))
+        return [rom_bits] + copies * [2 * self.elements() * self.get_output_datatype().bitwidth()]
+
+    def bram_estimation(self, fpgapart=None):
+        return sum(memory_cost(bits)[0] for bits in self._memories())
+
+    def lut_estimation(self, fpgapart=None):
+        buffer_luts = sum(memory_cost(bits)[1] for bits in self._memories())
         return buffer_luts + 40 + 2 * self.get_outstream_width()

@@ -23,7 +23,7 @@ class StreamMLGRU(TwoInputLayer):
         f, c = (np.round(context[i]).astype(np.int64).reshape(self.get_normal_input_shape()) for i in self.onnx_node.input)
         self._store(context, mlgru_codes(f, c, self.get_nodeattr("f_bits")))
 
-    def lut_estimation(self):
+    def lut_estimation(self, fpgapart=None):
         c = self.get_normal_input_shape()[-1]
         cb = self.get_input_datatype(1).bitwidth()
         fb = self.get_nodeattr("f_bits")

@@ -22,7 +22,7 @@ class TokenSum(QvitLayer):
     def get_exp_cycles(self):
         return int(np.prod(self.get_normal_input_shape())) // self.get_nodeattr("PE")
 
-    def lut_estimation(self):
+    def lut_estimation(self, fpgapart=None):
         c = self.get_normal_input_shape()[-1]
         acc = memory_cost(c * self.get_output_datatype().bitwidth())[1]
         return acc + self.get_outstream_width() + 20

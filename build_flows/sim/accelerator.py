@@ -46,6 +46,7 @@ class Design:
     out_per_beat: int
     out_per_image: int
     expected_cycles: int
+    latency_bound: int  # the sum of the layers' cycles per image: no layer holds a beat longer
     host: list[str] = field(default_factory=list)  # layers at the graph's ends that the host does (numpy)
 
     @property
@@ -197,7 +198,7 @@ def rtl_design(model, nodes, rtl_dir: str | Path, fpgapart: str, clk_ns: float, 
     if problems or wiring:
         raise NoRTLError(problems + wiring)
     rtl_dir = Path(rtl_dir).resolve()
-    stages, expected = [], 0
+    stages, expected, total = [], 0, 0
     for node in nodes:
         inst = getCustomOp(node)
         code_dir = rtl_dir / node.name
@@ -206,6 +207,7 @@ def rtl_design(model, nodes, rtl_dir: str | Path, fpgapart: str, clk_ns: float, 
         inst.generate_hdl(model, fpgapart, clk_ns)
         stages.append(layer_stage(model, node))
         expected = max(expected, int(inst.get_exp_cycles()))
+        total += int(inst.get_exp_cycles())
     forks = any(len(st.outs) > 1 for st in stages)
     edges = [stitch.Edge(e.src, e.dst, max(_beats(nodes, e) if forks else 0, default_fifo if e.dst is None else
                                            _fifo_depth(getCustomOp(nodes[e.dst[0]]), e.dst[1], default_fifo)))
@@ -214,7 +216,7 @@ def rtl_design(model, nodes, rtl_dir: str | Path, fpgapart: str, clk_ns: float, 
     last = getCustomOp(nodes[-1])
     in_fold, out_fold = first.get_folded_input_shape(0), last.get_folded_output_shape(0)
     return Design(stages, edges, first.get_input_datatype(0), int(in_fold[-1]), last.get_output_datatype(0),
-                  int(out_fold[-1]), int(np.prod(last.get_normal_output_shape(0)[1:])), expected)
+                  int(out_fold[-1]), int(np.prod(last.get_normal_output_shape(0)[1:])), expected, total)
 
 
 def sized_fifo_depths(hwm: list[int]) -> list[int]:
@@ -262,7 +264,8 @@ def simulate_dataflow(model, x: np.ndarray, workdir: str | Path, fpgapart: str, 
         res = simulate(design.stages, x.reshape(len(x), -1), design.idt, design.in_per_beat, design.odt,
                        design.out_per_beat, design.out_per_image, run_dir, edges=design.edges,
                        stall_in=stall, stall_out=stall, seed=seed + i,
-                       max_cycles=1000 + 50 * len(x) * design.expected_cycles + 10_000)
+                       max_cycles=1000 + 50 * len(x) * design.expected_cycles + 10_000,
+                       idle_cycles=2 * design.latency_bound + 10_000)
         for node in trail:
             res.outputs = _host_step(model, node)(res.outputs)
         results.append(res)

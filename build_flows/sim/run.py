@@ -44,7 +44,8 @@ class HostInput:
 def simulate(stages: list[stitch.Stage], x: np.ndarray, idt: DataType, in_per_beat: int, odt: DataType,
              out_per_beat: int, out_per_image: int, workdir: str | Path, fifo_depths: list[int] | None = None,
              stall_in: float = 0.0, stall_out: float = 0.0, seed: int = 0, max_cycles: int | None = None,
-             edges: list[stitch.Edge] | None = None, more_inputs: list[HostInput] = ()) -> SimResult:
+             edges: list[stitch.Edge] | None = None, more_inputs: list[HostInput] = (),
+             idle_cycles: int = 0) -> SimResult:
     """Stream images ``x`` [images, ...] (values of ``idt``, in FINN's folded stream order) through the
     stages and return their outputs (values of ``odt``), cycle counts and FIFO high-water marks.
 
@@ -53,7 +54,8 @@ def simulate(stages: list[stitch.Stage], x: np.ndarray, idt: DataType, in_per_be
     the host take ``more_inputs``. ``in_per_beat``/``out_per_beat`` are elements per stream beat (SIMD or
     PE of the end stages), ``out_per_image`` the number of output values per image. The simulation runs
     in ``workdir``, where stages with relative memory-file paths must have put their files. High-water
-    marks are per edge (for a chain: per FIFO)."""
+    marks are per edge (for a chain: per FIFO). A run that stops early (``max_cycles``, or ``idle_cycles``
+    without a beat entering or leaving) raises SimulatorError naming the full FIFOs, where a deadlock sits."""
     x = np.asarray(x)
     n_img = x.shape[0]
     if edges is None:
@@ -76,16 +78,36 @@ def simulate(stages: list[stitch.Stage], x: np.ndarray, idt: DataType, in_per_be
     hwm_bytes = stitch.HWM_BITS * len(edges) // 8
     sides = stitch.side_streams(stages)
     sim = verilator.build(sources, stitch.host_inputs(stages, edges) + [s.bits for s in sides],
-                          stitch._pad(stitch.output_bits(stages, edges)), defines=dict(HWM_PORT="hwm", HWM_BYTES=hwm_bytes))
+                          stitch._pad(stitch.output_bits(stages, edges)),
+                          defines=dict(HWM_PORT="hwm", OCC_PORT="occ", HWM_BYTES=hwm_bytes))
     out_per_img = out_per_image // out_per_beat
     side = [(b, n) for b, n in zip(beats[1:], per_img[1:])]
     side += [(np.tile(s.beats, (n_img, 1)), len(s.beats)) for s in sides]  # the same weights for every image
-    out, stats = verilator.run(sim, beats[0], n_img * out_per_img, per_img[0], out_per_img, stall_in, stall_out, seed,
-                               max_cycles, cwd=workdir, side=side)
+    try:
+        out, stats = verilator.run(sim, beats[0], n_img * out_per_img, per_img[0], out_per_img, stall_in, stall_out,
+                                   seed, max_cycles, cwd=workdir, side=side, idle_cycles=idle_cycles)
+    except verilator.SimulatorError as e:
+        if e.stats is None or "occ_hex" not in e.stats:
+            raise
+        occ = _fields(e.stats["occ_hex"], len(edges))
+        full = [f"{_edge_name(stages, edge)} ({n}/{max(2, edge.depth)})" for edge, n in zip(edges, occ)
+                if n >= max(2, edge.depth)]
+        raise verilator.SimulatorError(f"{e}\nFIFOs full when it stopped: {', '.join(full) or 'none'}", e.stats) from None
     y = streams.unpack_beats(out, odt, out_per_beat).reshape(n_img, out_per_image)
     done = stats["last_out"]
     ii = (done[-1] - done[0]) / (len(done) - 1) if len(done) > 1 else float(done[0] - stats["first_in"][0] + 1)
-    hwm_raw = int(stats["hwm_hex"], 16)
-    hwm = [(hwm_raw >> (stitch.HWM_BITS * i)) & ((1 << stitch.HWM_BITS) - 1) for i in range(len(edges))]
+    hwm = _fields(stats["hwm_hex"], len(edges))
     return SimResult(y, stats["cycles"], ii, done[0] - stats["first_in"][0] + 1, hwm, sim.build_seconds,
                      stats["seconds"], sim.cached)
+
+
+def _fields(hex_text: str, n: int) -> list[int]:
+    """The ``n`` per-FIFO counts of a debug port read as hex."""
+    raw = int(hex_text, 16)
+    return [(raw >> (stitch.HWM_BITS * i)) & ((1 << stitch.HWM_BITS) - 1) for i in range(n)]
+
+
+def _edge_name(stages, e: stitch.Edge) -> str:
+    src = "host" if e.src is None else f"{stages[e.src[0]].name}:{e.src[1]}"
+    dst = "host" if e.dst is None else f"{stages[e.dst[0]].name}:{e.dst[1]}"
+    return f"{src} -> {dst}"

@@ -9,7 +9,8 @@ own depth, and through a ``qvit_dwc`` first where the producer's width differs f
 from the host are the top's ``in0_V``, ``in1_V``, ... in edge order; the one edge to the host is ``out0_V``.
 A stage's side inputs (constants the host sends again for every image, e.g. external weights) come after
 its graph inputs on the stage and after the graph inputs on the top. The FIFOs' ``maxcount`` (high-water
-marks) come out on a debug port ``hwm`` read by the testbench.
+marks) and ``count`` (occupancy when the run stops, to locate a deadlock) come out on debug ports ``hwm`` and
+``occ`` read by the testbench.
 """
 
 from __future__ import annotations
@@ -133,6 +134,7 @@ def write_top(stages: list[Stage], edges: list[Edge], path: str | Path, hwm: boo
               f"\toutput logic [{_pad(output_bits(stages, edges)) - 1}:0] out0_V_TDATA,"]
     if hwm:
         lines.append(f"\toutput logic [{HWM_BITS * len(edges) - 1}:0] hwm,")
+        lines.append(f"\toutput logic [{HWM_BITS * len(edges) - 1}:0] occ,")
     lines[-1] = lines[-1].rstrip(",")
     lines.append(");")
 
@@ -181,6 +183,7 @@ def write_top(stages: list[Stage], edges: list[Edge], path: str | Path, hwm: boo
         lines.append(f"\t\t.count(fifo{idx}_count), .maxcount(fifo{idx}_max));")
         if hwm:
             lines.append(f"\tassign hwm[{HWM_BITS * idx} +: {HWM_BITS}] = {HWM_BITS}'(fifo{idx}_max);")
+            lines.append(f"\tassign occ[{HWM_BITS * idx} +: {HWM_BITS}] = {HWM_BITS}'(fifo{idx}_count);")
     k_side = n_host
     for i, st in enumerate(stages):
         ports = [f".in{p}_V_TREADY(s{i}_i{p}_tready), .in{p}_V_TVALID(s{i}_i{p}_tvalid), .in{p}_V_TDATA(s{i}_i{p}_tdata)"

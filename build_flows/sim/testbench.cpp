@@ -2,7 +2,9 @@
 // (ap_clk, ap_rst_n, in0_V_*, out0_V_*, and side inputs in1_V_*, in2_V_*, ...). Compiled by
 // build_flows/sim/verilator.py, which generates qvit_ports.h (N_IN, IN_BYTES_OF[], with_input()).
 //
-// usage: sim OUT_FILE N_OUT_BEATS OUT_PER_IMAGE P_IN_STALL P_OUT_STALL SEED MAX_CYCLES {IN_FILE N_BEATS PER_IMAGE}...
+// usage: sim OUT_FILE N_OUT_BEATS OUT_PER_IMAGE P_IN_STALL P_OUT_STALL SEED MAX_CYCLES IDLE_CYCLES
+//            {IN_FILE N_BEATS PER_IMAGE}...
+// IDLE_CYCLES (0: no limit) stops the run early when no beat has entered or left the design for that long (a deadlock).
 // with one IN_FILE triple per input stream (in0_V first). IN_FILE k holds N_BEATS beats of IN_BYTES_OF[k]
 // bytes (little-endian); OUT_FILE receives N_OUT_BEATS beats of OUT_BYTES bytes. Every source stalls
 // (holds valid low) with probability P_IN_STALL per cycle, never withdrawing a beat it has offered; the
@@ -64,8 +66,8 @@ struct Source {  // one input stream
 };
 
 int main(int argc, char** argv) {
-    if (argc != 8 + 3 * N_IN) {
-        std::fprintf(stderr, "usage: %s OUT N_OUT OUT_PER_IMG P_IN P_OUT SEED MAX_CYCLES {IN N PER_IMG} x %d\n",
+    if (argc != 9 + 3 * N_IN) {
+        std::fprintf(stderr, "usage: %s OUT N_OUT OUT_PER_IMG P_IN P_OUT SEED MAX_CYCLES IDLE_CYCLES {IN N PER_IMG} x %d\n",
                      argv[0], N_IN);
         return 2;
     }
@@ -73,17 +75,18 @@ int main(int argc, char** argv) {
     const double p_in = std::atof(argv[4]), p_out = std::atof(argv[5]);
     rng_state = std::strtoull(argv[6], nullptr, 10) * 0x9E3779B97F4A7C15ULL + 1;
     const long max_cycles = std::atol(argv[7]);
+    const long idle_cycles = std::atol(argv[8]);
 
     std::vector<Source> src(N_IN);
     for (int k = 0; k < N_IN; ++k) {
         Source& s = src[k];
         s.bytes = IN_BYTES_OF[k];
-        s.n = std::atol(argv[9 + 3 * k]);
-        s.per = std::atol(argv[10 + 3 * k]);
+        s.n = std::atol(argv[10 + 3 * k]);
+        s.per = std::atol(argv[11 + 3 * k]);
         s.data.resize(static_cast<size_t>(s.n) * s.bytes);
-        FILE* f = std::fopen(argv[8 + 3 * k], "rb");
+        FILE* f = std::fopen(argv[9 + 3 * k], "rb");
         if (!f || std::fread(s.data.data(), 1, s.data.size(), f) != s.data.size()) {
-            std::fprintf(stderr, "cannot read %ld beats of input %d from %s\n", s.n, k, argv[8 + 3 * k]);
+            std::fprintf(stderr, "cannot read %ld beats of input %d from %s\n", s.n, k, argv[9 + 3 * k]);
             return 2;
         }
         std::fclose(f);
@@ -102,7 +105,8 @@ int main(int argc, char** argv) {
     }
     top.ap_rst_n = 1;
 
-    long out_idx = 0, cycle = 0;
+    long out_idx = 0, cycle = 0, last_move = 0;
+    bool idle = false;
     bool fire[N_IN];
     std::vector<long> first_in, last_out;  // per image: cycle its first beat entered / its last beat left
     auto t0 = std::chrono::steady_clock::now();
@@ -124,6 +128,7 @@ int main(int argc, char** argv) {
         if (top.out0_V_TVALID && top.out0_V_TREADY) {
             get(top.out0_V_TDATA, &out[static_cast<size_t>(out_idx) * OUT_BYTES], OUT_BYTES);
             ++out_idx;
+            last_move = cycle;
             if (out_idx % out_per == 0) last_out.push_back(cycle);
         }
         top.ap_clk = 1;
@@ -132,9 +137,11 @@ int main(int argc, char** argv) {
             if (!fire[k]) continue;
             if (k == 0 && src[0].idx % src[0].per == 0) first_in.push_back(cycle);
             ++src[k].idx;
+            last_move = cycle;
             src[k].offering = false;
         }
         ++cycle;
+        if (idle_cycles > 0 && cycle - last_move > idle_cycles) { idle = true; break; }
     }
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     top.final();
@@ -157,6 +164,13 @@ int main(int argc, char** argv) {
     for (int i = HWM_BYTES - 1; i >= 0; --i) std::printf("%02x", hwm[i]);
     std::printf("\"");
 #endif
-    std::printf("}\n");
+#ifdef OCC_PORT
+    std::vector<uint8_t> occ(HWM_BYTES);
+    get(top.OCC_PORT, occ.data(), HWM_BYTES);
+    std::printf(", \"occ_hex\": \"");
+    for (int i = HWM_BYTES - 1; i >= 0; --i) std::printf("%02x", occ[i]);
+    std::printf("\"");
+#endif
+    std::printf(", \"idle\": %s}\n", idle ? "true" : "false");
     return out_idx < n_out ? 1 : 0;
 }

@@ -34,7 +34,12 @@ LINT_OFF = ["-Wno-fatal", "-Wno-WIDTH", "-Wno-UNUSED", "-Wno-PINCONNECTEMPTY", "
 
 
 class SimulatorError(RuntimeError):
-    """Verilator is missing, or a build or a simulation failed."""
+    """Verilator is missing, or a build or a simulation failed (``stats``: the testbench's counts of a run
+    that stopped early, else None)."""
+
+    def __init__(self, message: str, stats: dict | None = None):
+        super().__init__(message)
+        self.stats = stats
 
 
 def verilator_root() -> Path:
@@ -136,13 +141,14 @@ def lint(sources: list[str | Path], top: str, params: dict | None = None) -> lis
 
 def run(sim: Simulator, beats_in: np.ndarray, n_out: int, in_per_image: int, out_per_image: int,
         stall_in: float = 0.0, stall_out: float = 0.0, seed: int = 0, max_cycles: int | None = None,
-        cwd: str | Path | None = None, side: list[tuple[np.ndarray, int]] = ()):
+        cwd: str | Path | None = None, side: list[tuple[np.ndarray, int]] = (), idle_cycles: int = 0):
     """Stream ``beats_in`` (uint8 [n_in, in_bytes[0]]) through the design and collect ``n_out`` output beats.
 
     ``side`` gives, for each further input ``in1_V``, ``in2_V``, ..., its beats (uint8 [n, in_bytes[k]])
     and beats per image. Gives (uint8 [n_out, out_bytes], stats dict with ``cycles``,
     ``first_in``/``last_out`` cycle per image, ``seconds``). Raises :class:`SimulatorError` when the
-    outputs do not all arrive within ``max_cycles`` (default: generous multiple of the beat counts).
+    outputs do not all arrive within ``max_cycles`` (default: generous multiple of the beat counts), or when
+    no beat enters or leaves for ``idle_cycles`` (0: no such limit), with the testbench's counts as ``stats``.
     ``cwd`` is where the design's relative memory files (finn-rtllib's ``$readmemh`` paths) are found.
     """
     inputs = [(beats_in, in_per_image), *side]
@@ -158,7 +164,7 @@ def run(sim: Simulator, beats_in: np.ndarray, n_out: int, in_per_image: int, out
     with tempfile.TemporaryDirectory(prefix="qvit_sim_") as tmp:
         fout = Path(tmp) / "out.bin"
         args = [str(sim.binary), str(fout), str(n_out), str(out_per_image), repr(float(stall_in)),
-                repr(float(stall_out)), str(seed), str(max_cycles)]
+                repr(float(stall_out)), str(seed), str(max_cycles), str(int(idle_cycles))]
         for k, (beats, per) in enumerate(inputs):
             fin = Path(tmp) / f"in{k}.bin"
             fin.write_bytes(beats.tobytes())
@@ -169,8 +175,10 @@ def run(sim: Simulator, beats_in: np.ndarray, n_out: int, in_per_image: int, out
         except (IndexError, json.JSONDecodeError) as e:
             raise SimulatorError(f"simulation crashed (exit {proc.returncode}): {proc.stderr[-2000:]}") from e
         if stats["timeout"]:
+            why = (f"no beat moved for {idle_cycles:,} cycles: the design deadlocked" if stats.get("idle") else
+                   "the design deadlocked or is slower than max_cycles allows")
             raise SimulatorError(f"simulation stopped after {stats['cycles']:,} cycles with {stats['out_beats']} of "
-                                 f"{n_out} output beats ({stats['in_beats']} of {len(beats_in)} inputs taken): the "
-                                 "design deadlocked or is slower than max_cycles allows")
+                                 f"{n_out} output beats ({stats['in_beats']} of {len(beats_in)} inputs taken): {why}",
+                                 stats)
         out = np.frombuffer(fout.read_bytes(), dtype=np.uint8).reshape(n_out, sim.out_bytes)
     return out, stats

@@ -3,8 +3,20 @@ against its numpy golden model, and break it. One module per backend, each with 
 class name -> :class:`~backend_cases.base.BackendCase`), merged here with one line per module;
 ``test_rtl_backends.py`` runs every registered backend through these, so a backend without a case fails there."""
 
-from backend_cases import mvau, shift_requant
-from backend_cases import duplicate_streams, stream_arith
+from backend_cases import (
+    channel_requant,
+    duplicate_streams,
+    grid_pool_sum,
+    mvau,
+    pad_stream,
+    shift_requant,
+    stream_arith,
+    stream_layout,
+    stream_matmul,
+    stream_mlgru,
+    stream_softmax,
+    token_sum,
+)
 from backend_cases.base import BackendCase
 
 #: RTL backend class name -> its case
@@ -13,3 +25,8 @@ CASES.update(mvau.CASES)
 CASES.update(shift_requant.CASES)
 CASES.update(stream_arith.CASES)
 CASES.update(duplicate_streams.CASES)
+CASES.update(channel_requant.CASES, **token_sum.CASES, **pad_stream.CASES)
+CASES.update(stream_softmax.CASES)
+CASES.update(stream_mlgru.CASES)
+CASES.update(stream_matmul.CASES)
+CASES.update(grid_pool_sum.CASES, **stream_layout.CASES)

@@ -50,5 +50,10 @@ from build_flows.layers.rtl import mvau_lut_rtl  # noqa: E402, F401, I001
 from build_flows.layers.rtl import shift_requant_rtl  # noqa: E402, F401
 from build_flows.layers.rtl import stream_arith_rtl  # noqa: E402, F401
 from build_flows.layers.rtl import duplicate_streams_rtl  # noqa: E402, F401
+from build_flows.layers.rtl import channel_requant_rtl, pad_stream_rtl, token_sum_rtl  # noqa: E402, F401
+from build_flows.layers.rtl import stream_softmax_rtl  # noqa: E402, F401
+from build_flows.layers.rtl import stream_mlgru_rtl  # noqa: E402, F401
+from build_flows.layers.rtl import stream_matmul_rtl  # noqa: E402, F401
+from build_flows.layers.rtl import grid_pool_sum_rtl, stream_layout_rtl  # noqa: E402, F401
 
 __all__ = ["custom_op", "BACKENDS", "register_rtl_backend", "SpecializeToQvitRTL"]

@@ -58,12 +58,17 @@ class QvitRTLBackend(LayerFacts):
         cmds.append(f"create_bd_cell -type module -reference {self.get_nodeattr('gen_top_module')} {self.onnx_node.name}")
         return cmds
 
-    def stream_ports(self) -> tuple[int, int]:
-        """(input streams, output streams) of the module: two inputs for two-stream layers, else one;
-        one output per ONNX output."""
+    def stream_ports(self, graph=None) -> tuple[int, int]:
+        """(input streams, output streams) of the module: the inputs that are not initializers of ``graph``
+        (without a graph: two for two-stream layers, else one); one output per ONNX output."""
         from build_flows.layers.base import TwoInputLayer
 
-        return (2 if isinstance(self, TwoInputLayer) else 1), len(self.onnx_node.output)
+        if graph is not None:
+            consts = {init.name for init in graph.initializer}
+            n_in = len([t for t in self.onnx_node.input if t and t not in consts])
+        else:
+            n_in = 2 if isinstance(self, TwoInputLayer) else 1
+        return n_in, len(self.onnx_node.output)
 
     def get_verilog_top_module_intf_names(self):
         intf = RTLBackend.get_verilog_top_module_intf_names(self)
@@ -93,7 +98,7 @@ class QvitRTLBackend(LayerFacts):
         code_dir = self.get_nodeattr("code_gen_dir_ipgen")
         if not code_dir or not (Path(code_dir) / f"{self.onnx_node.name}.sv").exists():
             raise RuntimeError(f"{self.onnx_node.name}: no RTL generated; run generate_hdl (or the build's sim step) first")
-        n_in, n_out = self.stream_ports()
+        n_in, n_out = self.stream_ports(graph)
         xs = [context[self.onnx_node.input[p]] for p in range(n_in)]
         n = xs[0].shape[0]
         more = [HostInput(xs[p].reshape(n, -1), self.get_input_datatype(p), self.get_folded_input_shape(p)[-1])

@@ -26,7 +26,7 @@ class DuplicateStreams_rtl(QvitRTLBackend, DuplicateStreams, RTLBackend):  # noq
     def folding_knobs(self):
         return [("PE", self.get_nodeattr("NumChannels"))]
 
-    def lut_estimation(self):
+    def lut_estimation(self, fpgapart=None):
         return self.get_nodeattr("NumOutputStreams") + 2  # the data register is the output
 
     def write_hdl(self, model, code_dir):

@@ -28,8 +28,9 @@ class _StreamArithRTL(QvitRTLBackend):
         return None
 
     def write_hdl(self, model, code_dir):
-        codegen.write(codegen.params_from(self.implements, self.get_nodeattr, self.get_normal_input_shape()[-1]),
-                      code_dir, self.onnx_node.name)
+        const_b = model.get_initializer(self.onnx_node.input[1])
+        codegen.write(codegen.params_from(self.implements, self.get_nodeattr, self.get_normal_input_shape()[-1],
+                                          const_b), code_dir, self.onnx_node.name)
 
 
 @register_rtl_backend

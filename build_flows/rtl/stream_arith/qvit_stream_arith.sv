@@ -2,7 +2,9 @@
 // MulStreams): per lane  y = (NEG0[c] ? -a : a) + (NEG1[c] ? -b : b)  (OP 0, add)  or  y = a * b  (OP 1).
 // Channels cycle along the stream, PE per beat; the per-channel negations come from SIGN_FILE (one hex
 // digit per channel: bit 0 negates input 0, bit 1 input 1). A beat is taken from both inputs together;
-// one beat per cycle, one output register.
+// one beat per cycle, one output register. With B_FILE set, input 1 is a constant tensor (a position
+// embedding) read from a ROM of B_BEATS beats, one per input-0 beat, restarting with every image; in1_V
+// is then unused.
 module qvit_stream_arith #(
 	parameter int PE = 1,
 	parameter int CHANNELS = 1,
@@ -13,6 +15,8 @@ module qvit_stream_arith #(
 	parameter int BSIGNED = 1,
 	parameter int OBITS = 9,
 	parameter SIGN_FILE = "",        // "" when no input is negated
+	parameter B_FILE = "",           // "" when input 1 is a stream
+	parameter int B_BEATS = 1,
 	parameter int IN0_W = 8,         // padded stream widths
 	parameter int IN1_W = 8,
 	parameter int OUT_W = 16
@@ -41,14 +45,32 @@ module qvit_stream_arith #(
 
 	logic [CW-1:0] fold;
 	wire space = !out0_V_TVALID || out0_V_TREADY;
-	wire take = in0_V_TVALID && in1_V_TVALID && space;
-	assign in0_V_TREADY = in1_V_TVALID && space;
-	assign in1_V_TREADY = in0_V_TVALID && space;
+	logic [IN1_W-1:0] b_beat;
+	logic b_valid;
+	wire take = in0_V_TVALID && b_valid && space;
+	assign in0_V_TREADY = b_valid && space;
+	if (B_FILE != "") begin : rom
+		localparam int BW = B_BEATS > 1 ? $clog2(B_BEATS) : 1;
+		logic [IN1_W-1:0] beats [B_BEATS];
+		initial $readmemh(B_FILE, beats);
+		logic [BW-1:0] idx;
+		always_ff @(posedge ap_clk) begin
+			if (!ap_rst_n) idx <= '0;
+			else if (take) idx <= (int'(idx) == B_BEATS - 1) ? '0 : idx + 1'b1;
+		end
+		assign b_beat = beats[idx];
+		assign b_valid = 1'b1;
+		assign in1_V_TREADY = 1'b0;
+	end else begin : stream
+		assign b_beat = in1_V_TDATA;
+		assign b_valid = in1_V_TVALID;
+		assign in1_V_TREADY = in0_V_TVALID && space;
+	end
 
 	logic [PE*OBITS-1:0] ys;
 	for (genvar p = 0; p < PE; p++) begin : lane
 		wire [ABITS-1:0] ra = in0_V_TDATA[p*ABITS +: ABITS];
-		wire [BBITS-1:0] rb = in1_V_TDATA[p*BBITS +: BBITS];
+		wire [BBITS-1:0] rb = b_beat[p*BBITS +: BBITS];
 		wire signed [W-1:0] a = ASIGNED != 0 ? W'($signed(ra)) : W'($unsigned(ra));
 		wire signed [W-1:0] b = BSIGNED != 0 ? W'($signed(rb)) : W'($unsigned(rb));
 		wire [3:0] neg = negs[int'(fold) * PE + p];

@@ -54,16 +54,19 @@ class StreamMatMul(TwoInputLayer):
         return self.macs() if self.binary() else 0
 
     def get_exp_cycles(self):
-        return self.macs() // (self.get_nodeattr("PE") * self.get_nodeattr("SIMD"))
+        """macs / (PE * SIMD), or b's beats (K * N / PE per slice) where SIMD > M leaves the array waiting on b."""
+        *batch, k, n = self.get_normal_input_shape(1)
+        b_beats = int(np.prod(batch, dtype=np.int64)) * k * n // self.get_nodeattr("PE")
+        return max(self.macs() // (self.get_nodeattr("PE") * self.get_nodeattr("SIMD")), b_beats)
 
     def _buffer_bits(self):
         k, n = self.get_normal_input_shape(1)[-2:]
         return 2 * k * n * self.get_input_datatype(1).bitwidth()  # double-buffered b
 
-    def bram_estimation(self):
+    def bram_estimation(self, fpgapart=None):
         return memory_cost(self._buffer_bits())[0]
 
-    def lut_estimation(self):
+    def lut_estimation(self, fpgapart=None):
         lanes = self.get_nodeattr("PE") * self.get_nodeattr("SIMD")
         if self.binary():
             per_mac = LUT_PER_BINARY_MAC

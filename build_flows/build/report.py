@@ -111,6 +111,10 @@ def summary(report: BuildReport) -> str:
         lines.append("yosys synth_xilinx: " + ", ".join(f"{k} {v:,}" for k, v in ys["total_synthesised"].items())
                      + f" over {len(ys['layers'])} layers" + (f"; not synthesised: {', '.join(ys['not_synthesised'])}"
                                                                if ys["not_synthesised"] else ""))
+        for op, row in ys.get("by_type", {}).items():
+            ratio = f"{row['LUT_vs_estimate']:.2f}x estimate" if row.get("LUT_vs_estimate") else "no estimate"
+            lines.append(f"  {op:<22} {row['layers']:>3} layers: {row['LUT']:>7,} LUT ({ratio}), {row['FF']:,} FF, "
+                         f"{row['BRAM18']} BRAM18, {row['DSP']} DSP")
         st = ys.get("stitched", {})
         if "LUT" in st:
             boxed = (f" + {len(st['blackboxes'])} black-boxed finn-rtllib layers (estimated "

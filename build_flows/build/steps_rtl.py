@@ -179,9 +179,24 @@ def step_yosys(model, ctx: BuildContext):
         for k, v in counts.items():
             total[k] = total.get(k, 0) + v
     ctx.report.yosys = {"tool": "yosys synth_xilinx (before placement)", "layers": layers,
-                        "total_synthesised": total, "not_synthesised": skipped,
+                        "by_type": by_type(model, layers), "total_synthesised": total, "not_synthesised": skipped,
                         "stitched": _synth_stitched(model, ctx, set(skipped))}
     return model
+
+
+def by_type(model, layers: dict) -> dict:
+    """Per layer type: how many layers, their yosys counts summed, the estimated LUTs summed and the ratio
+    of synthesised to estimated LUTs."""
+    ops = {n.name: n.op_type for n in model.graph.node}
+    out: dict[str, dict] = {}
+    for name, counts in layers.items():
+        row = out.setdefault(ops[name], {"layers": 0})
+        row["layers"] += 1
+        for k, v in counts.items():
+            row[k] = row.get(k, 0) + v
+    for row in out.values():
+        row["LUT_vs_estimate"] = row["LUT"] / row["estimated_LUT"] if row.get("estimated_LUT") else None
+    return dict(sorted(out.items()))
 
 
 def _synth_stitched(model, ctx: BuildContext, blackbox: set[str]) -> dict:

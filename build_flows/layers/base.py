@@ -46,9 +46,10 @@ def memory_cost(bits: int) -> tuple[int, int]:
 
 
 def pe_on_last_axis(inst) -> list[tuple[str, int]]:
-    """The folding of a plain streaming layer: ``PE`` lanes dividing the output's last axis (none without PE)."""
+    """The folding of a plain streaming layer: ``PE`` lanes dividing the last axis of its input and of its
+    output (they differ for reorders and padding; none without PE)."""
     if "PE" in inst.get_nodeattr_types():
-        return [("PE", inst.get_normal_output_shape()[-1])]
+        return [("PE", math.gcd(inst.get_normal_input_shape()[-1], inst.get_normal_output_shape()[-1]))]
     return []
 
 
@@ -69,7 +70,17 @@ class LayerFacts:
         return True
 
     def rtl_reason(self) -> str | None:
-        """None when the layer has RTL that the simulation can stitch, else why not."""
+        """None when the layer has RTL that the simulation can stitch, else why not (a layer that one of our
+        RTL backends implements says why that backend does not take this instance, or that it is not
+        specialised yet)."""
+        from build_flows.layers.rtl import BACKENDS
+
+        op = getattr(self, "onnx_node", None) and self.onnx_node.op_type
+        for backend in BACKENDS:
+            if backend.implements == op:
+                why = backend.unsupported(self)
+                return (f"{backend.__name__} does not implement this instance: {why}" if why else
+                        f"not specialised to {backend.__name__} (the build's specialize_layers step does that)")
         return NO_RTL_YET
 
     def side_streams(self, model) -> list:
@@ -140,6 +151,15 @@ class QvitLayer(LayerFacts, HWCustomOp):
         return self.get_output_datatype().bitwidth() * self.get_nodeattr("PE")
 
     def infer_node_datatype(self, model):
+        """Take the input datatypes from the graph (as FINN's layers do: FINN's bit-width minimisation
+        narrows a producer's output, and the stream packing must follow), then set the output's."""
+        for ind, tensor in enumerate(self.onnx_node.input[:2]):
+            attr = "inputDataType1" if ind else "inputDataType"
+            if not tensor or attr not in self.get_nodeattr_types() or model.get_initializer(tensor) is not None:
+                continue
+            dt = model.get_tensor_datatype(tensor)
+            if dt != self.get_input_datatype(ind) and (dt.is_integer() or dt == DataType["BIPOLAR"]):
+                self.set_nodeattr(attr, dt.name)
         model.set_tensor_datatype(self.onnx_node.output[0], self.get_output_datatype())
 
     def make_shape_compatible_op(self, model):

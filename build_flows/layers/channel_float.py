@@ -52,7 +52,10 @@ class ChannelFloat(QvitLayer):
     def host_step(self, model):
         """The float ops in numpy on the host: valid at the graph's end, where the accelerator hands over
         the integer stream (the same float32 operations as the python execution, so bit-exact)."""
-        consts = list(np.asarray(model.get_initializer(self.onnx_node.input[1]), dtype=np.float32))
+        consts = model.get_initializer(self.onnx_node.input[1])
+        if consts is None:  # constants computed in the graph: not a fixed host step
+            return None
+        consts = list(np.asarray(consts, dtype=np.float32))
         ops, shape = self.get_nodeattr("ops"), self.get_normal_input_shape()
         return lambda x: apply_chain(np.asarray(x).reshape(len(x), *shape[1:]), ops, consts).reshape(len(x), -1)
 

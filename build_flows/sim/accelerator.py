@@ -133,6 +133,14 @@ def _connections(model, nodes) -> tuple[list[stitch.Edge], list[tuple[str, str, 
             elif src in index:
                 edges.append(stitch.Edge(index[src], (i, p)))
                 used[src] = used.get(src, 0) + 1
+                try:
+                    gives = getCustomOp(nodes[index[src][0]]).get_output_datatype(index[src][1])
+                    takes = getCustomOp(node).get_input_datatype(p)
+                except Exception:  # noqa: BLE001 - not a hardware layer: reported by _problems
+                    continue
+                if gives.bitwidth() != takes.bitwidth():
+                    problems.append((node.name, node.op_type, f"input {p} takes {takes.name} but {nodes[index[src][0]].name} "
+                                     f"gives {gives.name}: the packing differs (run qonnx's InferDataTypes)"))
             else:
                 problems.append((node.name, node.op_type, f"input {p} ({tensor}) comes from outside the accelerator"))
     edges.append(stitch.Edge(index[core_out], None))

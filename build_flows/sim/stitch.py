@@ -9,8 +9,8 @@ own depth, and through a ``qvit_dwc`` first where the producer's width differs f
 from the host are the top's ``in0_V``, ``in1_V``, ... in edge order; the one edge to the host is ``out0_V``.
 A stage's side inputs (constants the host sends again for every image, e.g. external weights) come after
 its graph inputs on the stage and after the graph inputs on the top. The FIFOs' ``maxcount`` (high-water
-marks) and ``count`` (occupancy when the run stops, to locate a deadlock) come out on debug ports ``hwm`` and
-``occ`` read by the testbench.
+marks), ``count`` (occupancy when the run stops) and ``pushed`` (beats that went through, modulo 2**16), to
+locate a deadlock, come out on debug ports ``hwm``, ``occ`` and ``pushed`` read by the testbench.
 """
 
 from __future__ import annotations
@@ -135,6 +135,7 @@ def write_top(stages: list[Stage], edges: list[Edge], path: str | Path, hwm: boo
     if hwm:
         lines.append(f"\toutput logic [{HWM_BITS * len(edges) - 1}:0] hwm,")
         lines.append(f"\toutput logic [{HWM_BITS * len(edges) - 1}:0] occ,")
+        lines.append(f"\toutput logic [{HWM_BITS * len(edges) - 1}:0] pushed,")
     lines[-1] = lines[-1].rstrip(",")
     lines.append(");")
 
@@ -180,7 +181,8 @@ def write_top(stages: list[Stage], edges: list[Edge], path: str | Path, hwm: boo
         lines.append("\t\t.clk(ap_clk), .rst(!ap_rst_n),")
         lines.append(f"\t\t.idat({src}_tdata), .ivld({src}_tvalid), .irdy({src}_tready),")
         lines.append(f"\t\t.odat({dst}_tdata), .ovld({dst}_tvalid), .ordy({dst}_tready),")
-        lines.append(f"\t\t.count(fifo{idx}_count), .maxcount(fifo{idx}_max));")
+        pushed = f"pushed[{HWM_BITS * idx} +: {HWM_BITS}]" if hwm else ""
+        lines.append(f"\t\t.count(fifo{idx}_count), .maxcount(fifo{idx}_max), .pushed({pushed}));")
         if hwm:
             lines.append(f"\tassign hwm[{HWM_BITS * idx} +: {HWM_BITS}] = {HWM_BITS}'(fifo{idx}_max);")
             lines.append(f"\tassign occ[{HWM_BITS * idx} +: {HWM_BITS}] = {HWM_BITS}'(fifo{idx}_count);")

@@ -171,6 +171,13 @@ int main(int argc, char** argv) {
     for (int i = HWM_BYTES - 1; i >= 0; --i) std::printf("%02x", occ[i]);
     std::printf("\"");
 #endif
+#ifdef PUSHED_PORT
+    std::vector<uint8_t> pushed(HWM_BYTES);
+    get(top.PUSHED_PORT, pushed.data(), HWM_BYTES);
+    std::printf(", \"pushed_hex\": \"");
+    for (int i = HWM_BYTES - 1; i >= 0; --i) std::printf("%02x", pushed[i]);
+    std::printf("\"");
+#endif
     std::printf(", \"idle\": %s}\n", idle ? "true" : "false");
     return out_idx < n_out ? 1 : 0;
 }

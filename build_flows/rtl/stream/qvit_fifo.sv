@@ -19,7 +19,8 @@ module qvit_fifo #(
 	output logic ovld,
 	input  logic ordy,
 	output logic [CW-1:0] count,
-	output logic [CW-1:0] maxcount
+	output logic [CW-1:0] maxcount,
+	output logic [15:0] pushed         // beats that entered, modulo 2**16 (for locating a deadlock)
 );
 	(* ram_style = RAM_STYLE *) logic [DATA_WIDTH-1:0] mem [DEPTH];
 	logic [AW-1:0] wp, rp;
@@ -34,9 +35,10 @@ module qvit_fifo #(
 
 	always_ff @(posedge clk) begin
 		if (rst) begin
-			wp <= '0; rp <= '0; n <= '0; maxcount <= '0;
+			wp <= '0; rp <= '0; n <= '0; maxcount <= '0; pushed <= '0;
 		end else begin
 			if (push) wp <= (wp == AW'(DEPTH - 1)) ? '0 : wp + 1'b1;
+			if (push) pushed <= pushed + 1'b1;
 			if (pop) rp <= (rp == AW'(DEPTH - 1)) ? '0 : rp + 1'b1;
 			n <= n + CW'(push) - CW'(pop);
 			if (n + CW'(push) - CW'(pop) > maxcount) maxcount <= n + CW'(push) - CW'(pop);

@@ -56,7 +56,12 @@ class FinnLayer(LayerFacts):
     def rtl_reason(self):
         from finn.custom_op.fpgadataflow.rtlbackend import RTLBackend
 
-        return None if isinstance(self.inst, RTLBackend) else "FINN layer without an RTL variant (HLS: needs Vitis HLS)"
+        if not isinstance(self.inst, RTLBackend):
+            return "FINN layer without an RTL variant (HLS: needs Vitis HLS)"
+        if self.inst.onnx_node.op_type == "MVAU_rtl":  # its weights come from a memstream block that FINN adds in IPI
+            return ("FINN's MVAU_rtl (DSP) gets its weights from a memory streamer that FINN adds only in Vivado's IP "
+                    "integrator: not simulated here (qvit-fpga's MVAU_lut_rtl takes inputs and weights up to 8 bits)")
+        return None
 
 
 def layer_facts(node_or_inst) -> LayerFacts:

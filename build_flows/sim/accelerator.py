@@ -186,20 +186,24 @@ def _fifo_depth(inst, port: int, default: int) -> int:
     return max(int(depths[port]) if port < len(depths) else 2, default)
 
 
+FORK_FIFO_IMAGES = 4  # images a FIFO of a graph with forks holds before sizing
+
+
 def _beats(nodes, e: stitch.Edge) -> int:
-    """Beats per image on edge ``e``: a FIFO this deep holds a whole image, so a branch that buffers an
-    image (a reorder, K and V of attention) never stalls the fork while its skip path waits."""
+    """:data:`FORK_FIFO_IMAGES` images of beats on edge ``e``: a skip path must hold what enters while its
+    branch is busy with an image (a reorder, K and V of attention buffer whole images, so a branch's latency is
+    several images' worth of beats); one image only would make the fork wait and slow the whole design."""
     i, q = e.src if e.src else e.dst
     inst = getCustomOp(nodes[i])
     shape = inst.get_folded_output_shape(q) if e.src else inst.get_folded_input_shape(q)
-    return int(np.prod(shape[1:-1])) + 2
+    return FORK_FIFO_IMAGES * int(np.prod(shape[1:-1])) + 2
 
 
 def rtl_design(model, nodes, rtl_dir: str | Path, fpgapart: str, clk_ns: float, default_fifo: int = 32) -> Design:
     """Generate the HDL of ``nodes`` (``model``'s dataflow layers in graph order, one input from the host,
-    one output to it) into ``rtl_dir/<layer>`` and connect them. In a graph with forks every FIFO starts an
-    image deep (no deadlock while a branch buffers an image); ``--size-fifos`` then shrinks them to what
-    the simulation needed. Raises :class:`NoRTLError` listing every
+    one output to it) into ``rtl_dir/<layer>`` and connect them. In a graph with forks every FIFO starts
+    :data:`FORK_FIFO_IMAGES` images deep (no deadlock while a branch buffers an image, no fork waiting on a
+    busy branch); ``--size-fifos`` then shrinks them to what the simulation needed. Raises :class:`NoRTLError` listing every
     layer that cannot be simulated and every connection that cannot be stitched."""
     problems = _problems(nodes)
     edges, wiring = _connections(model, nodes)

@@ -19,7 +19,7 @@ RAM_STYLES = {"auto": "auto", "block": "block", "distributed": "distributed", "u
 # internal_decoupled (FINN: weights from a memory streamer inside the layer) is a ROM here as well;
 # external: the weights are an AXI-stream input of the accelerator (in1_V of the layer).
 MEM_MODES = ("internal_embedded", "internal_decoupled", "external")
-MAX_IBITS, MAX_WBITS = 8, 4  # LUT arithmetic beyond these belongs on DSPs (FINN's MVAU_rtl)
+MAX_IBITS, MAX_WBITS = 8, 8  # LUT arithmetic beyond these belongs on DSPs (FINN's MVAU_rtl)
 
 
 class RTLUnsupported(ValueError):

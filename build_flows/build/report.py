@@ -139,5 +139,5 @@ def summary(report: BuildReport) -> str:
         if "fifo_sizing" in sim:
             fs = sim["fifo_sizing"]
             lines.append(f"FIFOs sized from the simulation: {fs['fifo_bits_before']:,} -> {fs['fifo_bits_after']:,} bits, "
-                         f"{fs['cycles_per_image']:,.0f} cycles/image, depths {fs['depths']}")
+                         f"{fs['cycles_per_image']:,.0f} cycles/image, {len(fs['depths'])} FIFOs (depths in report.json)")
     return "\n".join(lines)

@@ -33,7 +33,18 @@ def step_specialize_layers(model, ctx: BuildContext):
         if node.op_type == "MVAU":  # FINN's layer; mem_mode is a build knob
             getCustomOp(node).set_nodeattr("mem_mode", ctx.cfg.mem_mode)
     model = model.transform(SpecializeToQvitRTL())
-    return finn_steps.step_specialize_layers(model, ctx.finn_cfg)
+    model = finn_steps.step_specialize_layers(model, ctx.finn_cfg)
+    for node in model.graph.node:
+        if node.op_type == "Thresholding_rtl":
+            inst = getCustomOp(node)
+            inst.set_nodeattr("depth_trigger_bram", THRESHOLD_BRAM_DEPTH)
+            inst.set_nodeattr("depth_trigger_uram", 1 << 30)  # FINN reads 0 as "everything to URAM" once BRAM is set
+    return model
+
+
+#: threshold memories of FINN's Thresholding_rtl at least this deep go to block RAM (its depth_trigger_bram),
+#: shallower ones to LUTRAM: a 255-level, 20-bit quantizer of 96 channels is 7,660 LUTs all in LUTRAM
+THRESHOLD_BRAM_DEPTH = 256
 
 
 @build_step("folding")

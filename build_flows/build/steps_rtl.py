@@ -3,6 +3,8 @@ Verilator (bit-exact against QONNX and FINN's python execution, FIFO sizing) and
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from build_flows.build.context import BuildContext, BuildError, build_step
@@ -162,19 +164,24 @@ def step_yosys(model, ctx: BuildContext):
         return model
     if not rtl_dir.exists():
         raise BuildError("no generated RTL: the 'yosys' step needs the 'sim' step's output (run with --until yosys)")
-    layers, total, skipped = {}, {}, {}
-    for node in model.graph.node:
-        if not (rtl_dir / node.name).exists():
-            continue
+    layers, total, skipped, done = {}, {}, {}, {}
+    nodes = [n for n in model.graph.node if (rtl_dir / n.name).exists()]
+    for k, node in enumerate(nodes):
         inst = getCustomOp(node)
         files = [f for f in inst.get_rtl_file_list(abspath=True) if str(f).endswith((".v", ".sv"))]
-        try:
-            counts = synth(files, inst.get_nodeattr("gen_top_module"), ctx.board.part,
-                           nodsp=not layer_facts(inst).allows_dsp())
-        except YosysError as e:
-            skipped[node.name] = str(e).splitlines()[-1]
-            continue
-        counts.pop("cells")
+        key = _design_key(files, node.name, layer_facts(inst).allows_dsp())
+        if key in done:  # the same RTL as an earlier layer (identical parameters and memory contents)
+            counts = dict(done[key])
+        else:
+            print(f"  yosys {k + 1}/{len(nodes)}: {node.name}", flush=True)
+            try:
+                counts = synth(files, inst.get_nodeattr("gen_top_module"), ctx.board.part,
+                               nodsp=not layer_facts(inst).allows_dsp())
+            except YosysError as e:
+                skipped[node.name] = str(e).splitlines()[-1]
+                continue
+            counts.pop("cells")
+            done[key] = dict(counts)
         layers[node.name] = {**counts, "estimated_LUT": int(inst.lut_estimation(ctx.board.part))}
         for k, v in counts.items():
             total[k] = total.get(k, 0) + v
@@ -182,6 +189,20 @@ def step_yosys(model, ctx: BuildContext):
                         "by_type": by_type(model, layers), "total_synthesised": total, "not_synthesised": skipped,
                         "stitched": _synth_stitched(model, ctx, set(skipped))}
     return model
+
+
+def _design_key(files, name: str, dsp: bool) -> str:
+    """A hash of a layer's RTL with its own name taken out: sources and the memory files they name."""
+    import hashlib
+    import re
+
+    h = hashlib.sha256(str(dsp).encode())
+    for f in files:
+        text = Path(f).read_text()
+        for dat in sorted(set(re.findall(r'"(/[^"\s]+\.dat)"', text))):
+            h.update(Path(dat).read_bytes())
+        h.update(re.sub(r'"/[^"\s]+\.dat"', '"mem"', text).replace(name, "LAYER").encode())
+    return h.hexdigest()
 
 
 def by_type(model, layers: dict) -> dict:

@@ -44,12 +44,12 @@ class StreamSoftmax(QvitLayer):
 
     _TABLE_BITS = SOFTMAX_FRAC_BITS + 1  # e up to 2**16
 
-    def bram_estimation(self):
+    def bram_estimation(self, fpgapart=None):
         # the row buffers have two read ports (two copies); a block-RAM table serves a lane's two lookups
         return 2 * memory_cost(self._row_bits())[0] + self.get_nodeattr("PE") * memory_cost(
             self._lut_entries() * self._TABLE_BITS)[0]
 
-    def lut_estimation(self):
+    def lut_estimation(self, fpgapart=None):
         n, pe = self.get_normal_input_shape()[-1], self.get_nodeattr("PE")
         zw = self.get_input_datatype().bitwidth() + 1
         dw = max(1, (self._lut_entries() - 1).bit_length())

@@ -1,0 +1,31 @@
+"""Whole ViT accelerators in Verilator: each shipped ViT (Fashion-MNIST size) built through `qvit build ...
+--until sim`, every layer in RTL (the float output scale is the host's step), stitched as a graph with forks
+and joins, bit-exact with QONNX and FINN's python execution on random vectors and real test images, with and
+without random stalls, the top-1 of the simulated outputs equal to torch's on those images. The 1,000-image
+runs are `benchmarks/vit_sim.py`."""
+
+import json
+
+import pytest
+
+from build_flows.cli import main
+
+MODELS = ("binaryvit-tiny-hw", "ternaryvit-tiny", "mmfree-vit-tiny")
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_whole_vit_simulates_bit_exactly(model, tmp_path):
+    out = tmp_path / "b"
+    code = main(["build", model, "--set", "img_size=28", "--set", "in_chans=1", "--target-fps", "2000", "--until", "sim",
+                 "--images", "3", "--out", str(out)])
+    report = json.loads((out / "report.json").read_text())
+    assert code == 0, report.get("steps")
+    assert report["nodes_hw"] == report["nodes_total"]
+    sim = report["sim"]
+    assert sim["bit_exact"] is True and sim["max_abs_diff"] == {"qonnx": 0.0, "finn_python": 0.0, "qonnx_stalled": 0.0}
+    assert [h.split("_")[0] for h in sim["host_steps"]] == ["ChannelFloat"]
+    real = sim["real_images"]
+    assert real["dataset"] == "fashion-mnist" and real["images"] == 3 and all(real["bit_exact_per_image"])
+    assert real["argmax_agreement_with_torch"] == 1.0
+    # steady state within 10 % of the estimate (both cycle counts of the same design, not wall time)
+    assert 0.9 <= sim["cycles_vs_estimate"] <= 1.1

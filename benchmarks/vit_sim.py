@@ -69,24 +69,33 @@ def main(argv=None) -> int:
                 print(f"== {model} {dataset}", flush=True)
                 rows.append(run(model, dataset, args.images, Path(tmp) / f"{model}_{dataset}"))
                 print(json.dumps(rows[-1]), flush=True)
+    for r in rows:
+        r.update(date=datetime.date.today().isoformat(), images_asked=args.images, load_average_at_start=load)
+    old = json.loads((HERE / "vit_sim.json").read_text())["rows"] if (HERE / "vit_sim.json").exists() else []
+    ran = {(r["model"], r["dataset"]) for r in rows}  # rows of models not run this time are kept
+    rows = [r for r in old if (r["model"], r["dataset"]) not in ran] + rows
+    rows.sort(key=lambda r: (MODELS.index(r["model"]) if r["model"] in MODELS else 99, r["dataset"]))
     result = {"date": datetime.date.today().isoformat(), "machine": describe(torch.get_num_threads()),
-              "load_average_at_start": load, "target_fps": TARGET_FPS, "rows": rows}
+              "target_fps": TARGET_FPS, "rows": rows}
     (HERE / "vit_sim.json").write_text(json.dumps(result, indent=2))
     lines = [f"# Whole-ViT Verilator simulation ({result['date']})", "",
-             f"Machine: {result['machine']}; 1-minute load average {load:.1f} when it started. Produced by "
-             f"`python benchmarks/vit_sim.py --images {args.images}`: `qvit build M --board AUP-ZU3 --target-fps "
-             f"{TARGET_FPS} --until sim --images {args.images}` per model and dataset size (shipped checkpoints).", "",
-             "| model | dataset | bit-exact images | top-1 sim % | top-1 torch % | est. cycles/img | sim cycles/img | sim/est "
-             "| FPS @ 200 MHz | simulated cycles/s | Verilator build (s) | host steps |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             f"Machine: {result['machine']}. Produced by `python benchmarks/vit_sim.py --images N [--models ...] "
+             f"[--datasets ...]`: `qvit build M --board AUP-ZU3 --target-fps {TARGET_FPS} --until sim --images N` per "
+             "model and dataset size (shipped checkpoints; the first N test images). Each row gives its own date, N "
+             "and the 1-minute load average when it started (other jobs shared the 2 cores).", "",
+             "| model | dataset | date | bit-exact images | top-1 sim % | top-1 torch % | est. cycles/img | sim cycles/img "
+             "| sim/est | FPS @ 200 MHz | simulated cycles/s | Verilator build (s) | load | host steps |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         if "error" in r:
-            lines.append(f"| {r['model']} | {r['dataset']} | failed: {r['error']} |||||||||")
+            lines.append(f"| {r['model']} | {r['dataset']} | {r.get('date', '')} | failed: {r['error']} ||||||||||")
             continue
-        lines.append(f"| {r['model']} | {r['dataset']} | {r['bit_exact_images']}/{r['images']} | {r['top1_sim']:.1f} | "
+        lines.append(f"| {r['model']} | {r['dataset']} | {r.get('date', result['date'])} | "
+                     f"{r['bit_exact_images']}/{r['images']} | "
+                     f"{r['top1_sim']:.1f} | "
                      f"{r['top1_torch']:.1f} | {r['est_cycles']:,} | {r['sim_cycles']:,.0f} | {r['sim_vs_est']:.3f} | "
                      f"{r['fps_at_clock']:,.0f} | {r['cycles_per_second']:,.0f} | {r['verilator_build_s']:.0f} | "
-                     f"{', '.join(r['host_steps'])} |")
+                     f"{r.get('load_average_at_start', 0):.1f} | {', '.join(r['host_steps'])} |")
     (HERE / "vit_sim.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0

@@ -6,3 +6,7 @@ from pathlib import Path
 
 RTL_DIR = Path(__file__).parent
 STREAM_DIR = RTL_DIR / "stream"
+
+
+class RTLUnsupported(ValueError):
+    """A layer's numbers are outside what its RTL module implements (the message says which)."""

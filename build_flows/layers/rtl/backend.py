@@ -21,6 +21,22 @@ class QvitRTLBackend(LayerFacts):
     #: the module's SystemVerilog files that every instance shares (before the generated wrapper)
     SOURCES: tuple[Path, ...] = ()
 
+    @classmethod
+    def unsupported(cls, inst) -> str | None:
+        """None when the RTL implements this node instance (``rtl_params`` accepts it), else the reason."""
+        from build_flows.rtl import RTLUnsupported
+
+        try:
+            cls.rtl_params(inst)
+        except RTLUnsupported as e:
+            return str(e)
+        return None
+
+    @staticmethod
+    def rtl_params(inst):
+        """The RTL module's parameters for node instance ``inst``; RTLUnsupported when it cannot be built."""
+        return None
+
     def write_hdl(self, model, code_dir: Path) -> None:
         """Write the wrapper ``<node name>.sv`` (FINN's ports) and its memory files into ``code_dir``."""
         raise NotImplementedError

@@ -20,14 +20,10 @@ class ChannelRequant_rtl(QvitRTLBackend, ChannelRequant, RTLBackend):  # noqa: N
     SOURCES = (codegen.SOURCE,)
 
     @staticmethod
-    def unsupported(inst) -> str | None:
-        """None when the RTL implements this ChannelRequant node instance, else the reason it does not."""
-        try:
-            codegen.params_from(inst.get_nodeattr, inst.get_normal_input_shape()[-1])
-        except codegen.RTLUnsupported as e:
-            return str(e)
-        return None
+    def rtl_params(inst):
+        """The parameters of the ChannelRequant RTL for ``inst`` (RTLUnsupported: why not)."""
+        return codegen.params_from(inst.get_nodeattr, inst.get_normal_input_shape()[-1])
 
     def write_hdl(self, model, code_dir):
-        codegen.write(codegen.params_from(self.get_nodeattr, self.get_normal_input_shape()[-1]), code_dir,
+        codegen.write(self.rtl_params(self), code_dir,
                       self.onnx_node.name)

@@ -21,13 +21,9 @@ class GridPoolSum_rtl(QvitRTLBackend, GridPoolSum, RTLBackend):  # noqa: N801 (F
     SOURCES = (codegen.SOURCE,)
 
     @staticmethod
-    def unsupported(inst) -> str | None:
-        """None when the RTL implements this GridPoolSum node instance, else the reason it does not."""
-        try:
-            codegen.params_from(inst.get_nodeattr)
-        except codegen.RTLUnsupported as e:
-            return str(e)
-        return None
+    def rtl_params(inst):
+        """The parameters of the GridPoolSum RTL for ``inst`` (RTLUnsupported: why not)."""
+        return codegen.params_from(inst.get_nodeattr)
 
     def write_hdl(self, model, code_dir):
-        codegen.write(codegen.params_from(self.get_nodeattr), code_dir, self.onnx_node.name)
+        codegen.write(self.rtl_params(self), code_dir, self.onnx_node.name)

@@ -20,14 +20,9 @@ class PadStream_rtl(QvitRTLBackend, PadStream, RTLBackend):  # noqa: N801 (FINN'
     SOURCES = (codegen.SOURCE,)
 
     @staticmethod
-    def unsupported(inst) -> str | None:
-        """None when the RTL implements this PadStream node instance, else the reason it does not."""
-        try:
-            codegen.params_from(inst.get_nodeattr, inst.get_normal_input_shape(), inst.get_normal_output_shape())
-        except codegen.RTLUnsupported as e:
-            return str(e)
-        return None
+    def rtl_params(inst):
+        """The parameters of the PadStream RTL for ``inst`` (RTLUnsupported: why not)."""
+        return codegen.params_from(inst.get_nodeattr, inst.get_normal_input_shape(), inst.get_normal_output_shape())
 
     def write_hdl(self, model, code_dir):
-        codegen.write(codegen.params_from(self.get_nodeattr, self.get_normal_input_shape(),
-                                          self.get_normal_output_shape()), code_dir, self.onnx_node.name)
+        codegen.write(self.rtl_params(self), code_dir, self.onnx_node.name)

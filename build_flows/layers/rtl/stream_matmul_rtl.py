@@ -12,10 +12,6 @@ from build_flows.layers.stream_matmul import StreamMatMul
 from build_flows.rtl.stream_matmul import codegen
 
 
-def _params(inst) -> codegen.StreamMatMulParams:
-    return codegen.params_from(inst.get_nodeattr, inst.get_normal_input_shape(0), inst.get_normal_input_shape(1))
-
-
 @register_rtl_backend
 class StreamMatMul_rtl(QvitRTLBackend, StreamMatMul, RTLBackend):  # noqa: N801 (FINN's naming)
     """StreamMatMul in RTL; python execution is the layer's, ``rtlsim`` runs the generated RTL."""
@@ -24,13 +20,9 @@ class StreamMatMul_rtl(QvitRTLBackend, StreamMatMul, RTLBackend):  # noqa: N801 
     SOURCES = (codegen.SOURCE,)
 
     @staticmethod
-    def unsupported(inst) -> str | None:
-        """None when the RTL implements this StreamMatMul node instance, else the reason it does not."""
-        try:
-            _params(inst)
-        except codegen.RTLUnsupported as e:
-            return str(e)
-        return None
+    def rtl_params(inst) -> codegen.StreamMatMulParams:
+        """The parameters of the StreamMatMul RTL for ``inst`` (RTLUnsupported: why not)."""
+        return codegen.params_from(inst.get_nodeattr, inst.get_normal_input_shape(0), inst.get_normal_input_shape(1))
 
     def write_hdl(self, model, code_dir):
-        codegen.write(_params(self), code_dir, self.onnx_node.name)
+        codegen.write(self.rtl_params(self), code_dir, self.onnx_node.name)

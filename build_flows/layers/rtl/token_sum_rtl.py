@@ -20,14 +20,10 @@ class TokenSum_rtl(QvitRTLBackend, TokenSum, RTLBackend):  # noqa: N801 (FINN's 
     SOURCES = (codegen.SOURCE,)
 
     @staticmethod
-    def unsupported(inst) -> str | None:
-        """None when the RTL implements this TokenSum node instance, else the reason it does not."""
-        try:
-            codegen.params_from(inst.get_nodeattr, inst.get_normal_input_shape())
-        except codegen.RTLUnsupported as e:
-            return str(e)
-        return None
+    def rtl_params(inst):
+        """The parameters of the TokenSum RTL for ``inst`` (RTLUnsupported: why not)."""
+        return codegen.params_from(inst.get_nodeattr, inst.get_normal_input_shape())
 
     def write_hdl(self, model, code_dir):
-        codegen.write(codegen.params_from(self.get_nodeattr, self.get_normal_input_shape()), code_dir,
+        codegen.write(self.rtl_params(self), code_dir,
                       self.onnx_node.name)

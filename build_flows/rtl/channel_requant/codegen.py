@@ -10,12 +10,10 @@ from pathlib import Path
 
 from qonnx.core.datatype import DataType
 
+from build_flows.rtl import RTLUnsupported  # noqa: F401 (callers catch codegen.RTLUnsupported)
+
 SOURCE = Path(__file__).with_name("qvit_channel_requant.sv")
 MAX_W = 64  # widest datapath the generator emits
-
-
-class RTLUnsupported(ValueError):
-    """The layer's numbers are outside what ``qvit_channel_requant`` implements."""
 
 
 @dataclass(frozen=True)

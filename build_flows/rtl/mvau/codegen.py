@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 from qonnx.core.datatype import DataType
 
+from build_flows.rtl import RTLUnsupported  # noqa: F401 (callers catch codegen.RTLUnsupported)
+
 SOURCE = Path(__file__).with_name("qvit_mvau.sv")
 MODES = {"xnor": 0, "addsub": 1, "mul": 2}
 RAM_STYLES = {"auto": "auto", "block": "block", "distributed": "distributed", "ultra": "block"}
@@ -20,10 +22,6 @@ RAM_STYLES = {"auto": "auto", "block": "block", "distributed": "distributed", "u
 # external: the weights are an AXI-stream input of the accelerator (in1_V of the layer).
 MEM_MODES = ("internal_embedded", "internal_decoupled", "external")
 MAX_IBITS, MAX_WBITS = 8, 8  # LUT arithmetic beyond these belongs on DSPs (FINN's MVAU_rtl)
-
-
-class RTLUnsupported(ValueError):
-    """The layer's datatypes or shape are outside what ``qvit_mvau`` implements."""
 
 
 @dataclass(frozen=True)

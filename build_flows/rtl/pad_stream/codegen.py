@@ -9,12 +9,10 @@ from pathlib import Path
 
 from qonnx.core.datatype import DataType
 
+from build_flows.rtl import RTLUnsupported  # noqa: F401 (callers catch codegen.RTLUnsupported)
+
 SOURCE = Path(__file__).with_name("qvit_pad_stream.sv")
 AXES = 4  # axes after the batch axis that the module counts
-
-
-class RTLUnsupported(ValueError):
-    """The layer is outside what ``qvit_pad_stream`` implements."""
 
 
 @dataclass(frozen=True)

@@ -9,12 +9,10 @@ from pathlib import Path
 
 from qonnx.core.datatype import DataType
 
+from build_flows.rtl import RTLUnsupported  # noqa: F401 (callers catch codegen.RTLUnsupported)
+
 SOURCE = Path(__file__).with_name("qvit_stream_arith.sv")
 OPS = {"AddStreams": 0, "MulStreams": 1}
-
-
-class RTLUnsupported(ValueError):
-    """The layer's numbers are outside what ``qvit_stream_arith`` implements."""
 
 
 @dataclass(frozen=True)

@@ -11,13 +11,11 @@ from pathlib import Path
 import numpy as np
 from qonnx.core.datatype import DataType
 
+from build_flows.rtl import RTLUnsupported  # noqa: F401 (callers catch codegen.RTLUnsupported)
+
 SOURCE = Path(__file__).with_name("qvit_stream_layout.sv")
 
 IDENTITY, BEATS, ELEMENTS = 0, 1, 2  # the module's MODE
-
-
-class RTLUnsupported(ValueError):
-    """The node is outside what ``qvit_stream_layout`` implements."""
 
 
 @dataclass(frozen=True)

@@ -9,13 +9,11 @@ from pathlib import Path
 
 from qonnx.core.datatype import DataType
 
+from build_flows.rtl import RTLUnsupported  # noqa: F401 (callers catch codegen.RTLUnsupported)
+
 SOURCE = Path(__file__).with_name("qvit_stream_matmul.sv")
 MAX_OBITS = 48     # widest output the generator emits
 MAX_BUFFER = 1 << 22  # bits of b the module may hold (both banks)
-
-
-class RTLUnsupported(ValueError):
-    """The layer's attributes are outside what ``qvit_stream_matmul`` implements."""
 
 
 def kind(dt: DataType) -> int:

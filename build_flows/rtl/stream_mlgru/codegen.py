@@ -9,12 +9,10 @@ from pathlib import Path
 import numpy as np
 from qonnx.core.datatype import DataType
 
+from build_flows.rtl import RTLUnsupported  # noqa: F401 (callers catch codegen.RTLUnsupported)
+
 SOURCE = Path(__file__).with_name("qvit_stream_mlgru.sv")
 MAX_STATE_BITS = 16 * 1024  # the state lives in distributed RAM
-
-
-class RTLUnsupported(ValueError):
-    """The layer's numbers are outside what ``qvit_stream_mlgru`` implements."""
 
 
 @dataclass(frozen=True)

@@ -20,15 +20,12 @@ from pathlib import Path
 import numpy as np
 from qonnx.core.datatype import DataType
 
+from build_flows.rtl import RTLUnsupported  # noqa: F401 (callers catch codegen.RTLUnsupported)
 from quant_models.int_ops import SOFTMAX_FRAC_BITS
 
 SOURCE = Path(__file__).with_name("qvit_stream_softmax.sv")
 MAX_TABLE = 4096  # deepest exp() table the generator emits
 PIPE_GAP = 2      # cycles between the exp/sum pass reading a row's last beat and the output pass starting it
-
-
-class RTLUnsupported(ValueError):
-    """The layer's attributes are outside what ``qvit_stream_softmax`` implements."""
 
 
 def exp_table(scale: float, span: int) -> np.ndarray:

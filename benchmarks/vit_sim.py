@@ -61,18 +61,22 @@ def main(argv=None) -> int:
     p.add_argument("--datasets", nargs="+", default=list(SIZES))
     args = p.parse_args(argv)
     os.environ.setdefault("QVIT_SIM_CACHE", tempfile.mkdtemp(prefix="qvit_bench_cache_"))  # uncached builds
-    load = os.getloadavg()[0]
-    rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for model in args.models:
             for dataset in args.datasets:
                 print(f"== {model} {dataset}", flush=True)
-                rows.append(run(model, dataset, args.images, Path(tmp) / f"{model}_{dataset}"))
-                print(json.dumps(rows[-1]), flush=True)
-    for r in rows:
-        r.update(date=datetime.date.today().isoformat(), images_asked=args.images, load_average_at_start=load)
+                load = os.getloadavg()[0]
+                row = run(model, dataset, args.images, Path(tmp) / f"{model}_{dataset}")
+                row.update(date=datetime.date.today().isoformat(), images_asked=args.images, load_average_at_start=load)
+                print(json.dumps(row), flush=True)
+                write([row])  # each row as soon as it is measured: an interrupted run keeps the rows it finished
+    return 0
+
+
+def write(rows: list[dict]) -> None:
+    """Merge ``rows`` into vit_sim.json (rows of other models and datasets are kept) and rewrite vit_sim.md."""
     old = json.loads((HERE / "vit_sim.json").read_text())["rows"] if (HERE / "vit_sim.json").exists() else []
-    ran = {(r["model"], r["dataset"]) for r in rows}  # rows of models not run this time are kept
+    ran = {(r["model"], r["dataset"]) for r in rows}
     rows = [r for r in old if (r["model"], r["dataset"]) not in ran] + rows
     rows.sort(key=lambda r: (MODELS.index(r["model"]) if r["model"] in MODELS else 99, r["dataset"]))
     result = {"date": datetime.date.today().isoformat(), "machine": describe(torch.get_num_threads()),
@@ -97,8 +101,6 @@ def main(argv=None) -> int:
                      f"{r['fps_at_clock']:,.0f} | {r['cycles_per_second']:,.0f} | {r['verilator_build_s']:.0f} | "
                      f"{r.get('load_average_at_start', 0):.1f} | {', '.join(r['host_steps'])} |")
     (HERE / "vit_sim.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
-    return 0
 
 
 if __name__ == "__main__":

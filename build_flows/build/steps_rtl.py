@@ -55,6 +55,7 @@ def step_sim(model, ctx: BuildContext):
     from qonnx.core.onnx_exec import execute_onnx
 
     from build_flows.sim.accelerator import NoRTLError, python_exec_copy, simulate_dataflow
+    from quant_models.export import qonnx_forward
 
     golden = ctx.golden()
     shape = golden.get_tensor_shape(golden.graph.input[0].name)
@@ -80,8 +81,7 @@ def step_sim(model, ctx: BuildContext):
             raise BuildError(str(e)) from e
         ctx.report.sim = {"skipped": str(e)}
         return model
-    ref = np.stack([execute_onnx(golden, {golden.graph.input[0].name: x[None]})[golden.graph.output[0].name].reshape(-1)
-                    for x in xs])
+    ref = qonnx_forward(golden, xs).reshape(len(xs), -1)
     py = python_exec_copy(model)
     finn = np.stack([execute_onnx(py, {py.graph.input[0].name: x[None]})[py.graph.output[0].name].reshape(-1)
                      for x in xs])

@@ -134,6 +134,8 @@ def summary(report: BuildReport) -> str:
             lines.append(f"real {real['dataset']} test images: {real['images']}, bit-exact on "
                          f"{sum(real['bit_exact_per_image'])}; top-1 from the simulated outputs {real['top1_simulated']:.2f} % "
                          f"(torch {real['top1_torch']:.2f} %, argmax agreement {real['argmax_agreement_with_torch']:.3f})")
+        if sim.get("hint"):
+            lines.append(f"hint: {sim['hint']}")
         if sim.get("host_steps"):
             lines.append(f"accelerator boundary: the host does {', '.join(sim['host_steps'])} (graph ends)")
         if "fifo_sizing" in sim:

@@ -12,6 +12,8 @@ from build_flows.build.context import BuildContext, BuildError, build_step
 from build_flows.build.steps_vivado import VIVADO_STEPS
 
 STALLED_IMAGES = 16  # real images also run through the stalled simulation (all of them run unstalled)
+SIZING_DEPTH = 8192  # every FIFO's depth in the run that sizes them (--size-fifos): deeper than any layer's burst
+SLOW_VS_ESTIMATE = 1.1  # simulated cycles above this multiple of the estimate, with FIFOs full: a sizing hint
 
 
 def real_test_images(ctx: BuildContext, n: int):
@@ -69,13 +71,14 @@ def step_sim(model, ctx: BuildContext):
         xs = np.concatenate([xs, real[0]])
     n_vec = ctx.cfg.sim_vectors
     clk_ns = 1000.0 / ctx.cfg.clock
+    # FIFO sizing starts from FIFOs deep enough never to fill, so the high-water marks are the real needs
+    depth = SIZING_DEPTH if ctx.cfg.sim_size_fifos else ctx.cfg.sim_fifo_depth
     try:
         (res,), design = simulate_dataflow(model, xs, ctx.dir / "sim", ctx.board.part, clk_ns,
-                                           stalls=(0.0,), seed=ctx.cfg.seed, default_fifo=ctx.cfg.sim_fifo_depth)
+                                           stalls=(0.0,), seed=ctx.cfg.seed, default_fifo=depth)
         n_stalled = n_vec + min(STALLED_IMAGES, len(xs) - n_vec)
         (stalled,), _ = simulate_dataflow(model, xs[:n_stalled], ctx.dir / "sim", ctx.board.part, clk_ns,
-                                          stalls=(ctx.cfg.sim_stall,), seed=ctx.cfg.seed + 1,
-                                          default_fifo=ctx.cfg.sim_fifo_depth)
+                                          stalls=(ctx.cfg.sim_stall,), seed=ctx.cfg.seed + 1, default_fifo=depth)
     except NoRTLError as e:
         if ctx.cfg.until and ctx.cfg.until not in VIVADO_STEPS:  # the user asked for the simulation
             raise BuildError(str(e)) from e
@@ -104,6 +107,11 @@ def step_sim(model, ctx: BuildContext):
         "fifo_high_water": dict(zip(design.edge_names(), res.fifo_hwm)),
         "real_images": _real_image_report(real, why_not, res.outputs[n_vec:], exact[n_vec:]),
     }
+    full = [n for n, d, h in zip(design.edge_names(), design.fifo_depths, res.fifo_hwm) if h >= d]
+    if est and res.cycles_per_image > SLOW_VS_ESTIMATE * est and full:
+        ctx.report.sim["hint"] = (f"{res.cycles_per_image / est:.2f}x the estimated cycles with {len(full)} FIFOs full "
+                                  f"(first: {full[0]}): layers that read or write in bursts (sliding windows) stall "
+                                  f"each other through short FIFOs; size them: qvit sim {ctx.dir} --size-fifos")
     if not ctx.report.sim["bit_exact"]:
         bad = [int(i) for i in np.flatnonzero(~exact)]
         raise BuildError(f"the RTL simulation differs from the golden models on inputs {bad[:10]} (max |diff| {diffs}); "
@@ -126,12 +134,22 @@ def _real_image_report(real, why_not, outputs, exact) -> dict:
 
 
 def _size_fifos(model, ctx: BuildContext, xs, ref, res, design, clk_ns: float) -> None:
-    """FIFO sizing from the simulation: depths one above the unstalled high-water marks, checked by
-    simulating again with them (same cycles per image, still bit-exact under stalls), then written into
+    """FIFO sizing from the simulation, as FINN's throttled FIFO-sizing simulation: with FIFOs of
+    :data:`SIZING_DEPTH` the host sends one image per ``res``'s measured cycles per image (the design's own
+    rate; unthrottled, the first FIFOs would only record the host's backlog), and each FIFO gets one more
+    than its high-water mark (a FIFO that filled even then is an error). Checked by simulating again with
+    those depths (no more cycles per image than ``res``, still bit-exact under stalls), then written into
     the layers' FIFO depth attributes for FINN's IP stitching and into the report's ``sim.fifo_sizing``."""
     from build_flows.sim.accelerator import simulate_dataflow, sized_fifo_depths, write_fifo_depths
 
-    depths = sized_fifo_depths(res.fifo_hwm)
+    period = int(np.ceil(res.cycles_per_image))
+    (paced,), _ = simulate_dataflow(model, xs, ctx.dir / "sim", ctx.board.part, clk_ns, stalls=(0.0,),
+                                    seed=ctx.cfg.seed, default_fifo=SIZING_DEPTH, in_period=period)
+    deep = [n for n, h in zip(design.edge_names(), paced.fifo_hwm) if h >= SIZING_DEPTH]
+    if deep:
+        raise BuildError(f"FIFOs filled at depth {SIZING_DEPTH} even with the host sending at the design's rate "
+                         f"({', '.join(deep[:5])}): a branch runs ahead of its join for most of an image; report this")
+    depths = sized_fifo_depths(paced.fifo_hwm)
     (again, stalled), _ = simulate_dataflow(model, xs, ctx.dir / "sim_sized", ctx.board.part, clk_ns,
                                             stalls=(0.0, ctx.cfg.sim_stall), seed=ctx.cfg.seed, fifo_depths=depths)
     names, bits = design.edge_names(), design.edge_bits()

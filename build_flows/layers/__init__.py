@@ -19,6 +19,7 @@ from build_flows.layers import (
     stream_mlgru,  # noqa: E402, F401
     stream_softmax,  # noqa: E402, F401
     token_sum,  # noqa: E402, F401
+    window_max,  # noqa: E402, F401
 )
 from build_flows.layers.base import (
     FINN_HW_DOMAIN,

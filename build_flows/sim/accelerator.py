@@ -253,11 +253,12 @@ def write_fifo_depths(model, design: Design, depths: list[int]) -> None:
 
 def simulate_dataflow(model, x: np.ndarray, workdir: str | Path, fpgapart: str, clk_ns: float,
                       stalls: tuple[float, ...] = (0.0,), seed: int = 0, default_fifo: int = 32,
-                      fifo_depths: list[int] | None = None) -> tuple[list[SimResult], Design]:
+                      fifo_depths: list[int] | None = None, in_period: int = 0) -> tuple[list[SimResult], Design]:
     """Simulate images ``x`` [n, *input shape] through the stitched graph once per stall probability in
     ``stalls`` (the HDL is generated once); each result's outputs are [n, values] after the host's steps.
     FIFO depths are ``fifo_depths`` (one per edge of the design) or the layers' FINN depths, at least
-    ``default_fifo``."""
+    ``default_fifo``. ``in_period`` > 0: the host sends one image per ``in_period`` cycles (FIFO sizing at
+    the design's rate, as FINN's throttled FIFO-sizing simulation)."""
     workdir = Path(workdir).resolve()
     lead, core, trail = split_host_steps(model)
     design = rtl_design(model, core, workdir / "rtl", fpgapart, clk_ns, default_fifo)
@@ -276,8 +277,8 @@ def simulate_dataflow(model, x: np.ndarray, workdir: str | Path, fpgapart: str, 
         res = simulate(design.stages, x.reshape(len(x), -1), design.idt, design.in_per_beat, design.odt,
                        design.out_per_beat, design.out_per_image, run_dir, edges=design.edges,
                        stall_in=stall, stall_out=stall, seed=seed + i,
-                       max_cycles=1000 + 50 * len(x) * design.expected_cycles + 10_000,
-                       idle_cycles=2 * design.latency_bound + 10_000)
+                       max_cycles=1000 + 50 * len(x) * max(design.expected_cycles, in_period) + 10_000,
+                       idle_cycles=2 * design.latency_bound + 10_000, in_period=in_period)
         for node in trail:
             res.outputs = _host_step(model, node)(res.outputs)
         results.append(res)

@@ -45,7 +45,7 @@ def simulate(stages: list[stitch.Stage], x: np.ndarray, idt: DataType, in_per_be
              out_per_beat: int, out_per_image: int, workdir: str | Path, fifo_depths: list[int] | None = None,
              stall_in: float = 0.0, stall_out: float = 0.0, seed: int = 0, max_cycles: int | None = None,
              edges: list[stitch.Edge] | None = None, more_inputs: list[HostInput] = (),
-             idle_cycles: int = 0) -> SimResult:
+             idle_cycles: int = 0, in_period: int = 0) -> SimResult:
     """Stream images ``x`` [images, ...] (values of ``idt``, in FINN's folded stream order) through the
     stages and return their outputs (values of ``odt``), cycle counts and FIFO high-water marks.
 
@@ -55,7 +55,8 @@ def simulate(stages: list[stitch.Stage], x: np.ndarray, idt: DataType, in_per_be
     PE of the end stages), ``out_per_image`` the number of output values per image. The simulation runs
     in ``workdir``, where stages with relative memory-file paths must have put their files. High-water
     marks are per edge (for a chain: per FIFO). A run that stops early (``max_cycles``, or ``idle_cycles``
-    without a beat entering or leaving) raises SimulatorError naming the full FIFOs, where a deadlock sits."""
+    without a beat entering or leaving) raises SimulatorError naming the full FIFOs, where a deadlock sits.
+    ``in_period`` > 0: the host offers image k no earlier than cycle k * in_period (see verilator.run)."""
     x = np.asarray(x)
     n_img = x.shape[0]
     if edges is None:
@@ -85,7 +86,8 @@ def simulate(stages: list[stitch.Stage], x: np.ndarray, idt: DataType, in_per_be
     side += [(np.tile(s.beats, (n_img, 1)), len(s.beats)) for s in sides]  # the same weights for every image
     try:
         out, stats = verilator.run(sim, beats[0], n_img * out_per_img, per_img[0], out_per_img, stall_in, stall_out,
-                                   seed, max_cycles, cwd=workdir, side=side, idle_cycles=idle_cycles)
+                                   seed, max_cycles, cwd=workdir, side=side, idle_cycles=idle_cycles,
+                                   in_period=in_period)
     except verilator.SimulatorError as e:
         if e.stats is None or "occ_hex" not in e.stats:
             raise

@@ -66,9 +66,9 @@ struct Source {  // one input stream
 };
 
 int main(int argc, char** argv) {
-    if (argc != 9 + 3 * N_IN) {
-        std::fprintf(stderr, "usage: %s OUT N_OUT OUT_PER_IMG P_IN P_OUT SEED MAX_CYCLES IDLE_CYCLES {IN N PER_IMG} x %d\n",
-                     argv[0], N_IN);
+    if (argc != 10 + 3 * N_IN) {
+        std::fprintf(stderr, "usage: %s OUT N_OUT OUT_PER_IMG P_IN P_OUT SEED MAX_CYCLES IDLE_CYCLES IN_PERIOD "
+                     "{IN N PER_IMG} x %d\n", argv[0], N_IN);
         return 2;
     }
     const long n_out = std::atol(argv[2]), out_per = std::atol(argv[3]);
@@ -76,17 +76,18 @@ int main(int argc, char** argv) {
     rng_state = std::strtoull(argv[6], nullptr, 10) * 0x9E3779B97F4A7C15ULL + 1;
     const long max_cycles = std::atol(argv[7]);
     const long idle_cycles = std::atol(argv[8]);
+    const long in_period = std::atol(argv[9]);  // image k is offered from cycle k * in_period (0: at once)
 
     std::vector<Source> src(N_IN);
     for (int k = 0; k < N_IN; ++k) {
         Source& s = src[k];
         s.bytes = IN_BYTES_OF[k];
-        s.n = std::atol(argv[10 + 3 * k]);
-        s.per = std::atol(argv[11 + 3 * k]);
+        s.n = std::atol(argv[11 + 3 * k]);
+        s.per = std::atol(argv[12 + 3 * k]);
         s.data.resize(static_cast<size_t>(s.n) * s.bytes);
-        FILE* f = std::fopen(argv[9 + 3 * k], "rb");
+        FILE* f = std::fopen(argv[10 + 3 * k], "rb");
         if (!f || std::fread(s.data.data(), 1, s.data.size(), f) != s.data.size()) {
-            std::fprintf(stderr, "cannot read %ld beats of input %d from %s\n", s.n, k, argv[9 + 3 * k]);
+            std::fprintf(stderr, "cannot read %ld beats of input %d from %s\n", s.n, k, argv[10 + 3 * k]);
             return 2;
         }
         std::fclose(f);
@@ -113,7 +114,8 @@ int main(int argc, char** argv) {
     while (out_idx < n_out && cycle < max_cycles) {
         for (int k = 0; k < N_IN; ++k) {
             Source& s = src[k];
-            if (!s.offering && s.idx < s.n && !(p_in > 0 && uniform() < p_in)) {
+            const bool due = in_period == 0 || cycle >= (s.idx / s.per) * in_period;
+            if (!s.offering && s.idx < s.n && due && !(p_in > 0 && uniform() < p_in)) {
                 const uint8_t* beat = &s.data[static_cast<size_t>(s.idx) * s.bytes];
                 with_input(top, k, [&](auto& data, auto&, auto&) { put(data, beat, s.bytes); });
                 s.offering = true;

@@ -141,7 +141,8 @@ def lint(sources: list[str | Path], top: str, params: dict | None = None) -> lis
 
 def run(sim: Simulator, beats_in: np.ndarray, n_out: int, in_per_image: int, out_per_image: int,
         stall_in: float = 0.0, stall_out: float = 0.0, seed: int = 0, max_cycles: int | None = None,
-        cwd: str | Path | None = None, side: list[tuple[np.ndarray, int]] = (), idle_cycles: int = 0):
+        cwd: str | Path | None = None, side: list[tuple[np.ndarray, int]] = (), idle_cycles: int = 0,
+        in_period: int = 0):
     """Stream ``beats_in`` (uint8 [n_in, in_bytes[0]]) through the design and collect ``n_out`` output beats.
 
     ``side`` gives, for each further input ``in1_V``, ``in2_V``, ..., its beats (uint8 [n, in_bytes[k]])
@@ -149,6 +150,8 @@ def run(sim: Simulator, beats_in: np.ndarray, n_out: int, in_per_image: int, out
     ``first_in``/``last_out`` cycle per image, ``seconds``). Raises :class:`SimulatorError` when the
     outputs do not all arrive within ``max_cycles`` (default: generous multiple of the beat counts), or when
     no beat enters or leaves for ``idle_cycles`` (0: no such limit), with the testbench's counts as ``stats``.
+    ``in_period`` > 0 offers image k of every input no earlier than cycle k * in_period (a host that sends at
+    the design's rate, for FIFO sizing; 0: as fast as the design takes them).
     ``cwd`` is where the design's relative memory files (finn-rtllib's ``$readmemh`` paths) are found.
     """
     inputs = [(beats_in, in_per_image), *side]
@@ -164,7 +167,7 @@ def run(sim: Simulator, beats_in: np.ndarray, n_out: int, in_per_image: int, out
     with tempfile.TemporaryDirectory(prefix="qvit_sim_") as tmp:
         fout = Path(tmp) / "out.bin"
         args = [str(sim.binary), str(fout), str(n_out), str(out_per_image), repr(float(stall_in)),
-                repr(float(stall_out)), str(seed), str(max_cycles), str(int(idle_cycles))]
+                repr(float(stall_out)), str(seed), str(max_cycles), str(int(idle_cycles)), str(int(in_period))]
         for k, (beats, per) in enumerate(inputs):
             fin = Path(tmp) / f"in{k}.bin"
             fin.write_bytes(beats.tobytes())

@@ -25,7 +25,7 @@ CASES.update(mvau.CASES)
 CASES.update(shift_requant.CASES)
 CASES.update(stream_arith.CASES)
 CASES.update(duplicate_streams.CASES)
-CASES.update(channel_requant.CASES, **token_sum.CASES, **pad_stream.CASES)
+CASES.update(channel_requant.CASES, **token_sum.CASES, **pad_stream.CASES)  # token_sum: TokenSum, WindowMax
 CASES.update(stream_softmax.CASES)
 CASES.update(stream_mlgru.CASES)
 CASES.update(stream_matmul.CASES)

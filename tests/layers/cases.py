@@ -60,6 +60,14 @@ def token_sum():
     return {"x": x}, attrs, x.sum(axis=1)
 
 
+def window_max():
+    """3x3 windows (sliding-window order: position outer, channel inner) of INT4 over 2x3 output pixels."""
+    x = _ints(-8, 8, (1, 2, 3, 9 * 4))
+    attrs = dict(in_shape=[1, 2, 3, 36], out_shape=[1, 2, 3, 4], inputDataType="INT4", outputDataType="INT4", PE=2,
+                 kernel_elems=9)
+    return {"x": x}, attrs, x.reshape(1, 2, 3, 9, 4).max(axis=3)
+
+
 def stream_matmul():
     a, b = RNG.choice([-1, 1], size=(1, 2, 5, 8)), RNG.choice([-1, 1], size=(1, 2, 8, 5))
     attrs = dict(in_shape=[1, 2, 5, 8], in_shape1=[1, 2, 8, 5], out_shape=[1, 2, 5, 5], inputDataType="BIPOLAR",
@@ -112,5 +120,5 @@ CASES = {
     "StreamLayout": stream_layout, "PadStream": pad_stream, "AddStreams": add_streams, "MulStreams": mul_streams,
     "GridPoolSum": grid_pool_sum, "TokenSum": token_sum, "StreamMatMul": stream_matmul,
     "StreamSoftmax": stream_softmax, "StreamMLGRU": stream_mlgru, "ShiftRequant": shift_requant,
-    "ChannelRequant": channel_requant, "ChannelFloat": channel_float,
+    "ChannelRequant": channel_requant, "ChannelFloat": channel_float, "WindowMax": window_max,
 }

@@ -1,5 +1,6 @@
 """Layout nodes: every reshape/transpose run collapses into one pending reorder (a ``StreamLayout``
-layer when it is emitted, or none when it cancels), and constant padding becomes ``PadStream``."""
+layer when it is emitted, or none when it cancels), and constant padding becomes ``PadStream`` (also the
+padding built into convolutions and max pooling: :func:`pad_grid`)."""
 
 from __future__ import annotations
 
@@ -30,18 +31,9 @@ def pad(low: Lowering, node):
     attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
     if attrs.get("mode", b"constant") not in (b"constant", "constant"):
         raise Unmappable("padding other than constant")
-    # the pad value in the integer domain: the n whose chain value is the pad value
-    if f.is_int:
-        ab = affine(f)
-        if ab is None or not np.all(ab[0] == ab[0][0]) or not np.all(ab[1] == ab[1][0]):
-            raise Unmappable("padding a stream whose scale is per-channel")
-        n0 = (value - ab[1][0]) / ab[0][0]
-        if n0 != round(n0) or not (f.dtype.min() <= n0 <= f.dtype.max()):
-            raise Unmappable("the pad value is not on the stream's integer grid")
-    else:
-        if f.chain:
-            raise Unmappable("padding a float value with a pending chain")
-        n0 = value
+    n0 = grid_code(f, value) if f.is_int else value
+    if not f.is_int and f.chain:
+        raise Unmappable("padding a float value with a pending chain")
     rank = len(f.shape)
     width = [(pads[i], pads[i + rank]) for i in range(rank)]
     out_shape = tuple(s + a + b for s, (a, b) in zip(f.shape, width))
@@ -49,3 +41,34 @@ def pad(low: Lowering, node):
                    inputDataType=f.dtype.name, outputDataType=f.dtype.name, pads=[p for w in width for p in w],
                    value=float(n0))
     low.forms[node.output[0]] = Form(out, f.dtype, out_shape, f.chain)
+
+
+def grid_code(f: Form, value: float) -> int:
+    """The integer code ``n`` of the stream ``f`` whose value (its affine chain) is ``value`` in every channel;
+    Unmappable when there is none (the value is off the grid, outside the datatype, or differs per channel)."""
+    ab = affine(f)
+    if ab is None:
+        raise Unmappable("padding a stream that is not an exact integer-grid value")
+    codes = (value - ab[1]) / ab[0]
+    if not np.all(codes == codes[0]):
+        raise Unmappable(f"the pad value {value} is a different code in each channel (per-channel scales or offsets)")
+    n0 = float(codes[0])
+    if not f.dtype.allowed(n0):
+        raise Unmappable(f"the pad value {value} is not on the {f.dtype.name} stream's grid (a bipolar stream has no "
+                         "zero: pad before its quantizer or use a ternary/integer activation)")
+    return int(n0)
+
+
+def pad_grid(low: Lowering, g: Form, pads: list[int], code: int) -> Form:
+    """Pad an NHWC stream form ``g`` on its height and width by ONNX ``pads`` (top, left, bottom, right) with
+    the integer ``code``: a ``PadStream`` layer (none when the pads are all zero)."""
+    if not any(pads):
+        return g
+    top, left, bottom, right = pads
+    n, h, w, c = g.shape
+    out_shape = (n, h + top + bottom, w + left + right, c)
+    width = [(0, 0), (top, bottom), (left, right), (0, 0)]
+    out = low.emit("PadStream", [g.name], out_shape, g.dtype, in_shape=list(g.shape), out_shape=list(out_shape),
+                   inputDataType=g.dtype.name, outputDataType=g.dtype.name, pads=[p for wd in width for p in wd],
+                   value=float(code))
+    return Form(out, g.dtype, out_shape, g.chain)

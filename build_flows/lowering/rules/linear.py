@@ -1,7 +1,8 @@
-"""Linear layers (``MatMul``/``Gemm`` with weights, ``Conv``) become FINN's ``MVAU`` (with FINN's
-``ConvolutionInputGenerator`` for convolutions) on integer weights, when their input is an exact
-affine function of the integer tensor (power-of-two scales: see README); the scales move behind
-the layer into the chain. A ``MatMul`` of two streams goes to :mod:`.transformer`."""
+"""Linear layers (``MatMul``/``Gemm`` with weights, ``Conv``: padded, strided, grouped) become FINN's
+``MVAU`` (with FINN's ``ConvolutionInputGenerator`` for convolutions, after a ``PadStream`` for built-in
+padding) on integer weights, when their input is an exact affine function of the integer tensor
+(power-of-two scales: see README); the scales move behind the layer into the chain. A ``MatMul`` of two
+streams goes to :mod:`.transformer`."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from qonnx.core.datatype import DataType
 from build_flows.layers import FINN_HW_DOMAIN
 from build_flows.lowering.core import Form, Lowering, Unmappable, rule
 from build_flows.lowering.numeric import EXACT_BITS, acc_range, affine, dtype_for, grid_unit, int_dtype, per_channel, pow2
+from build_flows.lowering.rules.layout import grid_code, pad_grid
 from build_flows.lowering.rules.transformer import stream_matmul
 
 
@@ -47,22 +49,25 @@ def gemm(low: Lowering, node):
 def conv(low: Lowering, node):
     f = low.pending(node.input[0])
     attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
-    if attrs.get("group", 1) != 1 or any(d != 1 for d in attrs.get("dilations", [1, 1])):
-        raise Unmappable("grouped or dilated convolution")
+    if any(d != 1 for d in attrs.get("dilations", [1, 1])):
+        raise Unmappable("dilated convolution")
+    if attrs.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET"):
+        raise Unmappable("convolution with auto_pad (export explicit pads)")
     w = low.const(node.input[1])
     if w is None:
         raise Unmappable("convolution with non-constant weights")
+    w = block_diagonal(w, int(attrs.get("group", 1)))
     oc, ic, kh, kw = w.shape
     sh, sw = attrs.get("strides", [1, 1])
     pads = list(attrs.get("pads", [0, 0, 0, 0]))
-    if any(pads):
-        raise Unmappable("convolution with built-in padding (not supported yet; pad explicitly)")
-    n, c, h, wd = f.shape
-    oh, ow = (h - kh) // sh + 1, (wd - kw) // sw + 1
     g = low.realize(low.to_nhwc(f), exact=True)
     ab = affine(g) if g.is_int else None
     if ab is None:
         raise Unmappable("its input is not an exact integer-grid value")
+    if any(pads):  # zero padding: the code whose value is 0
+        g = pad_grid(low, g, pads, grid_code(g, 0.0))
+    n, h, wd, c = g.shape
+    oh, ow = (h - kh) // sh + 1, (wd - kw) // sw + 1
     swg_shape = (n, oh, ow, kh * kw * ic)
     cols = low.emit("ConvolutionInputGenerator", [g.name], swg_shape, g.dtype, domain=FINN_HW_DOMAIN,
                     ConvKernelDim=[kh, kw], IFMChannels=ic, IFMDim=[h, wd], OFMDim=[oh, ow], SIMD=1,
@@ -79,6 +84,21 @@ def conv(low: Lowering, node):
         bias = np.asarray(low.const(node.input[2]), np.float32)
         out = Form(out.name, out.dtype, out.shape, out.chain + [("Add", bias)])
     low.forms[node.output[0]] = low.to_nchw(out)
+
+
+def block_diagonal(w: np.ndarray, groups: int) -> np.ndarray:
+    """A grouped convolution's weights [OC, IC/groups, kh, kw] as the dense [OC, IC, kh, kw] with zeros outside
+    each group's block: one MVAU computes it exactly (depthwise at the cost of the zeros' LUTs)."""
+    if groups == 1:
+        return w
+    oc, icg, kh, kw = w.shape
+    if oc % groups:
+        raise Unmappable(f"grouped convolution: {oc} output channels do not split into {groups} groups")
+    dense = np.zeros((oc, icg * groups, kh, kw), dtype=w.dtype)
+    per = oc // groups
+    for k in range(groups):
+        dense[k * per:(k + 1) * per, k * icg:(k + 1) * icg] = w[k * per:(k + 1) * per]
+    return dense
 
 
 def int_weights(w: np.ndarray, axis_out: int):

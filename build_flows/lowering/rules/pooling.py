@@ -1,14 +1,17 @@
 """Pooling: an average pool over the token grid becomes ``GridPoolSum`` and a mean over the tokens
 (or a global average pool) becomes ``TokenSum``; the division joins the chain, to fold into the next
-quantizer's thresholds."""
+quantizer's thresholds. A max pool becomes FINN's sliding-window generator and ``WindowMax``, on the
+integer codes (the max commutes with a positive scale)."""
 
 from __future__ import annotations
 
 import numpy as np
 from onnx import helper
 
+from build_flows.layers import FINN_HW_DOMAIN
 from build_flows.lowering.core import Form, Lowering, Unmappable, rule
-from build_flows.lowering.numeric import affine, dtype_for
+from build_flows.lowering.numeric import affine, dtype_for, per_channel
+from build_flows.lowering.rules.layout import pad_grid
 
 
 @rule("AveragePool")
@@ -64,3 +67,41 @@ def reduce_mean(low: Lowering, node):
     chain.append(("Div", np.float32(t)))
     form = Form(out, odt, (n, c), chain)
     low.forms[node.output[0]] = form if out_shape == (n, c) else low.layout(form, lambda x: x.reshape(out_shape), out_shape)
+
+
+@rule("MaxPool")
+def max_pool(low: Lowering, node):
+    f = low.pending(node.input[0])
+    attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+    if len(node.output) > 1 and node.output[1]:
+        raise Unmappable("max pool with an indices output")
+    if len(f.shape) != 4:
+        raise Unmappable(f"max pool of a {len(f.shape)}-d tensor (the hardware pools NCHW images)")
+    kh, kw = attrs["kernel_shape"]
+    sh, sw = attrs.get("strides", [1, 1])
+    pads = list(attrs.get("pads", [0, 0, 0, 0]))
+    if any(d != 1 for d in attrs.get("dilations", [1, 1])):
+        raise Unmappable("dilated max pool")
+    n, c, h, w = f.shape
+    oh, ow = tuple(low.src.get_tensor_shape(node.output[0]))[2:]
+    if (h + pads[0] + pads[2] - kh) // sh + 1 != oh or (w + pads[1] + pads[3] - kw) // sw + 1 != ow:
+        raise Unmappable("max pool with ceil_mode (windows that run past the padded image)")
+    g = low.realize(low.to_nhwc(f), exact=True)
+    ab = affine(g) if g.is_int else None
+    if ab is None:
+        raise Unmappable("max pool of a stream that is not an exact integer-grid value")
+    if np.any(ab[0] <= 0):
+        raise Unmappable("max pool of channels with a negative scale (their maximum would be the codes' minimum)")
+    # ONNX pads with -inf: the lowest code never wins a window (pads are smaller than the kernel)
+    g = pad_grid(low, g, pads, int(g.dtype.min()))
+    ph, pw = g.shape[1:3]
+    swg_shape = (n, oh, ow, kh * kw * c)
+    cols = low.emit("ConvolutionInputGenerator", [g.name], swg_shape, g.dtype, domain=FINN_HW_DOMAIN,
+                    ConvKernelDim=[kh, kw], IFMChannels=c, IFMDim=[ph, pw], OFMDim=[oh, ow], SIMD=1,
+                    Stride=[sh, sw], Dilation=[1, 1], inputDataType=g.dtype.name, outputDataType=g.dtype.name,
+                    depthwise=0)
+    out_shape = (n, oh, ow, c)
+    out = low.emit("WindowMax", [cols], out_shape, g.dtype, in_shape=list(swg_shape), out_shape=list(out_shape),
+                   inputDataType=g.dtype.name, outputDataType=g.dtype.name, kernel_elems=kh * kw)
+    chain = [(op, per_channel(k, g.shape)) for op, k in g.chain]  # per channel: valid on the pooled grid
+    low.forms[node.output[0]] = low.to_nchw(Form(out, g.dtype, out_shape, chain))

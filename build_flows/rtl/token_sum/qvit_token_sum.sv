@@ -1,5 +1,6 @@
-// Sum over the token axis (qvit-fpga's TokenSum layer): [T, C] in, [C] out per image, PE channels per
-// beat. One accumulator per channel in a small memory (CHANNELS/PE words of PE sums, read asynchronously:
+// Sum (or, with MAX=1, maximum) over the token axis: [T, C] in, [C] out per image, PE channels per
+// beat. qvit-fpga's TokenSum layer uses the sum; its WindowMax layer (max pooling) the maximum over the
+// window positions of a sliding-window stream, each output pixel being one "image" of TOKENS positions. One accumulator per channel in a small memory (CHANNELS/PE words of PE sums, read asynchronously:
 // distributed RAM). Each input beat adds to its channels' sums, the first token of an image starting them
 // afresh; during the last token each sum is complete as its beat arrives and leaves as an output beat
 // instead of being written back, so the output needs no phase of its own: one input beat per cycle,
@@ -10,7 +11,8 @@ module qvit_token_sum #(
 	parameter int TOKENS = 1,
 	parameter int IBITS = 8,
 	parameter int ISIGNED = 1,
-	parameter int OBITS = 16,        // sum width: the generator checks that TOKENS inputs fit
+	parameter int OBITS = 16,        // sum width: the generator checks that TOKENS inputs fit (MAX: = IBITS)
+	parameter int MAX = 0,           // 1: running maximum instead of the sum (signed compare when ISIGNED)
 	parameter int IN_W = 8,          // padded stream widths
 	parameter int OUT_W = 16
 )(
@@ -40,8 +42,13 @@ module qvit_token_sum #(
 	for (genvar p = 0; p < PE; p++) begin : lane
 		wire [IBITS-1:0] raw = in0_V_TDATA[p*IBITS +: IBITS];
 		wire [OBITS-1:0] x = ISIGNED != 0 ? OBITS'($signed(raw)) : OBITS'(raw);
-		wire [OBITS-1:0] prev = first ? '0 : sums[fold][p*OBITS +: OBITS];
-		assign next[p*OBITS +: OBITS] = prev + x;
+		wire [OBITS-1:0] kept = sums[fold][p*OBITS +: OBITS];
+		if (MAX != 0) begin : running_max
+			wire greater = ISIGNED != 0 ? $signed(x) > $signed(kept) : x > kept;
+			assign next[p*OBITS +: OBITS] = first || greater ? x : kept;
+		end else begin : running_sum
+			assign next[p*OBITS +: OBITS] = (first ? '0 : kept) + x;
+		end
 	end
 
 	always_ff @(posedge ap_clk) begin

@@ -1,0 +1,129 @@
+"""The exact lowering of quantized CNN parts that FINN's example networks use: max pooling (after binary and
+integer activations, with padding and overlapping windows), convolutions with built-in padding, grouped
+convolutions. Every node maps, and FINN's python execution of the result equals QONNX execution of the export
+bit for bit; what cannot be exact is refused with its reason."""
+
+import numpy as np
+import pytest
+import torch
+from brevitas import nn as qnn
+from brevitas.quant import (
+    Int8ActPerTensorFixedPoint,
+    Int8WeightPerTensorFixedPoint,
+    SignedBinaryActPerTensorConst,
+    SignedBinaryWeightPerTensorConst,
+    Uint8ActPerTensorFixedPoint,
+)
+from finn.util.fpgadataflow import is_fpgadataflow_node
+from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.core.onnx_exec import execute_onnx
+from torch import nn
+
+import build_flows  # noqa: F401  (registers the domain of our layers)
+from build_flows.lowering import ComposeLayouts, lower_to_hw
+from quant_models.export import to_qonnx
+
+
+def _binary_act():
+    return qnn.QuantIdentity(act_quant=SignedBinaryActPerTensorConst)
+
+
+class SmallCNN(nn.Module):
+    """8-bit input -> binary conv -> BN -> binary act -> 2x2 max pool -> binary conv -> BN -> 2-bit ReLU ->
+    padded grouped 2-bit conv -> BN -> 2-bit ReLU -> 3x3 stride-1 padded max pool -> linear."""
+
+    def __init__(self, groups=2, pad_binary=False):
+        super().__init__()
+        binary = dict(weight_quant=SignedBinaryWeightPerTensorConst, bias=False)
+        relu2 = dict(act_quant=Uint8ActPerTensorFixedPoint, bit_width=2)
+        self.inp = qnn.QuantIdentity(act_quant=Int8ActPerTensorFixedPoint, return_quant_tensor=True)
+        self.conv1 = qnn.QuantConv2d(3, 8, 3, padding=1 if pad_binary else 0, **binary)
+        self.bn1 = nn.BatchNorm2d(8)
+        self.act1 = _binary_act()
+        self.pool1 = nn.MaxPool2d(2)
+        self.conv2 = qnn.QuantConv2d(8, 8, 3, padding=1 if pad_binary else 0, **binary)
+        self.bn2 = nn.BatchNorm2d(8)
+        self.act2 = qnn.QuantReLU(**relu2)
+        self.conv3 = qnn.QuantConv2d(8, 8, 3, padding=1, groups=groups, bias=False,
+                                     weight_quant=Int8WeightPerTensorFixedPoint, weight_bit_width=2)
+        self.bn3 = nn.BatchNorm2d(8)
+        self.act3 = qnn.QuantReLU(**relu2)
+        self.pool3 = nn.MaxPool2d(3, stride=1, padding=1)
+        side = 6 if pad_binary else 3
+        self.fc = qnn.QuantLinear(8 * side * side, 10, bias=False, weight_quant=Int8WeightPerTensorFixedPoint,
+                                  weight_bit_width=4)
+
+    def forward(self, x):
+        x = self.pool1(self.act1(self.bn1(self.conv1(self.inp(x)))))
+        x = self.act2(self.bn2(self.conv2(x)))
+        x = self.act3(self.bn3(self.conv3(x)))
+        return self.fc(torch.flatten(self.pool3(x), 1))
+
+
+def _exported(model, path):
+    torch.manual_seed(0)
+    model.train()
+    with torch.no_grad():
+        for _ in range(3):
+            model(torch.randn(8, 3, 12, 12))
+    to_qonnx(model, path, (1, 3, 12, 12))
+    return ModelWrapper(str(path))
+
+
+def _assert_bit_exact(src, hw, vectors=3):
+    rng = np.random.default_rng(2)
+    i, o = src.graph.input[0].name, src.graph.output[0].name
+    for _ in range(vectors):
+        x = rng.standard_normal((1, 3, 12, 12)).astype(np.float32)
+        ref = execute_onnx(src, {i: x})[o]
+        got = execute_onnx(hw, {hw.graph.input[0].name: x})[hw.graph.output[0].name].reshape(ref.shape)
+        assert np.array_equal(ref, got), f"max |diff| {np.abs(ref - got).max()}"
+
+
+def test_max_pool_padded_and_grouped_conv_map_exactly(tmp_path):
+    torch.manual_seed(0)
+    src = _exported(SmallCNN(), tmp_path / "c.onnx")
+    hw, unmapped = lower_to_hw(src)
+    hw = hw.transform(ComposeLayouts())
+    assert unmapped == []
+    assert all(is_fpgadataflow_node(n) for n in hw.graph.node)
+    ops = [n.op_type for n in hw.graph.node]
+    assert ops.count("WindowMax") == 2 and ops.count("PadStream") == 2  # the conv's zeros, the pool's lowest codes
+    _assert_bit_exact(src, hw)
+
+
+def test_a_wrong_window_max_is_caught(tmp_path):
+    """Companion: a WindowMax that keeps the last window position instead of the maximum changes outputs."""
+    from qonnx.custom_op.registry import getCustomOp
+
+    from build_flows.layers.window_max import WindowMax
+
+    torch.manual_seed(0)
+    src = _exported(SmallCNN(), tmp_path / "c.onnx")
+    hw, _ = lower_to_hw(src)
+
+    def last_position(self, context, graph):
+        *lead, c = self.get_normal_output_shape()
+        x = context[self.onnx_node.input[0]].reshape(*lead, self.get_nodeattr("kernel_elems"), c)
+        self._store(context, x[..., -1, :])
+
+    node = next(n for n in hw.graph.node if n.op_type == "WindowMax")
+    inst = getCustomOp(node)
+    assert isinstance(inst, WindowMax)
+    original = WindowMax.execute_node
+    try:
+        WindowMax.execute_node = last_position
+        with pytest.raises(AssertionError, match="max"):
+            _assert_bit_exact(src, hw)
+    finally:
+        WindowMax.execute_node = original
+
+
+def test_zero_padding_of_a_binary_stream_is_refused_with_its_reason(tmp_path):
+    """A bipolar stream has no zero code: the padded binary conv is listed with the reason and the fix."""
+    torch.manual_seed(0)
+    src = _exported(SmallCNN(pad_binary=True), tmp_path / "p.onnx")
+    hw, unmapped = lower_to_hw(src)
+    reasons = {u["op_type"]: u["reason"] for u in unmapped}
+    assert next(iter(reasons)) == "Conv"  # the first refusal; the nodes after it have no hardware input
+    assert "pad value 0.0 is not on the BIPOLAR stream's grid" in reasons["Conv"]

@@ -122,7 +122,7 @@ def best_within_budget(build_dir: Path, board: str, clock_mhz: float) -> dict:
     the target over the specialised graph of a finished build."""
     from qonnx.core.modelwrapper import ModelWrapper
 
-    from build_flows.build.folding import binary_macs, layer_table, performance, set_folding
+    from build_flows.build.folding import binary_macs, layer_table, on_chip_totals, performance, set_folding
 
     b = get_board(board)
     ckpt = next(iter(sorted((build_dir / "checkpoints").glob("*_specialize_layers.onnx"))), None)
@@ -133,8 +133,8 @@ def best_within_budget(build_dir: Path, board: str, clock_mhz: float) -> dict:
 
     def fold(fps):
         set_folding(model, clock_mhz * 1e6 / fps)
-        rows = layer_table(model, b.part)
-        lut, bram = sum(r.LUT for r in rows), sum(r.BRAM for r in rows)
+        totals = on_chip_totals(layer_table(model, b.part))
+        lut, bram = totals["LUT"], totals["BRAM"]
         real = clock_mhz * 1e6 / max(1, performance(model)["max_cycles"])
         return real, lut, bram, lut <= 0.7 * b.lut and bram <= 2 * b.bram36
 

@@ -58,9 +58,11 @@ class BuildConfig:
     sim_stall: float = field(default=0.3, metadata=cli_option("sim", "--stall", type=float))
     #: depth of FIFOs that FINN sized smaller, in the simulation
     sim_fifo_depth: int = field(default=32, metadata=cli_option("sim", "--fifo-depth", type=int))
-    #: size every FIFO from its simulated occupancy, check it by simulating again, and write the depths into
-    #: the layers (FINN's inFIFODepths/outFIFODepths) for IP stitching
-    sim_size_fifos: bool = field(default=False, metadata=cli_option("sim", "--size-fifos", action="store_true"))
+    #: size every FIFO from its simulated occupancy (the host sending at the design's rate), check it by simulating
+    #: again, and write the depths into the layers (FINN's inFIFODepths/outFIFODepths) for IP stitching; networks
+    #: with sliding windows need it to reach their estimated rate
+    sim_size_fifos: bool = field(default=False, metadata=cli_option(("build", "sim"), "--size-fifos",
+                                                                     action="store_true"))
 
     def __post_init__(self):
         get_board(self.board)  # fail early on an unknown board

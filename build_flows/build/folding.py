@@ -97,7 +97,12 @@ def binary_macs(model) -> int:
 
 
 def layer_table(model, fpgapart: str) -> list[LayerRow]:
-    """Per layer: name, op, PE, SIMD, cycles, LUT, BRAM (18k), URAM, DSP (FINN's and our estimates)."""
+    """Per layer: name, op, PE, SIMD, cycles, LUT, BRAM (18k), URAM, DSP (FINN's and our estimates), and whether
+    the host driver runs it instead of the accelerator (``split_host_steps``)."""
+    from build_flows.sim.accelerator import split_host_steps
+
+    lead, _, trail = split_host_steps(model)
+    host = {n.name for n in lead + trail}
     rows = []
     for node in model.graph.node:
         if not is_fpgadataflow_node(node):
@@ -108,5 +113,11 @@ def layer_table(model, fpgapart: str) -> list[LayerRow]:
         rows.append(LayerRow(name=node.name, op=node.op_type, PE=inst.get_nodeattr("PE") if "PE" in attrs else None,
                              SIMD=inst.get_nodeattr("SIMD") if "SIMD" in attrs else None, cycles=cycles(node),
                              LUT=int(res.get("LUT", 0)), BRAM=int(np.ceil(res.get("BRAM_18K", 0))),
-                             URAM=int(res.get("URAM", 0)), DSP=int(res.get("DSP", 0))))
+                             URAM=int(res.get("URAM", 0)), DSP=int(res.get("DSP", 0)), host=node.name in host))
     return rows
+
+
+def on_chip_totals(rows: list[LayerRow]) -> dict[str, int]:
+    """LUT, BRAM (18k), URAM and DSP summed over the layers the accelerator runs (host steps left out)."""
+    on_chip = [r for r in rows if not r.host]
+    return {k: sum(getattr(r, k) for r in on_chip) for k in ("LUT", "BRAM", "URAM", "DSP")}

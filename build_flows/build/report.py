@@ -24,6 +24,7 @@ class LayerRow:
     BRAM: int
     URAM: int
     DSP: int
+    host: bool = False  # the host driver runs it (a float step or reorder at the graph's end): not in the totals
 
 
 @dataclass
@@ -100,7 +101,8 @@ def summary(report: BuildReport) -> str:
         lines.append(f"{'layer':<{w}}{'op':<{wo}}{'PE':>5}{'SIMD':>6}{'cycles':>10}{'LUT':>9}{'BRAM':>6}{'DSP':>5}")
         for layer in report.layers:
             lines.append(f"{layer.name:<{w}}{layer.op:<{wo}}{layer.PE or '-':>5}{layer.SIMD or '-':>6}"
-                         f"{layer.cycles:>10,}{layer.LUT:>9,}{layer.BRAM:>6}{layer.DSP:>5}")
+                         f"{layer.cycles:>10,}{layer.LUT:>9,}{layer.BRAM:>6}{layer.DSP:>5}"
+                         + ("  (host step: not in the totals)" if layer.host else ""))
         lines.append(f"estimated: {est.fps:,.0f} FPS ({est.cycles_per_image:,} cycles/image, latency "
                      f"{est.latency_us:.1f} us), {est.LUT:,} LUT, {est.BRAM} BRAM18, {est.DSP} DSP; "
                      f"roofline fraction {report.roofline_fraction or 0:.3f}")

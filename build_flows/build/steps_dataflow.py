@@ -92,7 +92,7 @@ def step_minimize_bit_width(model, ctx: BuildContext):
 @build_step("estimates")
 def step_estimates(model, ctx: BuildContext):
     """Per-layer cycles and resources (FINN's models and ours), whole-design estimates, budget check."""
-    from build_flows.build.folding import binary_macs, layer_table, performance
+    from build_flows.build.folding import binary_macs, layer_table, on_chip_totals, performance
 
     layers = layer_table(model, ctx.board.part)
     perf = performance(model)
@@ -100,8 +100,7 @@ def step_estimates(model, ctx: BuildContext):
     clock_hz = ctx.cfg.clock * 1e6
     fps = clock_hz / cycles
     est = Estimate(cycles_per_image=cycles, fps=fps, latency_us=perf["critical_path_cycles"] / clock_hz * 1e6,
-                   bottleneck=perf["max_cycles_node_name"], LUT=sum(r.LUT for r in layers),
-                   BRAM=sum(r.BRAM for r in layers), URAM=sum(r.URAM for r in layers), DSP=sum(r.DSP for r in layers))
+                   bottleneck=perf["max_cycles_node_name"], **on_chip_totals(layers))
     macs = binary_macs(model)
     report = ctx.report
     report.layers, report.estimated, report.binary_ops_per_image = layers, est, macs

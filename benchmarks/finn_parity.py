@@ -1,0 +1,177 @@
+"""FINN conformance: the networks every FINN user tries first, Brevitas' BNN-PYNQ examples (CNV, TFC, SFC, LFC in
+W1A1, W1A2, W2A2), exported once to QONNX and built in the same run by finn-plus's estimate-only flow and by
+``qvit build`` for the same board and target FPS: nodes mapped to hardware, estimated FPS, LUT, BRAM18 and build
+time side by side; then ``qvit build --until sim`` (FIFOs sized by simulation) for ours: bit-exact against QONNX
+and FINN's python execution, simulated cycles per image against the estimate.
+
+Weights are random (seeded): the trained BNN-PYNQ weights are downloaded from GitHub by Brevitas, which this
+machine cannot reach. Estimates and simulation do not depend on trained weights, except where a threshold
+table's size does (both flows see the same graph).
+
+Writes ``benchmarks/finn_parity.md`` (quoted by the README) and ``benchmarks/finn_parity.json``.
+Usage: ``python benchmarks/finn_parity.py [--networks cnv_1w1a tfc_1w1a ...] [--target-fps 5311] [--no-sim]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.machine import describe  # noqa: E402
+from build_flows.boards import get_board  # noqa: E402
+from quant_models.bnn_pynq import NETWORKS, export_bnn_pynq  # noqa: E402
+
+HERE = Path(__file__).parent
+BOARD, TARGET_FPS = "AUP-ZU3", 5311
+#: finn-plus reads Vivado's version from this path at start-up; its estimate-only steps run no Vivado tool
+FINN_VIVADO_PATH = "/opt/Xilinx/Vivado/2024.2"
+
+
+def finn_estimate(onnx: Path, out: Path, board: str, target_fps: float, clock_mhz: float) -> dict:
+    """finn-plus's ``estimate_only_dataflow_steps`` on ``onnx``, in a child process (finn-plus wants
+    ``XILINX_VIVADO`` set and logs at length, even on stdout): nodes mapped, FPS, LUT, BRAM18, seconds, from the
+    ``parity.json`` the child writes into ``out``."""
+    env = dict(os.environ, XILINX_VIVADO=os.environ.get("XILINX_VIVADO", FINN_VIVADO_PATH))
+    cmd = [sys.executable, __file__, "--finn-reference", str(onnx), str(out), board, str(target_fps), str(clock_mhz)]
+    t0 = time.time()
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    result = out / "parity.json"
+    if not result.exists():
+        tail = (proc.stderr or proc.stdout).strip().splitlines()
+        return {"error": tail[-1][:300] if tail else f"exit {proc.returncode}"}
+    return {**json.loads(result.read_text()), "seconds": time.time() - t0}
+
+
+def _finn_reference(onnx: str, out: str, board: str, target_fps: str, clock_mhz: str) -> None:
+    """Child process of :func:`finn_estimate`: run the flow and write ``parity.json`` into ``out``."""
+    from build_flows.finn_env import prepare_finn
+
+    prepare_finn()
+    import finn.builder.build_dataflow as build
+    import finn.builder.build_dataflow_config as bc
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    cfg = bc.DataflowBuildConfig(output_dir=out, target_fps=int(float(target_fps)),
+                                 synth_clk_period_ns=1000.0 / float(clock_mhz), board=get_board(board).finn_name,
+                                 shell_flow_type=bc.ShellFlowType.VIVADO_ZYNQ, steps=bc.estimate_only_dataflow_steps,
+                                 generate_outputs=[bc.DataflowOutputType.ESTIMATE_REPORTS], verbose=False)
+    rc = build.build_dataflow_cfg(onnx, cfg)
+    report = Path(out) / "report"
+    if rc != 0 or not (report / "estimate_network_performance.json").exists():
+        (Path(out) / "parity.json").write_text(json.dumps(
+            {"error": f"finn-plus's estimate flow failed (exit {rc}): see its build_dataflow.log"}))
+        return
+    perf = json.loads((report / "estimate_network_performance.json").read_text())
+    res = json.loads((report / "estimate_layer_resources.json").read_text())["total"]
+    # the dataflow partition holds the hardware layers; the parent keeps what FINN could not map
+    parent = ModelWrapper(str(Path(out) / "intermediate_models" / "dataflow_parent.onnx"))
+    child = ModelWrapper(str(Path(out) / "intermediate_models" / "step_generate_estimate_reports.onnx"))
+    outside = [n.op_type for n in parent.graph.node if n.op_type != "StreamingDataflowPartition"]
+    (Path(out) / "parity.json").write_text(json.dumps(
+        {"nodes_hw": len(child.graph.node), "nodes_total": len(child.graph.node) + len(outside), "outside": outside,
+         "fps": perf["estimated_throughput_fps"], "LUT": int(res["LUT"]), "BRAM18": int(res["BRAM_18K"]),
+         "URAM": int(res["URAM"]), "DSP": int(res["DSP"])}))
+
+
+def qvit_build(onnx: Path, out: Path, board: str, target_fps: float, until: str) -> dict:
+    """``qvit build onnx --until until`` (FIFOs sized by the simulation): the report's numbers."""
+    from build_flows.build import build
+    from build_flows.build.context import BuildError
+    from build_flows.config import BuildConfig
+
+    cfg = BuildConfig(model=str(onnx), out=str(out), board=board, target_fps=target_fps, until=until, sim_images=0,
+                      sim_size_fifos=True)
+    t0 = time.time()
+    try:
+        r = build(cfg).to_dict()
+    except BuildError as e:
+        return {"error": str(e).splitlines()[0][:300], "seconds": time.time() - t0}
+    est, sim = r["estimated"], r.get("sim") or {}
+    row = {"nodes_hw": r["nodes_hw"], "nodes_total": r["nodes_total"], "fps": est["fps"], "LUT": est["LUT"],
+           "BRAM18": est["BRAM"], "DSP": est["DSP"], "seconds": time.time() - t0,
+           "host_steps": [x["name"] for x in r.get("layers") or [] if x.get("host")]}
+    if sim:
+        row.update(sim_bit_exact=sim["bit_exact"], sim_cycles=sim["cycles_per_image"],
+                   est_cycles=sim["estimated_cycles_per_image"], sim_vs_est=sim["cycles_vs_estimate"],
+                   sim_fps=sim["fps_at_clock"], verilator_build_s=sim["build_seconds"],
+                   fifo_bits=(sim.get("fifo_sizing") or {}).get("fifo_bits_after"))
+    return row
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--networks", nargs="+", default=list(NETWORKS), choices=NETWORKS)
+    p.add_argument("--board", default=BOARD)
+    p.add_argument("--target-fps", type=float, default=TARGET_FPS)
+    p.add_argument("--no-sim", action="store_true", help="estimates only (no Verilator simulation of ours)")
+    args = p.parse_args(argv)
+    board = get_board(args.board)
+    os.environ.setdefault("QVIT_SIM_CACHE", tempfile.mkdtemp(prefix="qvit_parity_cache_"))  # uncached builds
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for net in args.networks:
+            print(f"== {net}", flush=True)
+            onnx = export_bnn_pynq(net, Path(tmp) / f"{net}.onnx")
+            row = {"network": net, "board": board.name, "target_fps": args.target_fps,
+                   "finn": finn_estimate(onnx, Path(tmp) / f"finn_{net}", board.name, args.target_fps, board.clock_mhz),
+                   "qvit": qvit_build(onnx, Path(tmp) / f"qvit_{net}", board.name, args.target_fps,
+                                      "estimates" if args.no_sim else "sim"),
+                   "date": datetime.date.today().isoformat(), "load_average_at_start": os.getloadavg()[0]}
+            print(json.dumps(row), flush=True)
+            rows.append(row)
+            write(rows)
+    return 0
+
+
+def _fmt(side: dict, key: str, fmt: str = ",.0f") -> str:
+    return "-" if key not in side or side[key] is None else format(side[key], fmt)
+
+
+def write(rows: list[dict]) -> None:
+    """Merge ``rows`` into finn_parity.json (other networks' rows are kept) and rewrite finn_parity.md."""
+    path = HERE / "finn_parity.json"
+    old = json.loads(path.read_text())["rows"] if path.exists() else []
+    ran = {(r["network"], r["board"], r["target_fps"]) for r in rows}
+    rows = [r for r in old if (r["network"], r["board"], r["target_fps"]) not in ran] + rows
+    rows.sort(key=lambda r: (NETWORKS.index(r["network"]) if r["network"] in NETWORKS else 99, r["target_fps"]))
+    result = {"date": datetime.date.today().isoformat(), "machine": describe(torch.get_num_threads()), "rows": rows}
+    path.write_text(json.dumps(result, indent=2))
+    lines = [f"# FINN parity: BNN-PYNQ networks, finn-plus's estimate flow beside qvit-fpga ({result['date']})", "",
+             f"Machine: {result['machine']}. Produced by `python benchmarks/finn_parity.py`: each network from "
+             "`brevitas_examples.bnn_pynq` (seeded random weights: Brevitas downloads the trained ones from GitHub, "
+             "not reachable here) exported once with `export_qonnx`; finn-plus 1.6.1's `estimate_only_dataflow_steps` "
+             "and `qvit build --until sim --size-fifos` on that file, same board and target FPS, in the same run. "
+             "FINN's numbers are its estimates (its RTL/HLS is not simulated here: that needs Vivado); ours are "
+             "estimates, and the Verilator simulation of the stitched RTL (bit-exact against QONNX and FINN's python "
+             "execution on 8 random vectors, also under random stalls). ChannelFloat, the float output scale, is a host "
+             "step at the graph's end and is not in our totals.", "",
+             "| network | board | target FPS | FINN nodes in HW | qvit nodes in HW | FINN FPS | qvit FPS | FINN LUT "
+             "| qvit LUT | FINN BRAM18 | qvit BRAM18 | FINN s | qvit s | sim bit-exact | sim cycles/img | sim/est |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        f, q = r["finn"], r["qvit"]
+        fn = f"failed: {f['error']}" if "error" in f else f"{f['nodes_hw']}/{f['nodes_total']}"
+        qn = f"failed: {q['error']}" if "error" in q else f"{q['nodes_hw']}/{q['nodes_total']}"
+        lines.append(f"| {r['network']} | {r['board']} | {r['target_fps']:,.0f} | {fn} | {qn} | {_fmt(f, 'fps')} | "
+                     f"{_fmt(q, 'fps')} | {_fmt(f, 'LUT')} | {_fmt(q, 'LUT')} | {_fmt(f, 'BRAM18')} | "
+                     f"{_fmt(q, 'BRAM18')} | {_fmt(f, 'seconds', '.0f')} | {_fmt(q, 'seconds', '.0f')} | "
+                     f"{q.get('sim_bit_exact', '-')} | {_fmt(q, 'sim_cycles')} | {_fmt(q, 'sim_vs_est', '.3f')} |")
+    (HERE / "finn_parity.md").write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 7 and sys.argv[1] == "--finn-reference":
+        _finn_reference(*sys.argv[2:])
+        sys.exit(0)
+    sys.exit(main())

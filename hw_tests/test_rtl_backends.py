@@ -1,5 +1,6 @@
-"""Every registered RTL backend: Verilator -Wall lint, random-stall simulation equal to its numpy golden
-model, and a mutated RTL caught (cases in backend_cases.py)."""
+"""Every registered RTL backend: Verilator -Wall lint, yosys elaboration (the resource counts read the same
+SystemVerilog), random-stall simulation equal to its numpy golden model, and a mutated RTL caught (cases in
+backend_cases.py)."""
 
 import numpy as np
 import pytest
@@ -8,6 +9,7 @@ from lint_filter import lint_problems
 
 from build_flows.layers.rtl import BACKENDS
 from build_flows.sim.verilator import SimulatorError, lint
+from build_flows.synth.yosys import elaborate
 
 NAMES = [b.__name__ for b in BACKENDS]
 
@@ -17,6 +19,12 @@ def test_backend_has_cases_and_lints_clean(name, tmp_path):
     assert name in CASES, f"RTL backend {name} has no case in hw_tests/backend_cases.py"
     files, top = CASES[name].lint_files(tmp_path)
     assert lint_problems(lint(files, top)) == []
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_backend_elaborates_in_yosys(name, tmp_path):
+    files, top = CASES[name].lint_files(tmp_path)
+    elaborate(files, top)
 
 
 @pytest.mark.parametrize("name", NAMES)

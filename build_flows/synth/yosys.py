@@ -63,34 +63,56 @@ def group_cells(cells: dict[str, int]) -> dict[str, int]:
     return out
 
 
+def _stage(sources: list[str | Path], tmp: Path) -> list[str]:
+    """Copy ``sources`` into ``tmp`` with the memory files they name (absolute paths made relative); gives the
+    file names for a yosys script run in ``tmp``."""
+    names = []
+    for src in sources:
+        src = Path(src)
+        text = src.read_text()
+        for path in set(re.findall(r'"(/[^"\s]+\.dat)"', text)):  # absolute memory-file paths -> by name
+            shutil.copy(path, tmp / Path(path).name)
+            text = text.replace(f'"{path}"', f'"{Path(path).name}"')
+        for dat in src.parent.glob("*.dat"):
+            if not (tmp / dat.name).exists():
+                shutil.copy(dat, tmp / dat.name)
+        (tmp / src.name).write_text(text)
+        names.append(src.name)
+    return names
+
+
+def _run(script: str, tmp: Path, top: str, timeout: int) -> None:
+    (tmp / "run.ys").write_text(script)
+    proc = subprocess.run([*yosys_command(), "-q", "-s", "run.ys"], cwd=tmp, capture_output=True, text=True,
+                          timeout=timeout)
+    if proc.returncode != 0:
+        raise YosysError(f"yosys failed on {top}:\n" + "\n".join((proc.stdout + proc.stderr).splitlines()[-20:]))
+
+
+def elaborate(sources: list[str | Path], top: str, timeout: int = 300) -> None:
+    """Read and elaborate ``top`` from ``sources`` in yosys (parse, hierarchy, processes), no synthesis: the
+    check that yosys takes a module's SystemVerilog as Verilator does. Raises YosysError with its message."""
+    with tempfile.TemporaryDirectory(prefix="qvit_yosys_") as tmp:
+        tmp = Path(tmp)
+        names = _stage(sources, tmp)
+        _run(f"read_verilog -defer -sv {' '.join(names)}\nhierarchy -check -top {top}\nproc\n", tmp, top, timeout)
+
+
 def synth(sources: list[str | Path], top: str, part: str = "xczu3eg", defines: dict | None = None,
           nodsp: bool = False, timeout: int = 900) -> dict:
     """Synthesise ``top`` from ``sources`` (memory files they name are found next to them) and return
     grouped counts plus the raw cell list (``cells``)."""
     with tempfile.TemporaryDirectory(prefix="qvit_yosys_") as tmp:
         tmp = Path(tmp)
-        names = []
-        for src in sources:
-            src = Path(src)
-            text = src.read_text()
-            for path in set(re.findall(r'"(/[^"\s]+\.dat)"', text)):  # absolute memory-file paths -> by name
-                shutil.copy(path, tmp / Path(path).name)
-                text = text.replace(f'"{path}"', f'"{Path(path).name}"')
-            for dat in src.parent.glob("*.dat"):
-                if not (tmp / dat.name).exists():
-                    shutil.copy(dat, tmp / dat.name)
-            (tmp / src.name).write_text(text)
-            names.append(src.name)
+        names = _stage(sources, tmp)
         defs = " ".join(f"-D{k}={v}" for k, v in (defines or {}).items())
         script = (f"read_verilog -defer -sv {defs} {' '.join(names)}\n"
                   f"synth_xilinx -family {family_of(part)} -top {top} -flatten -noiopad{' -nodsp' if nodsp else ''}\n"
                   "tee -q -o stat.json stat -json\n")
-        (tmp / "run.ys").write_text(script)
-        proc = subprocess.run([*yosys_command(), "-q", "-s", "run.ys"], cwd=tmp, capture_output=True, text=True,
-                              timeout=timeout)
-        if proc.returncode != 0 or not (tmp / "stat.json").exists():
-            raise YosysError(f"yosys failed on {top}:\n" + "\n".join((proc.stdout + proc.stderr).splitlines()[-20:]))
-        stat = json.loads((tmp / "stat.json").read_text())
+        _run(script, tmp, top, timeout)
+        if not (tmp / "stat.json").exists():
+            raise YosysError(f"yosys wrote no statistics for {top}")
+    stat = json.loads((tmp / "stat.json").read_text())
     design = stat.get("design", {})
     cells = design.get("num_cells_by_type")
     if cells is None:  # older yosys: per module only

@@ -125,7 +125,7 @@ module qvit_stream_matmul #(
 			logic [SIMD-1:0] agree;      // product +1
 			always_comb begin
 				for (int s = 0; s < SIMD; s++) agree[s] = !(aq[s] ^ bq[s][p] ^ sq[s]);
-				part = -W'(SIMD);
+				part = -(W'(SIMD));
 				for (int s = 0; s < SIMD; s++) part = part + (agree[s] ? W'(2) : W'(0));
 			end
 		end else begin : products
@@ -141,10 +141,10 @@ module qvit_stream_matmul #(
 					rb = bq[s][p*BBITS +: BBITS];
 					av = AKIND == 1 ? AW'($signed(ra)) : AW'($unsigned(ra));
 					bv = BKIND == 1 ? BW'($signed(rb)) : BW'($unsigned(rb));
-					if (BKIND == 2) t = rb[0] ? PW'(av) : -PW'(av);
-					else if (AKIND == 2) t = ra[0] ? PW'(bv) : -PW'(bv);
+					if (BKIND == 2) t = rb[0] ? PW'(av) : -(PW'(av));
+					else if (AKIND == 2) t = ra[0] ? PW'(bv) : -(PW'(bv));
 					else t = PW'(av) * PW'(bv);
-					part = part + (sq[s] ? -W'(t) : W'(t));
+					part = part + (sq[s] ? -(W'(t)) : W'(t));
 				end
 			end
 		end

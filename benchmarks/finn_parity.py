@@ -1,15 +1,16 @@
 """FINN conformance: the networks every FINN user tries first, Brevitas' BNN-PYNQ examples (CNV, TFC, SFC, LFC in
 W1A1, W1A2, W2A2), exported once to QONNX and built in the same run by finn-plus's estimate-only flow and by
 ``qvit build`` for the same board and target FPS: nodes mapped to hardware, estimated FPS, LUT, BRAM18 and build
-time side by side; then ``qvit build --until sim`` (FIFOs sized by simulation) for ours: bit-exact against QONNX
-and FINN's python execution, simulated cycles per image against the estimate.
+time side by side; then ``qvit build --until yosys`` (FIFOs sized by simulation) for ours: bit-exact against QONNX
+and FINN's python execution, simulated cycles per image against the estimate, and yosys' LUT count of the
+stitched design (finn-rtllib's layers boxed, their estimates named beside it).
 
 Weights are random (seeded): the trained BNN-PYNQ weights are downloaded from GitHub by Brevitas, which this
 machine cannot reach. Estimates and simulation do not depend on trained weights, except where a threshold
 table's size does (both flows see the same graph).
 
 Writes ``benchmarks/finn_parity.md`` (quoted by the README) and ``benchmarks/finn_parity.json``.
-Usage: ``python benchmarks/finn_parity.py [--networks cnv_1w1a tfc_1w1a ...] [--target-fps 5311] [--no-sim]``.
+Usage: ``python benchmarks/finn_parity.py [--networks cnv_1w1a tfc_1w1a ...] [--target-fps 5311] [--until yosys]``.
 """
 
 from __future__ import annotations
@@ -85,7 +86,8 @@ def _finn_reference(onnx: str, out: str, board: str, target_fps: str, clock_mhz:
 
 
 def qvit_build(onnx: Path, out: Path, board: str, target_fps: float, until: str) -> dict:
-    """``qvit build onnx --until until`` (FIFOs sized by the simulation): the report's numbers."""
+    """``qvit build onnx --until until`` (FIFOs sized by the simulation): the report's numbers (estimates, the
+    simulation, yosys' count of the stitched design)."""
     from build_flows.build import build
     from build_flows.build.context import BuildError
     from build_flows.config import BuildConfig
@@ -97,7 +99,7 @@ def qvit_build(onnx: Path, out: Path, board: str, target_fps: float, until: str)
         r = build(cfg).to_dict()
     except BuildError as e:
         return {"error": str(e).splitlines()[0][:300], "seconds": time.time() - t0}
-    est, sim = r["estimated"], r.get("sim") or {}
+    est, sim, ys = r["estimated"], r.get("sim") or {}, (r.get("yosys") or {}).get("stitched") or {}
     row = {"nodes_hw": r["nodes_hw"], "nodes_total": r["nodes_total"], "fps": est["fps"], "LUT": est["LUT"],
            "BRAM18": est["BRAM"], "DSP": est["DSP"], "seconds": time.time() - t0,
            "host_steps": [x["name"] for x in r.get("layers") or [] if x.get("host")]}
@@ -106,6 +108,9 @@ def qvit_build(onnx: Path, out: Path, board: str, target_fps: float, until: str)
                    est_cycles=sim["estimated_cycles_per_image"], sim_vs_est=sim["cycles_vs_estimate"],
                    sim_fps=sim["fps_at_clock"], verilator_build_s=sim["build_seconds"],
                    fifo_bits=(sim.get("fifo_sizing") or {}).get("fifo_bits_after"))
+    if ys:  # finn-rtllib layers are beyond yosys' parser: boxed, their estimate added
+        row.update(yosys_LUT=ys["LUT"], yosys_FF=ys["FF"], yosys_BRAM18=ys["BRAM18"],
+                   yosys_boxed=len(ys["blackboxes"]), yosys_boxed_estimated_LUT=ys["estimated_LUT_blackboxes"])
     return row
 
 
@@ -114,7 +119,8 @@ def main(argv=None) -> int:
     p.add_argument("--networks", nargs="+", default=list(NETWORKS), choices=NETWORKS)
     p.add_argument("--board", default=BOARD)
     p.add_argument("--target-fps", type=float, default=TARGET_FPS)
-    p.add_argument("--no-sim", action="store_true", help="estimates only (no Verilator simulation of ours)")
+    p.add_argument("--until", default="yosys", choices=("estimates", "sim", "yosys"),
+                   help="how far ours is built: estimates, the Verilator simulation, then yosys (default)")
     args = p.parse_args(argv)
     board = get_board(args.board)
     os.environ.setdefault("QVIT_SIM_CACHE", tempfile.mkdtemp(prefix="qvit_parity_cache_"))  # uncached builds
@@ -126,7 +132,7 @@ def main(argv=None) -> int:
             row = {"network": net, "board": board.name, "target_fps": args.target_fps,
                    "finn": finn_estimate(onnx, Path(tmp) / f"finn_{net}", board.name, args.target_fps, board.clock_mhz),
                    "qvit": qvit_build(onnx, Path(tmp) / f"qvit_{net}", board.name, args.target_fps,
-                                      "estimates" if args.no_sim else "sim"),
+                                      args.until),
                    "date": datetime.date.today().isoformat(), "load_average_at_start": os.getloadavg()[0]}
             print(json.dumps(row), flush=True)
             rows.append(row)
@@ -136,6 +142,13 @@ def main(argv=None) -> int:
 
 def _fmt(side: dict, key: str, fmt: str = ",.0f") -> str:
     return "-" if key not in side or side[key] is None else format(side[key], fmt)
+
+
+def _yosys(q: dict) -> str:
+    if "yosys_LUT" not in q:
+        return "-"
+    boxed = f" + {q['yosys_boxed_estimated_LUT']:,} ({q['yosys_boxed']} boxed)" if q["yosys_boxed"] else ""
+    return f"{q['yosys_LUT']:,}{boxed}"
 
 
 def write(rows: list[dict]) -> None:
@@ -151,20 +164,23 @@ def write(rows: list[dict]) -> None:
              f"Machine: {result['machine']}. Produced by `python benchmarks/finn_parity.py`: each network from "
              "`brevitas_examples.bnn_pynq` (seeded random weights: Brevitas downloads the trained ones from GitHub, "
              "not reachable here) exported once with `export_qonnx`; finn-plus 1.6.1's `estimate_only_dataflow_steps` "
-             "and `qvit build --until sim --size-fifos` on that file, same board and target FPS, in the same run. "
+             "and `qvit build --until yosys --size-fifos` on that file, same board and target FPS, in the same run. "
              "FINN's numbers are its estimates (its RTL/HLS is not simulated here: that needs Vivado); ours are "
              "estimates, and the Verilator simulation of the stitched RTL (bit-exact against QONNX and FINN's python "
              "execution on 8 random vectors, also under random stalls). ChannelFloat, the float output scale, is a host "
-             "step at the graph's end and is not in our totals.", "",
+             "step at the graph's end and is not in our totals. yosys LUT: `synth_xilinx` of the stitched design (before "
+             "placement), with finn-rtllib's thresholding and sliding-window layers (beyond yosys' parser) as boxes whose "
+             "estimated LUTs are added after the +.", "",
              "| network | board | target FPS | FINN nodes in HW | qvit nodes in HW | FINN FPS | qvit FPS | FINN LUT "
-             "| qvit LUT | FINN BRAM18 | qvit BRAM18 | FINN s | qvit s | sim bit-exact | sim cycles/img | sim/est |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| qvit LUT | qvit yosys LUT | FINN BRAM18 | qvit BRAM18 | FINN s | qvit s | sim bit-exact | sim cycles/img "
+             "| sim/est |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         f, q = r["finn"], r["qvit"]
         fn = f"failed: {f['error']}" if "error" in f else f"{f['nodes_hw']}/{f['nodes_total']}"
         qn = f"failed: {q['error']}" if "error" in q else f"{q['nodes_hw']}/{q['nodes_total']}"
         lines.append(f"| {r['network']} | {r['board']} | {r['target_fps']:,.0f} | {fn} | {qn} | {_fmt(f, 'fps')} | "
-                     f"{_fmt(q, 'fps')} | {_fmt(f, 'LUT')} | {_fmt(q, 'LUT')} | {_fmt(f, 'BRAM18')} | "
+                     f"{_fmt(q, 'fps')} | {_fmt(f, 'LUT')} | {_fmt(q, 'LUT')} | {_yosys(q)} | {_fmt(f, 'BRAM18')} | "
                      f"{_fmt(q, 'BRAM18')} | {_fmt(f, 'seconds', '.0f')} | {_fmt(q, 'seconds', '.0f')} | "
                      f"{q.get('sim_bit_exact', '-')} | {_fmt(q, 'sim_cycles')} | {_fmt(q, 'sim_vs_est', '.3f')} |")
     (HERE / "finn_parity.md").write_text("\n".join(lines) + "\n")

@@ -112,7 +112,7 @@ def synth(sources: list[str | Path], top: str, part: str = "xczu3eg", defines: d
         _run(script, tmp, top, timeout)
         if not (tmp / "stat.json").exists():
             raise YosysError(f"yosys wrote no statistics for {top}")
-    stat = json.loads((tmp / "stat.json").read_text())
+        stat = json.loads((tmp / "stat.json").read_text())
     design = stat.get("design", {})
     cells = design.get("num_cells_by_type")
     if cells is None:  # older yosys: per module only

@@ -49,6 +49,11 @@ class BuildConfig:
     #: where MVAU weights live: internal_embedded or internal_decoupled (ROMs in the layer), or external (an
     #: AXI-stream input of the accelerator per layer, fed by the host)
     mem_mode: str = field(default="internal_embedded", metadata=cli_option("build", choices=MEM_MODES))
+    #: what the accelerator's input takes: "float" (the model's own input, as exported) or "uint8" (raw 8-bit
+    #: pixels: the export gains the pre-processing, x / 255 and for our checkpoints the dataset's
+    #: standardisation, and its input is annotated UINT8, so the first quantizer becomes thresholds on 0..255
+    #: and the input stream carries 8 bits per value; for a QONNX file, the model must take values in [0, 1])
+    pixels: str = field(default="float", metadata=cli_option("build", choices=("float", "uint8")))
     #: random input vectors the RTL simulation compares with QONNX
     sim_vectors: int = field(default=8, metadata=cli_option("sim", "--vectors", type=int))
     #: real test images of the checkpoint's dataset simulated besides the random vectors: bit-exactness per image
@@ -68,6 +73,8 @@ class BuildConfig:
         get_board(self.board)  # fail early on an unknown board
         if self.target_fps is not None and self.target_fps <= 0:
             raise ValueError(f"--target-fps must be positive, got {self.target_fps}")
+        if self.pixels not in ("float", "uint8"):
+            raise ValueError(f"pixels {self.pixels!r} is not one of float, uint8")
         if self.mem_mode not in MEM_MODES:
             raise ValueError(f"mem_mode {self.mem_mode!r} is not one of {', '.join(MEM_MODES)}")
         if self.verify_vectors < 1:

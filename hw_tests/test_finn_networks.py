@@ -2,7 +2,8 @@
 max pooling) and TFC-W1A1 (MNIST MLP), seeded random weights, through `qvit build ... --until sim --size-fifos`:
 every node a hardware layer (the float output scale the host's step), the stitched RTL bit-exact with QONNX and
 FINN's python execution with and without random stalls, cycles per image within 10 % of the estimate once the
-FIFOs are sized by simulation. The whole list against finn-plus is `benchmarks/finn_parity.py`."""
+FIFOs are sized by simulation; TFC also with raw 8-bit pixels in (`--pixels uint8`). The whole list against
+finn-plus is `benchmarks/finn_parity.py`."""
 
 import json
 
@@ -12,16 +13,20 @@ from build_flows.cli import main
 from quant_models.bnn_pynq import export_bnn_pynq
 
 
-@pytest.mark.parametrize("network", ["cnv_1w1a", "tfc_1w1a"])
-def test_finn_example_network_simulates_bit_exactly(network, tmp_path):
+@pytest.mark.parametrize("network,pixels", [("cnv_1w1a", "float"), ("tfc_1w1a", "float"), ("tfc_1w1a", "uint8")])
+def test_finn_example_network_simulates_bit_exactly(network, pixels, tmp_path):
     onnx = export_bnn_pynq(network, tmp_path / f"{network}.onnx")
     out = tmp_path / "b"
     code = main(["build", str(onnx), "--board", "AUP-ZU3", "--target-fps", "5311", "--until", "sim", "--size-fifos",
-                 "--out", str(out)])
+                 "--pixels", pixels, "--out", str(out)])
     report = json.loads((out / "report.json").read_text())
     assert code == 0, report.get("steps")
     assert report["nodes_hw"] == report["nodes_total"] and not report.get("unmapped")
     ops = {layer["op"] for layer in report["layers"]}
+    if pixels == "uint8":  # raw pixels in: the pre-processing (x / 255) folds into the first thresholds
+        assert report["input"]["preprocessing"] == "x / 255"
+        first = next(row for row in report["layers"] if row["op"] == "Thresholding_rtl")
+        assert first["LUT"] == 0 and first["BRAM"] <= 1  # 255 thresholds of one channel: one memory
     if network.startswith("cnv"):
         assert {"WindowMax_rtl", "ConvolutionInputGenerator_rtl", "MVAU_lut_rtl"} <= ops
     sim = report["sim"]

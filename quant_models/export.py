@@ -125,6 +125,45 @@ def _fold_constants(model):
     return model
 
 
+def with_pixel_input(qmodel, mean: tuple | None = None, std: tuple | None = None):
+    """``qmodel`` (a ModelWrapper) taking raw 8-bit pixels: its input is annotated UINT8 and feeds
+    ``x / 255`` and, with ``mean``/``std`` (per channel, in [0, 1]), ``(x / 255 - mean) / std``, the same float32
+    operations as the training data pipeline (``quant_models.train.to_unit_float`` and ``standardise``), so the
+    result equals the model on those pixels. Gives a new ModelWrapper."""
+    from onnx import TensorProto, helper
+    from qonnx.core.datatype import DataType
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.transformation.infer_shapes import InferShapes
+    from qonnx.util.basic import qonnx_make_model
+
+    graph = qmodel.graph
+    old = graph.input[0].name
+    shape = qmodel.get_tensor_shape(old)
+    pixels = "pixels_uint8"
+    nodes, inits, x = [], [], pixels
+    steps = [("Div", np.float32(255.0))]
+    if mean is not None:
+        c = shape[1]
+        view = (1, c, 1, 1)
+        steps += [("Sub", np.broadcast_to(np.asarray(mean, np.float32), (c,)).reshape(view)),
+                  ("Div", np.broadcast_to(np.asarray(std, np.float32), (c,)).reshape(view))]
+    for k, (op, c) in enumerate(steps):
+        cname, out = f"pixel_pre_{k}_param", (old if k == len(steps) - 1 else f"pixel_pre_{k}_out")
+        inits.append(helper.make_tensor(cname, TensorProto.FLOAT, list(np.shape(c)), np.asarray(c).ravel().tolist()))
+        nodes.append(helper.make_node(op, [x, cname], [out], name=f"PixelPre_{k}"))
+        x = out
+    new_graph = helper.make_graph(nodes + list(graph.node), graph.name,
+                                  [helper.make_tensor_value_info(pixels, TensorProto.FLOAT, shape)],
+                                  list(graph.output), initializer=inits + list(graph.initializer),
+                                  value_info=list(graph.value_info) + [graph.input[0]])
+    new_graph.quantization_annotation.extend(graph.quantization_annotation)  # qonnx datatype annotations
+    out = ModelWrapper(qonnx_make_model(new_graph, opset_imports=list(qmodel.model.opset_import)))
+    for prop in qmodel.model.metadata_props:
+        out.set_metadata_prop(prop.key, prop.value)
+    out.set_tensor_datatype(pixels, DataType["UINT8"])
+    return out.transform(InferShapes())
+
+
 BATCH = 64  # samples per QONNX execution: execute_onnx builds an onnxruntime session per node and call
 
 

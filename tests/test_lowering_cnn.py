@@ -127,3 +127,30 @@ def test_zero_padding_of_a_binary_stream_is_refused_with_its_reason(tmp_path):
     reasons = {u["op_type"]: u["reason"] for u in unmapped}
     assert next(iter(reasons)) == "Conv"  # the first refusal; the nodes after it have no hardware input
     assert "pad value 0.0 is not on the BIPOLAR stream's grid" in reasons["Conv"]
+
+
+def test_raw_pixel_input_maps_to_integer_thresholds(tmp_path):
+    """With the pixel pre-processing in front (``with_pixel_input``: x / 255, standardised) and the input
+    annotated UINT8, the first quantizer takes the integers 0..255 (thresholds, or a fixed-point requantizer
+    where one reproduces them), bit-exact on every pixel value: the input stream is 8 bits per value."""
+    from qonnx.core.datatype import DataType
+    from qonnx.custom_op.registry import getCustomOp
+
+    from quant_models.export import with_pixel_input
+
+    torch.manual_seed(0)
+    src = with_pixel_input(_exported(SmallCNN(), tmp_path / "c.onnx"), (0.49, 0.48, 0.45), (0.25, 0.24, 0.26))
+    hw, unmapped = lower_to_hw(src)
+    assert unmapped == []
+    assert hw.get_tensor_datatype(hw.graph.input[0].name) == DataType["UINT8"]
+    first = next(n for n in hw.graph.node if n.op_type != "StreamLayout")  # the quantizer (thresholds or requant)
+    assert getCustomOp(first).get_nodeattr("inputDataType") == "UINT8"
+    rng = np.random.default_rng(4)
+    i, o = src.graph.input[0].name, src.graph.output[0].name
+    x = rng.integers(0, 256, size=(3, 3, 12, 12)).astype(np.float32)
+    x[0, :, :2] = 0
+    x[0, :, 2:4] = 255  # both ends of the pixel range
+    for v in x:
+        ref = execute_onnx(src, {i: v[None]})[o]
+        got = execute_onnx(hw, {hw.graph.input[0].name: v[None]})[hw.graph.output[0].name].reshape(ref.shape)
+        assert np.array_equal(ref, got)

@@ -43,6 +43,20 @@ class BuildContext:
     finn_cfg: object
     report: BuildReport
 
+    def random_inputs(self, n: int, seed: int):
+        """``n`` random inputs of the golden model: integers over the whole range of an integer input (raw
+        pixels), else standard normal floats; float32 [n, *input shape without the batch]."""
+        import numpy as np
+
+        golden = self.golden()
+        name = golden.graph.input[0].name
+        shape = (n, *golden.get_tensor_shape(name)[1:])
+        dt = golden.get_tensor_datatype(name)
+        rng = np.random.default_rng(seed)
+        if dt.is_integer():
+            return rng.integers(int(dt.min()), int(dt.max()) + 1, size=shape).astype(np.float32)
+        return rng.standard_normal(shape).astype(np.float32)
+
     def golden(self):
         """The exported QONNX model, the reference every later graph is compared with."""
         from qonnx.core.modelwrapper import ModelWrapper

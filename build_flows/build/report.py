@@ -53,6 +53,7 @@ class BuildReport:
     part: str | None = None
     clock_mhz: float | None = None
     target_fps: float | None = None
+    input: dict | None = None  # with --pixels uint8: the pre-processing in front of the model
     nodes_total: int | None = None
     nodes_hw: int | None = None
     unmapped: list[dict] | None = None

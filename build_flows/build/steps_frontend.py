@@ -32,7 +32,7 @@ def step_export(model, ctx: BuildContext):
             raise BuildError(f"{path} is not a readable ONNX/QONNX file ({type(e).__name__}: {e}); "
                              "export it with `qvit export` or Brevitas' export_qonnx") from e
         ctx.report.model = path.name
-        return model
+        return _pixel_input(model, ctx, None)
     from quant_models import create_model, load_checkpoint
     from quant_models.checkpoint import find_shipped_checkpoint
     from quant_models.export import export_model
@@ -49,7 +49,31 @@ def step_export(model, ctx: BuildContext):
     ctx.report.model = src
     ctx.report.verification["torch_vs_qonnx"] = {
         "vectors": rep.samples, "max_abs_diff": rep.max_abs_diff, "argmax_agree": rep.argmax_agree}
-    return ModelWrapper(str(tmp))
+    return _pixel_input(ModelWrapper(str(tmp)), ctx, net)
+
+
+def _pixel_input(model, ctx: BuildContext, net):
+    """With ``--pixels uint8``: the model behind its pixel pre-processing (``with_pixel_input``): x / 255, then
+    for a checkpoint of ours its dataset's standardisation; a QONNX file must take values in [0, 1]."""
+    if ctx.cfg.pixels != "uint8":
+        return model
+    from quant_models.checkpoint import read_checkpoint
+    from quant_models.data import standard_stats
+    from quant_models.export import with_pixel_input
+
+    mean = std = None
+    if ctx.report.checkpoint:
+        dataset = read_checkpoint(ctx.report.checkpoint).get("dataset")
+        try:
+            mean, std = standard_stats(dataset)
+        except ValueError as e:
+            raise BuildError(f"--pixels uint8: {e}; build with --pixels float") from e
+    elif net is not None:
+        raise BuildError("--pixels uint8 needs a checkpoint (its dataset gives the standardisation); a model with "
+                         "random weights takes standardised floats: build with --pixels float")
+    ctx.report.input = {"pixels": "uint8", "preprocessing": "(x / 255 - mean) / std" if mean else "x / 255",
+                        "mean": mean, "std": std}
+    return with_pixel_input(model, mean, std)
 
 
 @build_step("tidy_up")
@@ -99,11 +123,9 @@ def step_verify_python(model, ctx: BuildContext):
     from qonnx.core.onnx_exec import execute_onnx
 
     golden = ctx.golden()
-    shape = golden.get_tensor_shape(golden.graph.input[0].name)
-    rng = np.random.default_rng(ctx.cfg.seed)
     diffs = []
-    for _ in range(ctx.cfg.verify_vectors):
-        x = rng.standard_normal(shape).astype(np.float32)
+    for x in ctx.random_inputs(ctx.cfg.verify_vectors, ctx.cfg.seed):
+        x = x[None]
         ref = execute_onnx(golden, {golden.graph.input[0].name: x})[golden.graph.output[0].name]
         got = execute_onnx(model, {model.graph.input[0].name: x})[model.graph.output[0].name]
         diffs.append(float(np.abs(ref.reshape(got.shape) - got).max()))

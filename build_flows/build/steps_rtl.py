@@ -17,9 +17,9 @@ SLOW_VS_ESTIMATE = 1.1  # simulated cycles above this multiple of the estimate, 
 
 
 def real_test_images(ctx: BuildContext, n: int):
-    """The first ``n`` test images of the build's checkpoint's dataset as the model takes them (float32
-    [n, C, H, W], standardised) with their labels and the torch model's top-1 predictions; None (and the
-    reason) when the build has no checkpoint with a dataset."""
+    """The first ``n`` test images of the build's checkpoint's dataset as the accelerator takes them (float32
+    [n, C, H, W]: standardised, or the raw pixels with ``--pixels uint8``) with their labels and the torch
+    model's top-1 predictions; None (and the reason) when the build has no checkpoint with a dataset."""
     import torch
 
     from quant_models import data, load_checkpoint
@@ -42,6 +42,8 @@ def real_test_images(ctx: BuildContext, n: int):
     net = load_checkpoint(ctx.report.checkpoint, **ctx.cfg.model_overrides).eval()
     with torch.no_grad():
         torch_top = net(x).argmax(1).numpy()
+    if ctx.cfg.pixels == "uint8":  # the accelerator takes the raw pixels and does the pre-processing itself
+        x = torch.tensor(test.images).permute(0, 3, 1, 2)
     return (x.numpy().astype(np.float32), test.labels, torch_top, dataset), None
 
 
@@ -61,8 +63,7 @@ def step_sim(model, ctx: BuildContext):
 
     golden = ctx.golden()
     shape = golden.get_tensor_shape(golden.graph.input[0].name)
-    rng = np.random.default_rng(ctx.cfg.seed + 1)
-    xs = rng.standard_normal((ctx.cfg.sim_vectors, *shape[1:])).astype(np.float32)
+    xs = ctx.random_inputs(ctx.cfg.sim_vectors, ctx.cfg.seed + 1)
     real, why_not = real_test_images(ctx, ctx.cfg.sim_images)
     if real is not None:
         if tuple(real[0].shape[1:]) != tuple(shape[1:]):

@@ -152,9 +152,12 @@ class Lowering:
         src = self.src
         inp = src.graph.input[0]
         ishape = tuple(src.get_tensor_shape(inp.name))
+        # an integer annotation (raw pixels: UINT8) makes the input an integer stream; else it is float
+        idt = src.get_tensor_datatype(inp.name)
+        idt = idt if idt.is_integer() else DataType["FLOAT32"]
         self.shapes[inp.name] = ishape
-        self.dtypes[inp.name] = DataType["FLOAT32"]
-        self.forms[inp.name] = Form(inp.name, DataType["FLOAT32"], ishape)
+        self.dtypes[inp.name] = idt
+        self.forms[inp.name] = Form(inp.name, idt, ishape)
         for node in src.graph.node:
             if all(self.const(i) is not None for i in node.input if i):
                 self._fold_constant(node)

@@ -57,6 +57,7 @@ def _read_idx(path: Path) -> np.ndarray:
     return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
 
 
+FASHION_MEAN, FASHION_STD = (0.286,), (0.353,)
 FASHION_CLASSES = ["t-shirt/top", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "ankle boot"]
 
 
@@ -70,7 +71,7 @@ def fashion_mnist(split: str, root: Path | None = None) -> ImageSet:
             f"Fashion-MNIST not found in {root} (need {img.name} and {lab.name}). Install it with "
             "`apt-get install dataset-fashion-mnist`, or copy the IDX .gz files there, or set QVIT_FASHION_MNIST.")
     images = _read_idx(img)[..., None]
-    return ImageSet(images, _read_idx(lab).astype(np.int64), FASHION_CLASSES, (0.286,), (0.353,))
+    return ImageSet(images, _read_idx(lab).astype(np.int64), FASHION_CLASSES, FASHION_MEAN, FASHION_STD)
 
 
 CIFAR_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
@@ -113,6 +114,15 @@ def cifar10(split: str, root: Path | None = None) -> ImageSet:
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
     np.savez(cache, images=images, labels=labels)
     return ImageSet(images, labels, CIFAR_CLASSES, CIFAR_MEAN, CIFAR_STD)
+
+
+def standard_stats(name: str) -> tuple[tuple, tuple]:
+    """(mean, std) per channel, in [0, 1], with which the models of dataset ``name`` standardise their input
+    (fixed for Fashion-MNIST and CIFAR-10, so a build needs no dataset to know them)."""
+    stats = {"fashion-mnist": (FASHION_MEAN, FASHION_STD), "cifar10": (CIFAR_MEAN, CIFAR_STD)}
+    if name not in stats:
+        raise ValueError(f"no fixed standardisation for dataset {name!r} (known: {', '.join(stats)})")
+    return stats[name]
 
 
 def digits(split: str, root=None) -> ImageSet:

@@ -17,6 +17,7 @@ from brevitas.quant import (
 from finn.util.fpgadataflow import is_fpgadataflow_node
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.core.onnx_exec import execute_onnx
+from qonnx.custom_op.registry import getCustomOp
 from torch import nn
 
 import build_flows  # noqa: F401  (registers the domain of our layers)
@@ -154,3 +155,41 @@ def test_raw_pixel_input_maps_to_integer_thresholds(tmp_path):
         ref = execute_onnx(src, {i: v[None]})[o]
         got = execute_onnx(hw, {hw.graph.input[0].name: v[None]})[hw.graph.output[0].name].reshape(ref.shape)
         assert np.array_equal(ref, got)
+
+
+class TokenPicker(nn.Module):
+    """Tokens [B, 5, 8] -> 4-bit quantizer -> the class token (index 0) plus the first of the other tokens
+    (a slice, then a gather from it) -> linear."""
+
+    def __init__(self):
+        super().__init__()
+        self.quant = qnn.QuantIdentity(act_quant=Int8ActPerTensorFixedPoint, bit_width=4)
+        self.head = qnn.QuantLinear(8, 4, bias=False, weight_quant=Int8WeightPerTensorFixedPoint, weight_bit_width=4)
+
+    def forward(self, x):
+        x = self.quant(x)
+        patches = x[:, 1:]
+        return self.head(x[:, 0] + patches[:, 0])
+
+
+def test_token_selection_maps_to_layouts_exactly(tmp_path):
+    """Slice (tokens 1:) and Gather (token 0) become selecting StreamLayouts (fewer elements out than in)."""
+    torch.manual_seed(0)
+    model = TokenPicker()
+    with torch.no_grad():
+        model(torch.randn(8, 5, 8))
+    to_qonnx(model, tmp_path / "t.onnx", (1, 5, 8))
+    src = ModelWrapper(str(tmp_path / "t.onnx"))
+    assert {"Slice", "Gather"} <= {n.op_type for n in src.graph.node}
+    hw, unmapped = lower_to_hw(src)
+    hw = hw.transform(ComposeLayouts())
+    assert unmapped == []
+    selections = [n for n in hw.graph.node if n.op_type == "StreamLayout"
+                  and len(getCustomOp(n).get_nodeattr("gather")) < np.prod(getCustomOp(n).get_nodeattr("in_shape"))]
+    assert len(selections) >= 2  # the class token, and the patch token (slice and gather may compose into one)
+    rng = np.random.default_rng(6)
+    i, o = src.graph.input[0].name, src.graph.output[0].name
+    for _ in range(4):
+        x = rng.standard_normal((1, 5, 8)).astype(np.float32)
+        ref = execute_onnx(src, {i: x})[o]
+        assert np.array_equal(ref, execute_onnx(hw, {hw.graph.input[0].name: x})[hw.graph.output[0].name].reshape(ref.shape))

@@ -9,7 +9,8 @@ from build_flows.layers.base import QvitLayer, memory_cost, register_layer
 
 @register_layer
 class StreamLayout(QvitLayer):
-    """Reorder a tensor: ``y.flat = x.flat[gather]`` (heads split/merge, token/grid views, NCHW/NHWC).
+    """Reorder a tensor: ``y.flat = x.flat[gather]`` (heads split/merge, token/grid views, NCHW/NHWC), or select
+    from it when the gather is shorter than the input (class tokens, slices).
     Hardware: a reorder buffer holding two tensors (ping-pong), written in input order and read in output
     order; PE elements per cycle (see rtl/stream_layout for when it holds a copy per lane)."""
 
@@ -22,6 +23,10 @@ class StreamLayout(QvitLayer):
         x = context[self.onnx_node.input[0]].reshape(-1)
         self._store(context, x[np.asarray(self.get_nodeattr("gather"), dtype=np.int64)])
 
+    def get_exp_cycles(self):
+        """One beat per cycle on each side: the longer of the input and the output per image."""
+        return max(self.elements(), int(np.prod(self.get_normal_input_shape()))) // self.get_nodeattr("PE")
+
     def host_reorder(self):
         return np.asarray(self.get_nodeattr("gather"), dtype=np.int64)
 
@@ -32,15 +37,17 @@ class StreamLayout(QvitLayer):
         from build_flows.rtl.stream_layout.codegen import BEATS, IDENTITY, layout_mode
 
         pe, gather = self.get_nodeattr("PE"), self.host_reorder()
+        size = int(np.prod(self.get_normal_input_shape()))
+        bits = self.get_output_datatype().bitwidth()
         if gather.size % pe or len(gather) != self.elements():
-            return [self.elements() * self.get_output_datatype().bitwidth()]  # not foldable: the bare buffer
-        mode = layout_mode(gather, pe)
+            return [size * bits]  # not foldable: the bare buffer
+        mode = layout_mode(gather, pe, size)
         if mode == IDENTITY:
             return []
         beats, copies = self.elements() // pe, 1 if mode == BEATS else pe
-        beat_bits = max(1, (beats - 1).bit_length())
+        beat_bits = max(1, (size // pe - 1).bit_length())
         rom_bits = beats * (beat_bits if mode == BEATS else pe * (beat_bits + max(1, (pe - 1).bit_length())))
-        return [rom_bits] + copies * [2 * self.elements() * self.get_output_datatype().bitwidth()]
+        return [rom_bits] + copies * [2 * size * bits]
 
     def bram_estimation(self, fpgapart=None):
         return sum(memory_cost(bits)[0] for bits in self._memories())

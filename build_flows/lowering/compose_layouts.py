@@ -34,7 +34,8 @@ class ComposeLayouts(Transformation):
             same_shape = list(inst.get_nodeattr("in_shape")) == list(inst.get_nodeattr("out_shape"))
             consumers = model.find_consumers(node.output[0]) or []
             reshapes_input = all(c.domain == QVIT_DOMAIN or c.op_type == "MVAU" for c in consumers)
-            if np.array_equal(gather, np.arange(gather.size)) and (same_shape or (consumers and reshapes_input)):
+            keeps_all = gather.size == int(np.prod(inst.get_nodeattr("in_shape")))  # not a selection
+            if keeps_all and np.array_equal(gather, np.arange(gather.size)) and (same_shape or (consumers and reshapes_input)):
                 src, dst = node.input[0], node.output[0]
                 is_output = dst in [o.name for o in model.graph.output]
                 if is_output:

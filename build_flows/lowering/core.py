@@ -130,7 +130,7 @@ class Lowering:
         layer of ours and FINN's MVAU accept)."""
         g = form.gather
         stored = self.shapes.get(form.name)
-        identity = g is None or np.array_equal(g, np.arange(g.size))
+        identity = g is None or (g.size == int(np.prod(stored)) and np.array_equal(g, np.arange(g.size)))
         if identity and (not exact or stored == tuple(form.shape)):
             return Form(form.name, form.dtype, form.shape, form.chain)
         index = np.arange(int(np.prod(form.shape))) if g is None else g

@@ -15,8 +15,6 @@ REASONS = {
     "Erf": "GELU (Erf): not streamable; use threshold activations",
     "Gelu": "GELU: not streamable; use threshold activations",
     "Concat": "concatenation (class/distillation tokens) is not supported yet",
-    "Gather": "token selection (Gather) is not supported yet",
-    "Slice": "slicing (token selection) is not supported yet",
     "BatchNormalization": "BatchNormalization left in the graph (export folds it; run qonnx cleanup)",
 }
 

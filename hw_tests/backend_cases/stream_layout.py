@@ -1,6 +1,7 @@
 """StreamLayout_rtl: a heads transpose with PE=2 (element gather, a buffer copy per lane), a heads split
-with PE=4 (whole beats) and an identity layout, INT5 extremes and negatives under random stalls, several
-images through the ping-pong buffer; mutant: the second frame read at the first frame's addresses."""
+with PE=4 (whole beats), an identity layout, and selections (the patch tokens after a class token, the class
+token alone, a transposed slice: fewer beats out than in), INT5 extremes and negatives under random stalls,
+several images through the ping-pong buffer; mutant: the second frame read at the first frame's addresses."""
 
 import numpy as np
 
@@ -9,39 +10,45 @@ from build_flows.rtl.stream_layout import codegen as stream_layout
 from build_flows.sim import stitch
 from build_flows.sim.run import simulate
 
-# (name, input shape, permutation of its axes, PE): tokens [T, heads*d] <-> [heads, d, T] and friends
-LAYOUTS = [("sl_el", (6, 2, 4), (1, 2, 0), 2), ("sl_bt", (5, 3, 8), (1, 0, 2), 4), ("sl_id", (3, 4), (0, 1), 2)]
+# (name, input shape, the layout as a numpy function of one image, PE, RTL mode): tokens [T, heads*d] <->
+# [heads, d, T] and friends, then selections
+LAYOUTS = [("sl_el", (6, 2, 4), lambda x: x.transpose(1, 2, 0), 2, stream_layout.ELEMENTS),
+           ("sl_bt", (5, 3, 8), lambda x: x.transpose(1, 0, 2), 4, stream_layout.BEATS),
+           ("sl_id", (3, 4), lambda x: x, 2, stream_layout.IDENTITY),
+           ("sl_patches", (5, 8), lambda x: x[1:], 4, stream_layout.BEATS),
+           ("sl_cls", (5, 8), lambda x: x[0], 4, stream_layout.BEATS),
+           ("sl_tslice", (4, 6), lambda x: x[:, 2:].T, 2, stream_layout.ELEMENTS)]
 DT = "INT5"
 
 
-def _attrs(shape, perm, pe):
+def _attrs(shape, fn, pe):
     x = np.arange(int(np.prod(shape))).reshape(shape)
-    return dict(gather=[int(i) for i in x.transpose(perm).reshape(-1)], PE=pe, in_shape=[1, *shape],
-                out_shape=[1, *x.transpose(perm).shape], inputDataType=DT, outputDataType=DT)
+    return dict(gather=[int(i) for i in fn(x).reshape(-1)], PE=pe, in_shape=[1, *shape],
+                out_shape=[1, *fn(x).shape], inputDataType=DT, outputDataType=DT)
 
 
 def _stream_layout_lint(tmp):
-    name, shape, perm, pe = LAYOUTS[0]
-    return stream_layout.write(stream_layout.params_from(_attrs(shape, perm, pe).get), tmp, name), name
+    name, shape, fn, pe, _ = LAYOUTS[0]
+    return stream_layout.write(stream_layout.params_from(_attrs(shape, fn, pe).get), tmp, name), name
 
 
 def _stream_layout_simulate(tmp, source=None):
-    """Five images per layout under stalls; golden: numpy's transpose of each image (not the gather)."""
+    """Five images per layout under stalls; golden: the numpy function on each image (not the gather)."""
     rng = np.random.default_rng(5)
     got, want = [], []
-    for name, shape, perm, pe in LAYOUTS:
-        p = stream_layout.params_from(_attrs(shape, perm, pe).get)
-        assert p.mode == {"sl_el": stream_layout.ELEMENTS, "sl_bt": stream_layout.BEATS, "sl_id": stream_layout.IDENTITY}[name]
+    for name, shape, fn, pe, mode in LAYOUTS:
+        p = stream_layout.params_from(_attrs(shape, fn, pe).get)
+        assert p.mode == mode
         files = stream_layout.write(p, tmp / name, name)
         if source is not None:
             files = [source, *files[1:]]
         x = rng.integers(-16, 16, size=(5, *shape))
         x[0].flat[:4] = [-16, 15, -1, 0]
         stage = stitch.Stage(name, name, p.bits, p.bits, files)
-        res = simulate([stage], x.reshape(5, -1), p.dt, pe, p.dt, pe, x[0].size, tmp / name, stall_in=0.3,
+        res = simulate([stage], x.reshape(5, -1), p.dt, pe, p.dt, pe, fn(x[0]).size, tmp / name, stall_in=0.3,
                        stall_out=0.4, seed=4)
         got.append(res.outputs)
-        want.append(np.stack([img.transpose(perm).reshape(-1) for img in x]))
+        want.append(np.stack([fn(img).reshape(-1) for img in x]))
     return np.concatenate(got, axis=1), np.concatenate(want, axis=1)
 
 

@@ -1,5 +1,6 @@
-"""Layout nodes: every reshape/transpose run collapses into one pending reorder (a ``StreamLayout``
-layer when it is emitted, or none when it cancels), and constant padding becomes ``PadStream`` (also the
+"""Layout nodes: every reshape/transpose run, with constant slices and gathers (token selection), collapses
+into one pending reorder (a ``StreamLayout`` layer when it is emitted, or none when it cancels), and
+constant padding becomes ``PadStream`` (also the
 padding built into convolutions and max pooling: :func:`pad_grid`)."""
 
 from __future__ import annotations
@@ -21,6 +22,39 @@ def reshape_like(low: Lowering, node):
     else:
         fn = lambda x: x.reshape(out_shape)  # noqa: E731
     low.forms[node.output[0]] = low.layout(f, fn, out_shape)
+
+
+@rule("Slice")
+def slice_(low: Lowering, node):
+    """A slice with constant bounds (the patch tokens after the class token) is a pending selection."""
+    f = low.pending(node.input[0])
+    consts = [low.const(i) if i else None for i in node.input[1:5]]
+    if any(c is None for c in consts[:2]) or any(i and c is None for i, c in zip(node.input[3:5], consts[2:])):
+        raise Unmappable("slice with bounds that are not constant")
+    starts, ends = consts[0], consts[1]
+    axes = consts[2] if consts[2] is not None else np.arange(len(starts))
+    steps = consts[3] if consts[3] is not None else np.ones(len(starts), dtype=np.int64)
+    index = [slice(None)] * len(f.shape)
+    for a, lo, hi, st in zip(axes, starts, ends, steps):
+        index[int(a) % len(f.shape)] = slice(int(lo), int(min(hi, np.iinfo(np.int64).max)), int(st))
+    out_shape = tuple(low.src.get_tensor_shape(node.output[0]))
+    low.forms[node.output[0]] = low.layout(f, lambda x: x[tuple(index)], out_shape)
+
+
+@rule("Gather")
+def gather(low: Lowering, node):
+    """A gather of constant indices (the class token: index 0 of the token axis) is a pending selection."""
+    f = low.pending(node.input[0])
+    idx = low.const(node.input[1])
+    if idx is None:
+        raise Unmappable("gather with indices that are not constant")
+    attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+    axis = int(attrs.get("axis", 0)) % len(f.shape)
+    if axis == 0:
+        raise Unmappable("gather along the batch axis")
+    idx = np.where(idx < 0, idx + f.shape[axis], idx).astype(np.int64)
+    out_shape = tuple(low.src.get_tensor_shape(node.output[0]))
+    low.forms[node.output[0]] = low.layout(f, lambda x: np.take(x, idx, axis=axis), out_shape)
 
 
 @rule("Pad")

@@ -1,22 +1,24 @@
 // A fixed reorder of one tensor per image (qvit-fpga's StreamLayout layer): y.flat = x.flat[gather],
-// PE elements per beat in and out, NB beats per image. MODE (chosen by the generator from the gather):
+// PE elements per beat in and out, NB beats per image in and NBO out (fewer for a selection: class tokens,
+// slices; the gather may also repeat elements). MODE (chosen by the generator from the gather):
 //   0  identity: a register stage (NB beats per image, no buffer);
 //   1  beat gather: every output beat is one whole input beat (heads split/merge, PE = 1 transposes):
-//      a reorder buffer of beats and a ROM (ROM_FILE, NB lines) of the input beat each output beat reads;
+//      a reorder buffer of beats and a ROM (ROM_FILE, NBO lines) of the input beat each output beat reads;
 //   2  element gather: each output lane reads any element (transposes with PE > 1): the ROM gives per lane
 //      an input beat and the element in it. Each lane reads its own copy of the buffer (all copies written
 //      alike), so synthesis holds PE copies: the buffer memory grows PE-fold.
 // Modes 1 and 2 buffer two images (ping-pong): image k+1 is written, in input order, while image k is
 // read in gather order, each side one beat per cycle; a frame is read once it is complete and written
-// again once its last beat has been read. Steady state: about NB + 1 cycles per image (one cycle per
-// frame hand-over in each direction, two frames). Reads are a two-stage pipeline (ROM, then buffer) that
+// again once its last beat has been read. Steady state: about max(NB, NBO) + 1 cycles per image (one cycle
+// per frame hand-over in each direction, two frames). Reads are a two-stage pipeline (ROM, then buffer) that
 // stalls as a whole with the output. AXI-stream valid/ready.
 module qvit_stream_layout #(
 	parameter int PE = 1,
-	parameter int NB = 1,            // beats per image
+	parameter int NB = 1,            // input beats per image
+	parameter int NBO = NB,          // output beats per image
 	parameter int EBITS = 8,         // element width
 	parameter int MODE = 1,
-	parameter ROM_FILE = "",         // NB lines of RW-bit hex (modes 1, 2)
+	parameter ROM_FILE = "",         // NBO lines of RW-bit hex (modes 1, 2)
 	parameter int IN_W = 8,          // padded stream widths
 	parameter int OUT_W = 8
 )(
@@ -30,7 +32,8 @@ module qvit_stream_layout #(
 	output logic [OUT_W-1:0] out0_V_TDATA
 );
 	localparam int BW = PE * EBITS;
-	localparam int BAW = NB > 1 ? $clog2(NB) : 1;        // beat address
+	localparam int BAW = NB > 1 ? $clog2(NB) : 1;        // input beat address
+	localparam int OAW = NBO > 1 ? $clog2(NBO) : 1;      // output beat counter
 	localparam int LW = PE > 1 ? $clog2(PE) : 1;         // element within a beat
 	localparam int EW = BAW + LW;                        // mode 2 ROM field per lane: {beat, element}
 	localparam int RW = MODE == 2 ? PE * EW : BAW;
@@ -54,7 +57,7 @@ module qvit_stream_layout #(
 			end
 		end
 	end else begin : reorder
-		logic [RW-1:0] rom [NB];
+		logic [RW-1:0] rom [NBO];
 		initial $readmemh(ROM_FILE, rom);
 
 		// write side: frame wf, beat wb; a frame is full from its last write until its last read
@@ -67,11 +70,11 @@ module qvit_stream_layout #(
 
 		// read side: issue (frame rf, output beat rb) -> stage 1 (ROM word a1) -> stage 2 (the output)
 		logic rf;
-		logic [BAW-1:0] rb;
+		logic [OAW-1:0] rb;
 		logic v1, f1, last1;
 		logic [RW-1:0] a1;
 		wire issue = adv && full[rf];
-		wire rb_last = int'(rb) == NB - 1;
+		wire rb_last = int'(rb) == NBO - 1;
 		wire release_frame = adv && v1 && last1;   // the frame's last read is captured now
 
 		always_ff @(posedge ap_clk) begin

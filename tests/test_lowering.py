@@ -157,3 +157,34 @@ def test_shipped_checkpoint_lowers_completely_and_exactly(tmp_path):
               and any(a.name.startswith("signs") for a in n.attribute)]
     assert signed, "expected some channels counting downwards in a trained model"
     _assert_bit_exact(src, hw.transform(ComposeLayouts()), vectors=2)
+
+
+@pytest.mark.parametrize("option", [dict(gap_head=False), dict(class_attention=1)])
+def test_class_token_models_map_and_are_bit_exact(option, tmp_path):
+    """The class token (a constant joined to the stream, moved behind the stream's quantizer, then
+    ``InsertTokens``) and its selection (``Gather``/``Slice``: selecting StreamLayouts): every node maps."""
+    torch.manual_seed(0)
+    model = create_model("binaryvit-tiny-hw", **SMALL_HW["binaryvit-tiny-hw"], **INPUTS["28x28x1"], **option)
+    model.train()
+    with torch.no_grad():
+        for _ in range(3):
+            model(torch.randn(4, 1, 28, 28))
+    to_qonnx(model, tmp_path / "m.onnx", (1, 1, 28, 28))
+    src = ModelWrapper(str(tmp_path / "m.onnx"))
+    assert "Concat" in {n.op_type for n in src.graph.node}
+    hw, unmapped = lower_to_hw(src)
+    hw = hw.transform(ComposeLayouts())
+    assert unmapped == []
+    assert "InsertTokens" in {n.op_type for n in hw.graph.node}
+    _assert_bit_exact(src, hw)
+
+
+def test_distillation_head_average_is_listed(tmp_path):
+    """The distillation token maps; averaging the two heads' float outputs cannot be exact integer
+    hardware (different float scales): that one node is listed, with its reason."""
+    torch.manual_seed(0)
+    model = create_model("binaryvit-tiny-hw", **SMALL_HW["binaryvit-tiny-hw"], **INPUTS["28x28x1"], distill_token=True)
+    to_qonnx(model, tmp_path / "m.onnx", (1, 1, 28, 28))
+    hw, unmapped = lower_to_hw(ModelWrapper(str(tmp_path / "m.onnx")))
+    assert [(u["op_type"], u["reason"]) for u in unmapped] == [
+        ("Add", "add of two streams that are not both on an integer grid")]

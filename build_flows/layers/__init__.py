@@ -11,6 +11,7 @@ from build_flows.layers import (
     channel_float,  # noqa: E402, F401
     channel_requant,  # noqa: E402, F401
     grid_pool_sum,  # noqa: E402, F401
+    insert_tokens,  # noqa: E402, F401
     mul_streams,  # noqa: E402, F401
     pad_stream,  # noqa: E402, F401
     shift_requant,  # noqa: E402, F401

@@ -13,7 +13,9 @@ float32 operations that turns it into the source value. Rules (:mod:`build_flows
   it into the chain;
 - the transformer's other nodes become our layers (:mod:`build_flows.layers`): matmuls of two
   streams, integer softmax, MLGRU, integer adds and products of streams, token-grid pooling, token
-  sums, padding, layout changes (every reshape/transpose run collapses into one reorder, or none);
+  sums, padding, layout changes (every reshape/transpose run collapses into one reorder, or none),
+  constant tokens joined to a stream (a Concat moved behind the stream's quantizer first:
+  :class:`MoveConcatPastConstOps`);
 - the remaining chain at the graph output becomes one ``ChannelFloat`` layer.
 
 A node that fits no rule is copied unchanged and recorded with the reason, so the validation pass
@@ -28,6 +30,7 @@ from qonnx.core.modelwrapper import ModelWrapper
 from build_flows.lowering import rules  # noqa: F401  (fills RULES)
 from build_flows.lowering.compose_layouts import ComposeLayouts
 from build_flows.lowering.core import Form, Lowering, Unmappable
+from build_flows.lowering.move_concat import MoveConcatPastConstOps
 from build_flows.lowering.unmapped import UnmappedNodesError, no_rule_reason, unmapped_nodes
 
 __all__ = ["ComposeLayouts", "Form", "Lowering", "Unmappable", "UnmappedNodesError", "lower_to_hw", "no_rule_reason",
@@ -37,5 +40,6 @@ __all__ = ["ComposeLayouts", "Form", "Lowering", "Unmappable", "UnmappedNodesErr
 def lower_to_hw(model: ModelWrapper) -> tuple[ModelWrapper, list[dict]]:
     """The hardware graph of ``model`` (a cleaned QONNX graph with shapes) and its unmapped nodes
     ([{name, op_type, reason, output}])."""
+    model = model.transform(MoveConcatPastConstOps())
     low = Lowering(model)
     return low.run(), low.unmapped

@@ -14,7 +14,6 @@ REASONS = {
     "LayerNormalization": "LayerNorm has no streamable integer form; use BatchNorm (it folds into thresholds)",
     "Erf": "GELU (Erf): not streamable; use threshold activations",
     "Gelu": "GELU: not streamable; use threshold activations",
-    "Concat": "concatenation (class/distillation tokens) is not supported yet",
     "BatchNormalization": "BatchNormalization left in the graph (export folds it; run qonnx cleanup)",
 }
 

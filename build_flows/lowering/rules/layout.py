@@ -57,6 +57,42 @@ def gather(low: Lowering, node):
     low.forms[node.output[0]] = low.layout(f, lambda x: np.take(x, idx, axis=axis), out_shape)
 
 
+@rule("Concat")
+def concat(low: Lowering, node):
+    """Constant tokens joined to an integer stream along the token axis (a class or distillation token after
+    the stream's quantizer, where :class:`MoveConcatPastConstOps` moved the Concat): ``InsertTokens`` with
+    the constants' codes on the stream's grid."""
+    attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+    consts = [low.const(i) for i in node.input]
+    streams = [k for k, c in enumerate(consts) if c is None]
+    if len(streams) != 1:
+        raise Unmappable("concatenation of two streams (only constant tokens joined to one stream are supported)")
+    f = low.stream(node.input[streams[0]], exact=True)
+    axis = int(attrs["axis"]) % len(f.shape)
+    if len(f.shape) != 3 or axis != 1:
+        raise Unmappable("concatenation other than along the token axis of [N, tokens, channels]")
+    ab = affine(f) if f.is_int else None
+    if ab is None:
+        raise Unmappable("constant tokens joined to a stream that is not an exact integer-grid value (join them "
+                         "after a quantizer)")
+    codes = []
+    for c in consts:
+        if c is None:
+            continue
+        n = (np.asarray(c, dtype=np.float64).reshape(c.shape[1], -1) - ab[1]) / ab[0]
+        if not np.all(np.vectorize(f.dtype.allowed)(n)):
+            raise Unmappable(f"a constant token is not on the {f.dtype.name} stream's grid")
+        codes.append(n.astype(np.int64))
+    k = streams[0]
+    before = np.concatenate(codes[:k]) if k else np.zeros((0, f.shape[2]), np.int64)
+    after = np.concatenate(codes[k:]) if k < len(codes) else np.zeros((0, f.shape[2]), np.int64)
+    out_shape = tuple(low.src.get_tensor_shape(node.output[0]))
+    sides = {name: [int(v) for v in t.ravel()] for name, t in (("before", before), ("after", after)) if t.size}
+    out = low.emit("InsertTokens", [f.name], out_shape, f.dtype, in_shape=list(f.shape), out_shape=list(out_shape),
+                   inputDataType=f.dtype.name, outputDataType=f.dtype.name, **sides)
+    low.forms[node.output[0]] = Form(out, f.dtype, out_shape, f.chain)
+
+
 @rule("Pad")
 def pad(low: Lowering, node):
     f = low.stream(node.input[0])
@@ -80,6 +116,9 @@ def pad(low: Lowering, node):
 def grid_code(f: Form, value: float) -> int:
     """The integer code ``n`` of the stream ``f`` whose value (its affine chain) is ``value`` in every channel;
     Unmappable when there is none (the value is off the grid, outside the datatype, or differs per channel)."""
+    if value == 0 and f.dtype.allowed(0) and all((op == "Mul" or (op == "Div" and np.all(c != 0)))
+                                                  and np.all(np.isfinite(c)) for op, c in f.chain):
+        return 0  # products with finite constants (divisions by non-zero ones) keep zero at zero, exactly
     ab = affine(f)
     if ab is None:
         raise Unmappable("padding a stream that is not an exact integer-grid value")

@@ -7,6 +7,7 @@ from backend_cases import (
     channel_requant,
     duplicate_streams,
     grid_pool_sum,
+    insert_tokens,
     mvau,
     pad_stream,
     shift_requant,
@@ -30,3 +31,4 @@ CASES.update(stream_softmax.CASES)
 CASES.update(stream_mlgru.CASES)
 CASES.update(stream_matmul.CASES)
 CASES.update(grid_pool_sum.CASES, **stream_layout.CASES)
+CASES.update(insert_tokens.CASES)

@@ -68,6 +68,15 @@ def window_max():
     return {"x": x}, attrs, x.reshape(1, 2, 3, 9, 4).max(axis=3)
 
 
+def insert_tokens():
+    """A class token ahead of 3 tokens of INT5 and a token behind them."""
+    x = _ints(-16, 16, (1, 3, 4))
+    before, after = _ints(-16, 16, (1, 4)), _ints(-16, 16, (1, 4))
+    attrs = dict(in_shape=[1, 3, 4], out_shape=[1, 5, 4], inputDataType="INT5", outputDataType="INT5", PE=2,
+                 before=[int(v) for v in before.ravel()], after=[int(v) for v in after.ravel()])
+    return {"x": x}, attrs, np.concatenate([before[None], x, after[None]], axis=1)
+
+
 def stream_matmul():
     a, b = RNG.choice([-1, 1], size=(1, 2, 5, 8)), RNG.choice([-1, 1], size=(1, 2, 8, 5))
     attrs = dict(in_shape=[1, 2, 5, 8], in_shape1=[1, 2, 8, 5], out_shape=[1, 2, 5, 5], inputDataType="BIPOLAR",
@@ -121,4 +130,5 @@ CASES = {
     "GridPoolSum": grid_pool_sum, "TokenSum": token_sum, "StreamMatMul": stream_matmul,
     "StreamSoftmax": stream_softmax, "StreamMLGRU": stream_mlgru, "ShiftRequant": shift_requant,
     "ChannelRequant": channel_requant, "ChannelFloat": channel_float, "WindowMax": window_max,
+    "InsertTokens": insert_tokens,
 }

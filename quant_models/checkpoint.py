@@ -105,13 +105,26 @@ def pretrained_checkpoint(name: str, dataset: str) -> Path:
 
 
 def find_shipped_checkpoint(name: str, overrides: dict) -> Path | None:
-    """The first shipped checkpoint of model ``name`` whose recorded config agrees with ``overrides``
-    on every field it records (e.g. the input size), or None."""
-    for path in shipped_checkpoints(name):
+    """The first shipped checkpoint of model ``name`` whose config agrees with ``overrides`` on every field
+    (e.g. the input size; a field the checkpoint does not record has the model's default value there, so a
+    structural option such as ``class_attention=1`` matches no checkpoint trained without it), or None."""
+    paths = shipped_checkpoints(name)
+    if not paths:
+        return None
+    from quant_models.registry import create_model
+
+    defaults = getattr(create_model(name), "cfg", None)
+    for path in paths:
         config = read_checkpoint(path).get("config", {})
-        if all(config.get(k, v) == v for k, v in overrides.items()):
+        if all(_same(config[k] if k in config else getattr(defaults, k, v), v) for k, v in overrides.items()):
             return path
     return None
+
+
+def _same(a, b) -> bool:
+    """Config values equal, tuples and lists alike (JSON keeps tuples as lists)."""
+    norm = (lambda x: list(x) if isinstance(x, tuple | list) else x)  # noqa: E731
+    return norm(a) == norm(b)
 
 
 def load_state(model: torch.nn.Module, state: dict, source: str) -> None:

@@ -84,9 +84,12 @@ def _reorder(node) -> np.ndarray | None:
 
 
 def _is_wire(node) -> bool:
-    """A reorder that keeps the stream order (e.g. NCHW -> NHWC with one channel) is a wire."""
+    """A reorder that keeps every element in stream order (e.g. NCHW -> NHWC with one channel) is a wire; a
+    selection of the first elements (the class token) is not."""
     gather = _reorder(node)
-    return gather is not None and bool(np.array_equal(gather, np.arange(len(gather))))
+    if gather is None or not np.array_equal(gather, np.arange(len(gather))):
+        return False
+    return len(gather) == int(np.prod(getCustomOp(node).get_normal_input_shape()))
 
 
 def split_host_steps(model) -> tuple[list, list, list]:

@@ -29,3 +29,21 @@ def test_whole_vit_simulates_bit_exactly(model, tmp_path):
     assert real["argmax_agreement_with_torch"] == 1.0
     # steady state within 10 % of the estimate (both cycle counts of the same design, not wall time)
     assert 0.9 <= sim["cycles_vs_estimate"] <= 1.1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dataset", ["cifar10", "fashion-mnist"])
+@pytest.mark.parametrize("model", MODELS)
+def test_thousand_real_images_at_the_target(model, dataset, tmp_path):
+    """The benchmark's run (`benchmarks/vit_sim.py`): 1,000 real test images at 5,311 FPS on AUP-ZU3, every
+    image bit-exact, the simulated top-1 equal to torch's, at least 5,311 FPS simulated. 15-40 min each."""
+    sizes = {"cifar10": [], "fashion-mnist": ["--set", "img_size=28", "--set", "in_chans=1"]}
+    out = tmp_path / "b"
+    code = main(["build", model, *sizes[dataset], "--board", "AUP-ZU3", "--target-fps", "5311", "--until", "sim",
+                 "--images", "1000", "--out", str(out)])
+    report = json.loads((out / "report.json").read_text())
+    assert code == 0, report.get("steps")
+    real = report["sim"]["real_images"]
+    assert real["dataset"] == dataset and real["images"] == 1000 and all(real["bit_exact_per_image"])
+    assert real["top1_simulated"] == real["top1_torch"]
+    assert report["sim"]["fps_at_clock"] >= 5311

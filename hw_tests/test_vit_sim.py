@@ -47,3 +47,21 @@ def test_thousand_real_images_at_the_target(model, dataset, tmp_path):
     assert real["dataset"] == dataset and real["images"] == 1000 and all(real["bit_exact_per_image"])
     assert real["top1_simulated"] == real["top1_torch"]
     assert report["sim"]["fps_at_clock"] >= 5311
+
+
+@pytest.mark.parametrize("option", ["class_attention=1", "gap_head=false"])
+def test_class_token_vit_simulates_bit_exactly(option, tmp_path):
+    """A ViT with a class token (CaiT class attention, or the token read out by the head): the constant token
+    joined to the stream (InsertTokens) and selected from it (selecting StreamLayouts) in the stitched RTL,
+    random weights (no checkpoint has these options), bit-exact with and without stalls."""
+    out = tmp_path / "b"
+    small = ["--set", "embed_dims=[16,32]", "--set", "depths=[1,1]", "--set", "num_heads=[1,2]"]
+    code = main(["build", "binaryvit-tiny-hw", "--set", "img_size=28", "--set", "in_chans=1", *small, "--set", option,
+                 "--target-fps", "2000", "--until", "sim", "--images", "0", "--out", str(out)])
+    report = json.loads((out / "report.json").read_text())
+    assert code == 0, report.get("steps")
+    assert report["nodes_hw"] == report["nodes_total"]
+    assert {"InsertTokens_rtl", "StreamLayout_rtl"} <= {row["op"] for row in report["layers"]}
+    sim = report["sim"]
+    assert sim["bit_exact"] is True and sim["max_abs_diff"] == {"qonnx": 0.0, "finn_python": 0.0, "qonnx_stalled": 0.0}
+    assert 0.9 <= sim["cycles_vs_estimate"] <= 1.1

@@ -193,3 +193,28 @@ def test_token_selection_maps_to_layouts_exactly(tmp_path):
         x = rng.standard_normal((1, 5, 8)).astype(np.float32)
         ref = execute_onnx(src, {i: x})[o]
         assert np.array_equal(ref, execute_onnx(hw, {hw.graph.input[0].name: x})[hw.graph.output[0].name].reshape(ref.shape))
+
+
+def test_label_selection_after_finn_insert_topk(tmp_path):
+    """qonnx's InsertTopK (FINN's flow runs it) puts a TopK (the label) at the end of TFC-W1A1: it maps to
+    TopKLabels, a host step after the float output scale, and the labels equal QONNX's on random inputs."""
+    from qonnx.transformation.infer_shapes import InferShapes
+    from qonnx.transformation.insert_topk import InsertTopK
+
+    from build_flows.sim.accelerator import split_host_steps
+    from quant_models.bnn_pynq import export_bnn_pynq
+
+    src = ModelWrapper(str(export_bnn_pynq("tfc_1w1a", tmp_path / "t.onnx")))
+    src = src.transform(InsertTopK(k=2)).transform(InferShapes())  # shapes, as the build's tidy_up step
+    assert src.graph.node[-1].op_type == "TopK"
+    hw, unmapped = lower_to_hw(src)
+    assert unmapped == []
+    _, _, trail = split_host_steps(hw)
+    assert [n.op_type for n in trail] == ["ChannelFloat", "TopKLabels"]
+    rng = np.random.default_rng(9)
+    i, o = src.graph.input[0].name, src.graph.output[0].name
+    for _ in range(4):
+        x = rng.random((1, 1, 28, 28)).astype(np.float32)
+        ref = execute_onnx(src, {i: x})[o]
+        got = execute_onnx(hw, {hw.graph.input[0].name: x})[hw.graph.output[0].name]
+        assert np.array_equal(ref.reshape(-1), got.reshape(-1))

@@ -20,6 +20,7 @@ from build_flows.layers import (
     stream_mlgru,  # noqa: E402, F401
     stream_softmax,  # noqa: E402, F401
     token_sum,  # noqa: E402, F401
+    top_k_labels,  # noqa: E402, F401
     window_max,  # noqa: E402, F401
 )
 from build_flows.layers.base import (

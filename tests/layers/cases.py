@@ -77,6 +77,13 @@ def insert_tokens():
     return {"x": x}, attrs, np.concatenate([before[None], x, after[None]], axis=1)
 
 
+def top_k_labels():
+    """The 3 largest of 6 values per row, with a tie (the lower index first)."""
+    x = np.array([[0.5, -1.0, 2.0, 0.5, 3.0, -0.25], [1.0, 1.0, 1.0, 0.0, -2.0, 1.0]], dtype=np.float32)
+    attrs = dict(in_shape=[2, 6], out_shape=[2, 3], inputDataType="FLOAT32", outputDataType="UINT3", K=3)
+    return {"x": x}, attrs, np.array([[4, 2, 0], [0, 1, 2]], dtype=np.float32)
+
+
 def stream_matmul():
     a, b = RNG.choice([-1, 1], size=(1, 2, 5, 8)), RNG.choice([-1, 1], size=(1, 2, 8, 5))
     attrs = dict(in_shape=[1, 2, 5, 8], in_shape1=[1, 2, 8, 5], out_shape=[1, 2, 5, 5], inputDataType="BIPOLAR",
@@ -130,5 +137,5 @@ CASES = {
     "GridPoolSum": grid_pool_sum, "TokenSum": token_sum, "StreamMatMul": stream_matmul,
     "StreamSoftmax": stream_softmax, "StreamMLGRU": stream_mlgru, "ShiftRequant": shift_requant,
     "ChannelRequant": channel_requant, "ChannelFloat": channel_float, "WindowMax": window_max,
-    "InsertTokens": insert_tokens,
+    "InsertTokens": insert_tokens, "TopKLabels": top_k_labels,
 }

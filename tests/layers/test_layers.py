@@ -47,10 +47,12 @@ def test_every_registered_layer_has_estimates_and_folding(op):
     model, _ = _layer(op, inputs, np.shape(want), **attrs)
     inst = getCustomOp(model.graph.node[0])
     res = inst.node_res_estimation("xczu3eg-sfvc784-2-e")
-    assert set(res) == {"LUT", "BRAM_18K", "URAM", "DSP"} and res["LUT"] > 0 and min(res.values()) >= 0
-    assert inst.get_exp_cycles() > 0 and inst.get_instream_width() > 0 and inst.get_outstream_width() > 0
     # every layer has RTL, or is a float step the host does at the graph's end
-    assert any(b.implements == op for b in BACKENDS) or type(inst).host_step is not LayerFacts.host_step
+    has_rtl = any(b.implements == op for b in BACKENDS)
+    assert has_rtl or type(inst).host_step is not LayerFacts.host_step
+    assert set(res) == {"LUT", "BRAM_18K", "URAM", "DSP"} and min(res.values()) >= 0
+    assert res["LUT"] > 0 or not has_rtl  # a host-only layer may cost nothing on chip
+    assert inst.get_exp_cycles() > 0 and inst.get_instream_width() > 0 and inst.get_outstream_width() > 0
     before = inst.get_exp_cycles()
     for attr, dim in inst.folding_knobs():  # full parallelism: legal shapes and no more cycles than folded
         assert attr in inst.get_nodeattr_types() and dim > 0

@@ -105,3 +105,26 @@ def max_pool(low: Lowering, node):
                    inputDataType=g.dtype.name, outputDataType=g.dtype.name, kernel_elems=kh * kw)
     chain = [(op, per_channel(k, g.shape)) for op, k in g.chain]  # per channel: valid on the pooled grid
     low.forms[node.output[0]] = low.to_nchw(Form(out, g.dtype, out_shape, chain))
+
+
+@rule("TopK")
+def top_k(low: Lowering, node):
+    """Label selection at the graph's end (FINN's InsertTopK adds it): ``TopKLabels`` on the float outputs, a host
+    step; only the indices may be used."""
+    attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+    k = low.const(node.input[1])
+    if k is None or int(attrs.get("largest", 1)) != 1 or int(attrs.get("sorted", 1)) != 1:
+        raise Unmappable("TopK other than the k largest, sorted, with a constant k")
+    values_used = low.src.find_consumers(node.output[0]) or node.output[0] in [o.name for o in low.src.graph.output]
+    if values_used:
+        raise Unmappable("TopK whose values (not only its indices) are used")
+    f = low.stream(node.input[0], exact=True)
+    if len(f.shape) != 2 or int(attrs.get("axis", -1)) % 2 != 1:
+        raise Unmappable("TopK other than over the classes of [N, classes]")
+    x = low.float_tensor(f)
+    n, c = f.shape
+    k = int(np.asarray(k).ravel()[0])
+    odt = dtype_for(0, c - 1)
+    out = low.emit("TopKLabels", [x], (n, k), odt, in_shape=[n, c], out_shape=[n, k],
+                   inputDataType=low.dtypes[x].name, outputDataType=odt.name, K=k)
+    low.forms[node.output[1]] = Form(out, odt, (n, k))

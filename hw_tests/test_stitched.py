@@ -91,8 +91,9 @@ def test_external_weights_stitched_simulation_is_bit_exact(tmp_path):
 
 
 def test_fifos_sized_from_simulation(mlp_build, capsys):
-    """`qvit sim --size-fifos`: depths one above the observed peaks, the same cycles per image with them,
-    and the depths written into the layers' FIFO attributes of the sim step's checkpoint."""
+    """`qvit sim --size-fifos`: depths one above the peaks observed with the host sending one image per measured
+    cycles per image, the same cycles per image with them, and the depths written into the layers' FIFO
+    attributes of the sim step's checkpoint."""
     from qonnx.core.modelwrapper import ModelWrapper
     from qonnx.custom_op.registry import getCustomOp
 
@@ -100,7 +101,8 @@ def test_fifos_sized_from_simulation(mlp_build, capsys):
     assert main(["sim", str(out), "--size-fifos"]) == 0
     sim = json.loads((out / "report.json").read_text())["sim"]
     fs = sim["fifo_sizing"]
-    assert fs["depths"] == {k: max(2, v + 1) for k, v in sim["fifo_high_water"].items()}
+    assert fs["depths"] == {k: max(2, v + 1) for k, v in fs["high_water_paced"].items()}
+    assert fs["host_period_cycles"] == int(np.ceil(sim["cycles_per_image"]))
     assert fs["cycles_per_image"] == sim["cycles_per_image"] and fs["bit_exact_stalled"] is True
     assert fs["fifo_bits_after"] < fs["fifo_bits_before"]
     model = ModelWrapper(str(next((out / "checkpoints").glob("*_sim.onnx"))))

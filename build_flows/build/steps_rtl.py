@@ -155,6 +155,7 @@ def _size_fifos(model, ctx: BuildContext, xs, ref, res, design, clk_ns: float) -
                                             stalls=(0.0, ctx.cfg.sim_stall), seed=ctx.cfg.seed, fifo_depths=depths)
     names, bits = design.edge_names(), design.edge_bits()
     sizing = {"depths": dict(zip(names, depths)), "cycles_per_image": again.cycles_per_image,
+              "host_period_cycles": period, "high_water_paced": dict(zip(names, paced.fifo_hwm)),
               "bit_exact_stalled": bool(np.array_equal(stalled.outputs, ref)),
               "fifo_bits_before": int(sum(d * b for d, b in zip(design.fifo_depths, bits))),
               "fifo_bits_after": int(sum(d * b for d, b in zip(depths, bits)))}

@@ -144,12 +144,13 @@ def _size_fifos(model, ctx: BuildContext, xs, ref, res, design, clk_ns: float) -
     from build_flows.sim.accelerator import simulate_dataflow, sized_fifo_depths, write_fifo_depths
 
     period = int(np.ceil(res.cycles_per_image))
-    (paced,), _ = simulate_dataflow(model, xs, ctx.dir / "sim", ctx.board.part, clk_ns, stalls=(0.0,),
-                                    seed=ctx.cfg.seed, default_fifo=SIZING_DEPTH, in_period=period)
-    deep = [n for n, h in zip(design.edge_names(), paced.fifo_hwm) if h >= SIZING_DEPTH]
-    if deep:
-        raise BuildError(f"FIFOs filled at depth {SIZING_DEPTH} even with the host sending at the design's rate "
-                         f"({', '.join(deep[:5])}): a branch runs ahead of its join for most of an image; report this")
+    (paced,), paced_design = simulate_dataflow(model, xs, ctx.dir / "sim", ctx.board.part, clk_ns, stalls=(0.0,),
+                                               seed=ctx.cfg.seed, default_fifo=SIZING_DEPTH, in_period=period)
+    full = [n for n, h, d in zip(design.edge_names(), paced.fifo_hwm, paced_design.fifo_depths) if h >= d]
+    if full:
+        raise BuildError(f"FIFOs filled (at least {SIZING_DEPTH} deep, image-deep on fork paths) even with the host "
+                         f"sending at the design's rate ({', '.join(full[:5])}): a branch runs ahead of its join for "
+                         "most of an image; report this")
     depths = sized_fifo_depths(paced.fifo_hwm)
     (again, stalled), _ = simulate_dataflow(model, xs, ctx.dir / "sim_sized", ctx.board.part, clk_ns,
                                             stalls=(0.0, ctx.cfg.sim_stall), seed=ctx.cfg.seed, fifo_depths=depths)

@@ -95,10 +95,14 @@ def qvit_build(onnx: Path, out: Path, board: str, target_fps: float, until: str)
     cfg = BuildConfig(model=str(onnx), out=str(out), board=board, target_fps=target_fps, until=until, sim_images=0,
                       sim_size_fifos=True)
     t0 = time.time()
+    error = None
     try:
         r = build(cfg).to_dict()
-    except BuildError as e:
-        return {"error": str(e).splitlines()[0][:300], "seconds": time.time() - t0}
+    except BuildError as e:  # the steps that finished still count: their results are in report.json
+        error = str(e).splitlines()[0][:300]
+        r = json.loads((out / "report.json").read_text()) if (out / "report.json").exists() else {}
+    if not r.get("estimated"):
+        return {"error": error, "seconds": time.time() - t0}
     est, sim, ys = r["estimated"], r.get("sim") or {}, (r.get("yosys") or {}).get("stitched") or {}
     row = {"nodes_hw": r["nodes_hw"], "nodes_total": r["nodes_total"], "fps": est["fps"], "LUT": est["LUT"],
            "BRAM18": est["BRAM"], "DSP": est["DSP"], "seconds": time.time() - t0,
@@ -108,6 +112,8 @@ def qvit_build(onnx: Path, out: Path, board: str, target_fps: float, until: str)
                    est_cycles=sim["estimated_cycles_per_image"], sim_vs_est=sim["cycles_vs_estimate"],
                    sim_fps=sim["fps_at_clock"], verilator_build_s=sim["build_seconds"],
                    fifo_bits=(sim.get("fifo_sizing") or {}).get("fifo_bits_after"))
+    if error:
+        row["failed_step"] = error
     if ys:  # finn-rtllib layers are beyond yosys' parser: boxed, their estimate added
         row.update(yosys_LUT=ys["LUT"], yosys_FF=ys["FF"], yosys_BRAM18=ys["BRAM18"],
                    yosys_boxed=len(ys["blackboxes"]), yosys_boxed_estimated_LUT=ys["estimated_LUT_blackboxes"])

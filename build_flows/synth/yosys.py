@@ -83,8 +83,12 @@ def _stage(sources: list[str | Path], tmp: Path) -> list[str]:
 
 def _run(script: str, tmp: Path, top: str, timeout: int) -> None:
     (tmp / "run.ys").write_text(script)
-    proc = subprocess.run([*yosys_command(), "-q", "-s", "run.ys"], cwd=tmp, capture_output=True, text=True,
-                          timeout=timeout)
+    try:
+        proc = subprocess.run([*yosys_command(), "-q", "-s", "run.ys"], cwd=tmp, capture_output=True, text=True,
+                              timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise YosysError(f"yosys did not finish {top} within {timeout} s (a large ROM or datapath: its estimate "
+                         "stands)") from None
     if proc.returncode != 0:
         raise YosysError(f"yosys failed on {top}:\n" + "\n".join((proc.stdout + proc.stderr).splitlines()[-20:]))
 

@@ -20,6 +20,9 @@ class QvitRTLBackend(LayerFacts):
 
     #: the module's SystemVerilog files that every instance shares (before the generated wrapper)
     SOURCES: tuple[Path, ...] = ()
+    #: the generator module (``rtl/<module>/codegen.py``) whose ``write(params, dir, module)`` the default
+    #: ``write_hdl`` calls
+    CODEGEN = None
 
     @classmethod
     def unsupported(cls, inst) -> str | None:
@@ -38,8 +41,11 @@ class QvitRTLBackend(LayerFacts):
         return None
 
     def write_hdl(self, model, code_dir: Path) -> None:
-        """Write the wrapper ``<node name>.sv`` (FINN's ports) and its memory files into ``code_dir``."""
-        raise NotImplementedError
+        """Write the wrapper ``<node name>.sv`` (FINN's ports) and its memory files into ``code_dir``: by default
+        the ``CODEGEN`` module's ``write`` with this node's ``rtl_params``."""
+        if self.CODEGEN is None:
+            raise NotImplementedError(f"{type(self).__name__} names no CODEGEN and writes no HDL")
+        self.CODEGEN.write(self.rtl_params(self), code_dir, self.onnx_node.name)
 
     def rtl_reason(self):
         return None

@@ -18,12 +18,9 @@ class ChannelRequant_rtl(QvitRTLBackend, ChannelRequant, RTLBackend):  # noqa: N
 
     implements, implements_domain = "ChannelRequant", QVIT_DOMAIN
     SOURCES = (codegen.SOURCE,)
+    CODEGEN = codegen
 
     @staticmethod
     def rtl_params(inst):
         """The parameters of the ChannelRequant RTL for ``inst`` (RTLUnsupported: why not)."""
         return codegen.params_from(inst.get_nodeattr, inst.get_normal_input_shape()[-1])
-
-    def write_hdl(self, model, code_dir):
-        codegen.write(self.rtl_params(self), code_dir,
-                      self.onnx_node.name)

@@ -19,11 +19,9 @@ class GridPoolSum_rtl(QvitRTLBackend, GridPoolSum, RTLBackend):  # noqa: N801 (F
 
     implements, implements_domain = "GridPoolSum", QVIT_DOMAIN
     SOURCES = (codegen.SOURCE,)
+    CODEGEN = codegen
 
     @staticmethod
     def rtl_params(inst):
         """The parameters of the GridPoolSum RTL for ``inst`` (RTLUnsupported: why not)."""
         return codegen.params_from(inst.get_nodeattr)
-
-    def write_hdl(self, model, code_dir):
-        codegen.write(self.rtl_params(self), code_dir, self.onnx_node.name)

@@ -18,11 +18,9 @@ class InsertTokens_rtl(QvitRTLBackend, InsertTokens, RTLBackend):  # noqa: N801 
 
     implements, implements_domain = "InsertTokens", QVIT_DOMAIN
     SOURCES = (codegen.SOURCE,)
+    CODEGEN = codegen
 
     @staticmethod
     def rtl_params(inst):
         """The parameters of the RTL for ``inst`` (RTLUnsupported: why not)."""
         return codegen.params_from(inst.get_nodeattr, inst.get_normal_input_shape(), inst.get_normal_output_shape())
-
-    def write_hdl(self, model, code_dir):
-        codegen.write(self.rtl_params(self), code_dir, self.onnx_node.name)

@@ -18,11 +18,9 @@ class StreamMatMul_rtl(QvitRTLBackend, StreamMatMul, RTLBackend):  # noqa: N801 
 
     implements, implements_domain = "StreamMatMul", QVIT_DOMAIN
     SOURCES = (codegen.SOURCE,)
+    CODEGEN = codegen
 
     @staticmethod
     def rtl_params(inst) -> codegen.StreamMatMulParams:
         """The parameters of the StreamMatMul RTL for ``inst`` (RTLUnsupported: why not)."""
         return codegen.params_from(inst.get_nodeattr, inst.get_normal_input_shape(0), inst.get_normal_input_shape(1))
-
-    def write_hdl(self, model, code_dir):
-        codegen.write(self.rtl_params(self), code_dir, self.onnx_node.name)

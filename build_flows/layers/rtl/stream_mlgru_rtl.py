@@ -18,12 +18,9 @@ class StreamMLGRU_rtl(QvitRTLBackend, StreamMLGRU, RTLBackend):  # noqa: N801 (F
 
     implements, implements_domain = "StreamMLGRU", QVIT_DOMAIN
     SOURCES = (codegen.SOURCE,)
+    CODEGEN = codegen
 
     @staticmethod
     def rtl_params(inst):
         """The parameters of the StreamMLGRU RTL for ``inst`` (RTLUnsupported: why not)."""
         return codegen.params_from(inst.get_nodeattr, inst.get_normal_input_shape())
-
-    def write_hdl(self, model, code_dir):
-        codegen.write(self.rtl_params(self), code_dir,
-                      self.onnx_node.name)

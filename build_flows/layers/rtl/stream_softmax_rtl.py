@@ -19,12 +19,9 @@ class StreamSoftmax_rtl(QvitRTLBackend, StreamSoftmax, RTLBackend):  # noqa: N80
 
     implements, implements_domain = "StreamSoftmax", QVIT_DOMAIN
     SOURCES = (codegen.SOURCE,)
+    CODEGEN = codegen
 
     @staticmethod
     def rtl_params(inst):
         """The parameters of the StreamSoftmax RTL for ``inst`` (RTLUnsupported: why not)."""
         return codegen.params_from(inst.get_nodeattr, inst.get_normal_input_shape())
-
-    def write_hdl(self, model, code_dir):
-        codegen.write(self.rtl_params(self), code_dir,
-                      self.onnx_node.name)

@@ -18,12 +18,9 @@ class TokenSum_rtl(QvitRTLBackend, TokenSum, RTLBackend):  # noqa: N801 (FINN's 
 
     implements, implements_domain = "TokenSum", QVIT_DOMAIN
     SOURCES = (codegen.SOURCE,)
+    CODEGEN = codegen
 
     @staticmethod
     def rtl_params(inst):
         """The parameters of the TokenSum RTL for ``inst`` (RTLUnsupported: why not)."""
         return codegen.params_from(inst.get_nodeattr, inst.get_normal_input_shape())
-
-    def write_hdl(self, model, code_dir):
-        codegen.write(self.rtl_params(self), code_dir,
-                      self.onnx_node.name)

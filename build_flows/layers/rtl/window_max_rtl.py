@@ -18,12 +18,10 @@ class WindowMax_rtl(QvitRTLBackend, WindowMax, RTLBackend):  # noqa: N801 (FINN'
 
     implements, implements_domain = "WindowMax", QVIT_DOMAIN
     SOURCES = (codegen.SOURCE,)
+    CODEGEN = codegen
 
     @staticmethod
     def rtl_params(inst):
         """The parameters of the RTL for ``inst`` (RTLUnsupported: why not)."""
         return codegen.window_max_params(inst.get_nodeattr, inst.get_normal_input_shape(),
                                          inst.get_normal_output_shape())
-
-    def write_hdl(self, model, code_dir):
-        codegen.write(self.rtl_params(self), code_dir, self.onnx_node.name)

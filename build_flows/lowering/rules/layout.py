@@ -36,7 +36,7 @@ def slice_(low: Lowering, node):
     steps = consts[3] if consts[3] is not None else np.ones(len(starts), dtype=np.int64)
     index = [slice(None)] * len(f.shape)
     for a, lo, hi, st in zip(axes, starts, ends, steps):
-        index[int(a) % len(f.shape)] = slice(int(lo), int(min(hi, np.iinfo(np.int64).max)), int(st))
+        index[int(a) % len(f.shape)] = slice(int(lo), int(hi), int(st))
     out_shape = tuple(low.src.get_tensor_shape(node.output[0]))
     low.forms[node.output[0]] = low.layout(f, lambda x: x[tuple(index)], out_shape)
 

@@ -49,11 +49,13 @@ def test_thousand_real_images_at_the_target(model, dataset, tmp_path):
     assert report["sim"]["fps_at_clock"] >= 5311
 
 
-@pytest.mark.parametrize("option", ["class_attention=1", "gap_head=false"])
+@pytest.mark.parametrize("option", ["class_attention=1", "gap_head=false", "distill_token=true"])
 def test_class_token_vit_simulates_bit_exactly(option, tmp_path):
-    """A ViT with a class token (CaiT class attention, or the token read out by the head): the constant token
-    joined to the stream (InsertTokens) and selected from it (selecting StreamLayouts) in the stitched RTL,
-    random weights (no checkpoint has these options), bit-exact with and without stalls."""
+    """A ViT with a class token (CaiT class attention, or the token read out by the head) or a class and a
+    distillation token (DeiT: the two heads averaged, their streams joined by ConcatStreams and the float sum the
+    host's step): the constant tokens joined to the stream (InsertTokens) and selected from it (selecting
+    StreamLayouts) in the stitched RTL, random weights (no checkpoint has these options), bit-exact with and
+    without stalls."""
     out = tmp_path / "b"
     small = ["--set", "embed_dims=[16,32]", "--set", "depths=[1,1]", "--set", "num_heads=[1,2]"]
     code = main(["build", "binaryvit-tiny-hw", "--set", "img_size=28", "--set", "in_chans=1", *small, "--set", option,
@@ -62,6 +64,8 @@ def test_class_token_vit_simulates_bit_exactly(option, tmp_path):
     assert code == 0, report.get("steps")
     assert report["nodes_hw"] == report["nodes_total"]
     assert {"InsertTokens_rtl", "StreamLayout_rtl"} <= {row["op"] for row in report["layers"]}
+    if option.startswith("distill"):
+        assert [h.split("_")[0] for h in report["sim"]["host_steps"]] == ["ChannelFloat", "SumParts", "ChannelFloat"]
     sim = report["sim"]
     assert sim["bit_exact"] is True and sim["max_abs_diff"] == {"qonnx": 0.0, "finn_python": 0.0, "qonnx_stalled": 0.0}
     assert 0.9 <= sim["cycles_vs_estimate"] <= 1.1

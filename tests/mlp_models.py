@@ -37,3 +37,50 @@ def export_mlp(path, **kw):
                 mod.bias.uniform_(-1, 1)
     to_qonnx(m, path, (1, kw.get("widths", (64,))[0]))
     return str(path)
+
+
+class BranchCNN(nn.Module):
+    """Two quantized streams joined: 8-bit input -> two 3x3 convolutions, each BatchNorm -> its own 2-bit ReLU
+    (different scales) -> channel Concat -> 2-bit conv -> 2-bit ReLU; then the pixels as tokens [N, 16, 8] with two
+    learned-looking tokens of a third stream (a linear map of the pooled input, quantized) joined on the token axis
+    -> linear head."""
+
+    def __init__(self):
+        super().__init__()
+        from brevitas.quant import Int8ActPerTensorFixedPoint, Int8WeightPerTensorFixedPoint, Uint8ActPerTensorFixedPoint
+
+        conv = dict(kernel_size=3, padding=1, bias=False, weight_quant=Int8WeightPerTensorFixedPoint, weight_bit_width=2)
+        relu2 = dict(act_quant=Uint8ActPerTensorFixedPoint, bit_width=2)
+        self.inp = qnn.QuantIdentity(act_quant=Int8ActPerTensorFixedPoint, return_quant_tensor=True)
+        self.conv_a, self.conv_b = qnn.QuantConv2d(3, 4, **conv), qnn.QuantConv2d(3, 6, **conv)
+        self.bn_a, self.bn_b = nn.BatchNorm2d(4), nn.BatchNorm2d(6)
+        self.act_a, self.act_b = qnn.QuantReLU(**relu2), qnn.QuantReLU(**relu2)
+        self.conv_c = qnn.QuantConv2d(10, 8, **conv)
+        self.act_c = qnn.QuantReLU(**relu2)
+        self.extra = qnn.QuantLinear(3 * 16, 2 * 8, bias=False, weight_quant=Int8WeightPerTensorFixedPoint,
+                                     weight_bit_width=2)
+        self.act_x = qnn.QuantReLU(**relu2)
+        self.head = qnn.QuantLinear(18 * 8, 10, bias=False, weight_quant=Int8WeightPerTensorFixedPoint,
+                                    weight_bit_width=4)
+
+    def forward(self, x):
+        q = self.inp(x)
+        a = self.act_a(self.bn_a(self.conv_a(q)))
+        b = self.act_b(self.bn_b(self.conv_b(q)))
+        y = self.act_c(self.conv_c(torch.cat([a, b], dim=1)))       # [N, 8, 4, 4]
+        tokens = y.flatten(2).transpose(1, 2)                          # [N, 16, 8]
+        extra = self.act_x(self.extra(torch.flatten(q, 1))).reshape(-1, 2, 8)
+        return self.head(torch.flatten(torch.cat([tokens, extra], dim=1), 1))
+
+
+def export_branch_cnn(path):
+    """BranchCNN with calibrated activation scales and non-trivial BatchNorm statistics, exported for [1, 3, 4, 4]."""
+    torch.manual_seed(0)
+    m = BranchCNN()
+    m.train()
+    with torch.no_grad():
+        for _ in range(3):
+            m(torch.randn(8, 3, 4, 4))
+    m.eval()
+    to_qonnx(m, path, (1, 3, 4, 4))
+    return str(path)

@@ -179,12 +179,49 @@ def test_class_token_models_map_and_are_bit_exact(option, tmp_path):
     _assert_bit_exact(src, hw)
 
 
-def test_distillation_head_average_is_listed(tmp_path):
-    """The distillation token maps; averaging the two heads' float outputs cannot be exact integer
-    hardware (different float scales): that one node is listed, with its reason."""
+def test_distillation_head_average_maps_with_host_float_sum(tmp_path):
+    """The distillation token maps, and so does averaging the two heads' float outputs (different float scales,
+    no common integer grid): both heads' integer streams leave the accelerator side by side (ConcatStreams),
+    the host scales them (ChannelFloat) and adds them (SumParts); bit-exact with QONNX."""
+    from build_flows.sim.accelerator import split_host_steps
+
     torch.manual_seed(0)
     model = create_model("binaryvit-tiny-hw", **SMALL_HW["binaryvit-tiny-hw"], **INPUTS["28x28x1"], distill_token=True)
     to_qonnx(model, tmp_path / "m.onnx", (1, 1, 28, 28))
-    hw, unmapped = lower_to_hw(ModelWrapper(str(tmp_path / "m.onnx")))
-    assert [(u["op_type"], u["reason"]) for u in unmapped] == [
-        ("Add", "add of two streams that are not both on an integer grid")]
+    src = ModelWrapper(str(tmp_path / "m.onnx"))
+    hw, unmapped = lower_to_hw(src)
+    hw = hw.transform(ComposeLayouts())
+    assert unmapped == []
+    _, core, trail = split_host_steps(hw)
+    assert [n.op_type for n in trail] == ["ChannelFloat", "SumParts", "ChannelFloat"]  # scales, sum, the / 2
+    assert core[-1].op_type == "ConcatStreams"
+    _assert_bit_exact(src, hw)
+
+
+def test_a_float_sum_inside_the_graph_stays_unmapped(tmp_path):
+    """Companion: the host may add float heads only at the graph's end; two differently scaled streams added
+    inside the graph (a quantizer follows) are still listed, with the reason."""
+    from brevitas import nn as qnn
+    from brevitas.quant import Int8ActPerTensorFixedPoint, Int8WeightPerTensorFixedPoint
+    from torch import nn
+
+    class TwoScales(nn.Module):
+        def __init__(self):
+            super().__init__()
+            q = dict(weight_quant=Int8WeightPerTensorFixedPoint, weight_bit_width=4, bias=False)
+            self.inp = qnn.QuantIdentity(act_quant=Int8ActPerTensorFixedPoint, return_quant_tensor=True)
+            self.a, self.b, self.c = qnn.QuantLinear(8, 8, **q), qnn.QuantLinear(8, 8, **q), qnn.QuantLinear(8, 4, **q)
+            self.act = qnn.QuantIdentity(act_quant=Int8ActPerTensorFixedPoint, bit_width=4, return_quant_tensor=True)
+
+        def forward(self, x):
+            x = self.inp(x)
+            return self.c(self.act(self.a(x) + self.b(x)))
+
+    torch.manual_seed(0)
+    model = TwoScales()
+    with torch.no_grad():
+        model.b.weight.mul_(16)  # another power-of-two weight scale
+    to_qonnx(model, tmp_path / "s.onnx", (1, 8))
+    _, unmapped = lower_to_hw(ModelWrapper(str(tmp_path / "s.onnx")))
+    assert [(u["op_type"], u["reason"]) for u in unmapped][:1] == [
+        ("Add", "add of two streams with different scales (give both one quantizer, as ResidualAdd does)")]

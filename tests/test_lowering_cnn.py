@@ -218,3 +218,24 @@ def test_label_selection_after_finn_insert_topk(tmp_path):
         ref = execute_onnx(src, {i: x})[o]
         got = execute_onnx(hw, {hw.graph.input[0].name: x})[hw.graph.output[0].name]
         assert np.array_equal(ref.reshape(-1), got.reshape(-1))
+
+
+def test_streams_joined_on_channels_and_tokens_map_exactly(tmp_path):
+    """Concat of two quantized conv branches (channels of NCHW views: joined on the NHWC stream) and of two token
+    streams: ConcatStreams layers, every node mapped, bit-exact with QONNX."""
+    from mlp_models import export_branch_cnn
+
+    src = ModelWrapper(export_branch_cnn(tmp_path / "b.onnx"))
+    assert sum(n.op_type == "Concat" for n in src.graph.node) == 2
+    hw, unmapped = lower_to_hw(src)
+    hw = hw.transform(ComposeLayouts())
+    assert unmapped == []
+    joins = [getCustomOp(n) for n in hw.graph.node if n.op_type == "ConcatStreams"]
+    assert sorted(j.get_nodeattr("axis") for j in joins) == [1, 3]  # tokens of [N, T, C]; channels of NHWC
+    rng = np.random.default_rng(3)
+    i, o = src.graph.input[0].name, src.graph.output[0].name
+    for _ in range(4):
+        x = rng.standard_normal((1, 3, 4, 4)).astype(np.float32)
+        ref = execute_onnx(src, {i: x})[o]
+        got = execute_onnx(hw, {hw.graph.input[0].name: x})[hw.graph.output[0].name]
+        assert np.array_equal(ref.reshape(-1), got.reshape(-1))

@@ -10,6 +10,7 @@ from build_flows.layers import (
     add_streams,  # noqa: E402, F401
     channel_float,  # noqa: E402, F401
     channel_requant,  # noqa: E402, F401
+    concat_streams,  # noqa: E402, F401
     grid_pool_sum,  # noqa: E402, F401
     insert_tokens,  # noqa: E402, F401
     mul_streams,  # noqa: E402, F401
@@ -19,6 +20,7 @@ from build_flows.layers import (
     stream_matmul,  # noqa: E402, F401
     stream_mlgru,  # noqa: E402, F401
     stream_softmax,  # noqa: E402, F401
+    sum_parts,  # noqa: E402, F401
     token_sum,  # noqa: E402, F401
     top_k_labels,  # noqa: E402, F401
     window_max,  # noqa: E402, F401

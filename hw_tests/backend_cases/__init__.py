@@ -5,6 +5,7 @@ class name -> :class:`~backend_cases.base.BackendCase`), merged here with one li
 
 from backend_cases import (
     channel_requant,
+    concat_streams,
     duplicate_streams,
     grid_pool_sum,
     insert_tokens,
@@ -32,3 +33,4 @@ CASES.update(stream_mlgru.CASES)
 CASES.update(stream_matmul.CASES)
 CASES.update(grid_pool_sum.CASES, **stream_layout.CASES)
 CASES.update(insert_tokens.CASES)
+CASES.update(concat_streams.CASES)

@@ -77,6 +77,21 @@ def insert_tokens():
     return {"x": x}, attrs, np.concatenate([before[None], x, after[None]], axis=1)
 
 
+def concat_streams():
+    """Channels of INT4 and UINT3 joined on an NHWC grid (INT5 out)."""
+    a, b = _ints(-8, 8, (1, 2, 3, 4)), _ints(0, 8, (1, 2, 3, 6))
+    attrs = dict(in_shape=[1, 2, 3, 4], in_shape1=[1, 2, 3, 6], out_shape=[1, 2, 3, 10], axis=3, PE=2,
+                 inputDataType="INT4", inputDataType1="UINT3", outputDataType="INT5")
+    return {"a": a, "b": b}, attrs, np.concatenate([a, b], axis=3)
+
+
+def sum_parts():
+    """Two heads' float outputs side by side, summed."""
+    x = np.array([[0.5, -1.25, 2.0, 0.75, 3.0, -0.25]], dtype=np.float32)
+    attrs = dict(in_shape=[1, 6], out_shape=[1, 3], parts=2, inputDataType="FLOAT32", outputDataType="FLOAT32")
+    return {"x": x}, attrs, np.array([[1.25, 1.75, 1.75]], dtype=np.float32)
+
+
 def top_k_labels():
     """The 3 largest of 6 values per row, with a tie (the lower index first)."""
     x = np.array([[0.5, -1.0, 2.0, 0.5, 3.0, -0.25], [1.0, 1.0, 1.0, 0.0, -2.0, 1.0]], dtype=np.float32)
@@ -137,5 +152,6 @@ CASES = {
     "GridPoolSum": grid_pool_sum, "TokenSum": token_sum, "StreamMatMul": stream_matmul,
     "StreamSoftmax": stream_softmax, "StreamMLGRU": stream_mlgru, "ShiftRequant": shift_requant,
     "ChannelRequant": channel_requant, "ChannelFloat": channel_float, "WindowMax": window_max,
-    "InsertTokens": insert_tokens, "TopKLabels": top_k_labels,
+    "InsertTokens": insert_tokens, "TopKLabels": top_k_labels, "ConcatStreams": concat_streams,
+    "SumParts": sum_parts,
 }

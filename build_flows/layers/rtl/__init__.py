@@ -57,5 +57,6 @@ from build_flows.layers.rtl import stream_matmul_rtl  # noqa: E402, F401
 from build_flows.layers.rtl import grid_pool_sum_rtl, stream_layout_rtl  # noqa: E402, F401
 from build_flows.layers.rtl import window_max_rtl  # noqa: E402, F401
 from build_flows.layers.rtl import insert_tokens_rtl  # noqa: E402, F401
+from build_flows.layers.rtl import concat_streams_rtl  # noqa: E402, F401
 
 __all__ = ["custom_op", "BACKENDS", "register_rtl_backend", "SpecializeToQvitRTL"]

@@ -10,9 +10,10 @@ import dataclasses
 
 import numpy as np
 from onnx import helper
+from qonnx.core.datatype import DataType
 
 from build_flows.lowering.core import Form, Lowering, Unmappable, rule
-from build_flows.lowering.numeric import add_range, affine, dtype_for, foldable, grid_chain
+from build_flows.lowering.numeric import ELEMENTWISE, add_range, affine, dtype_for, foldable, grid_chain
 
 
 def _by_constant(low: Lowering, node, op) -> bool:
@@ -59,9 +60,11 @@ def add(low: Lowering, node):
     if fa.shape != fb.shape:
         raise Unmappable("add of streams of different shapes (broadcast)")
     aa, ab = (affine(fa) if fa.is_int else None), (affine(fb) if fb.is_int else None)
-    if aa is None or ab is None:
-        raise Unmappable("add of two streams that are not both on an integer grid")
-    if not np.array_equal(np.abs(aa[0]), np.abs(ab[0])):
+    if aa is None or ab is None or not np.array_equal(np.abs(aa[0]), np.abs(ab[0])):
+        if _float_sum_at_the_end(low, node, fa, fb):
+            return
+        if aa is None or ab is None:
+            raise Unmappable("add of two streams that are not both on an integer grid")
         raise Unmappable("add of two streams with different scales (give both one quantizer, as ResidualAdd does)")
     lo, hi = add_range(fa.dtype, fb.dtype)
     odt = dtype_for(lo, hi)
@@ -71,6 +74,44 @@ def add(low: Lowering, node):
                    inputDataType=fa.dtype.name, inputDataType1=fb.dtype.name, outputDataType=odt.name, **signs)
     chain = grid_chain(mag, aa[1] + ab[1])
     low.forms[node.output[0]] = Form(out, odt, fa.shape, chain)
+
+
+def _float_sum_at_the_end(low: Lowering, node, fa: Form, fb: Form) -> bool:
+    """Two integer streams whose float values (their chains) are added, where nothing but float arithmetic with
+    constants follows up to the graph's output (two heads averaged, as DeiT's class and distillation heads): the
+    streams leave the accelerator side by side (``ConcatStreams``), and the host applies both float scales
+    (``ChannelFloat``) and adds them (``SumParts``). False when this does not apply."""
+    if not (fa.is_int and fb.is_int) or fa.shape != fb.shape or not _only_float_ops_follow(low, node.output[0]):
+        return False
+    if [op for op, _ in fa.chain] != [op for op, _ in fb.chain] or any(op not in ELEMENTWISE for op, _ in fa.chain):
+        return False
+    from build_flows.lowering.rules.layout import join_streams
+
+    joined = join_streams(low, [fa, fb], -1)
+    scaled = low.float_tensor(joined)
+    shape = fa.shape
+    out = low.emit("SumParts", [scaled], shape, DataType["FLOAT32"], in_shape=list(joined.shape),
+                   out_shape=list(shape), parts=2, inputDataType="FLOAT32", outputDataType="FLOAT32")
+    low.forms[node.output[0]] = Form(out, DataType["FLOAT32"], shape)
+    return True
+
+
+def _only_float_ops_follow(low: Lowering, tensor: str) -> bool:
+    """Whether ``tensor`` reaches the graph's output through arithmetic with constants only (or a final TopK)."""
+    src = low.src
+    outputs = {o.name for o in src.graph.output}
+    while tensor not in outputs:
+        consumers = src.find_consumers(tensor)
+        if len(consumers) != 1:
+            return False
+        nxt = consumers[0]
+        others = [i for i in nxt.input if i and i != tensor]
+        constant = all(src.get_initializer(i) is not None or getattr(src.find_producer(i), "op_type", "") == "Constant"
+                       for i in others)
+        if not ((nxt.op_type in ("Mul", "Div", "Add", "Sub") and constant) or nxt.op_type == "TopK"):
+            return False
+        tensor = nxt.output[0]
+    return True
 
 
 def _const_tensor_add(low: Lowering, node) -> bool:

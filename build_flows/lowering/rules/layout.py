@@ -9,7 +9,7 @@ import numpy as np
 from onnx import helper
 
 from build_flows.lowering.core import Form, Lowering, Unmappable, rule
-from build_flows.lowering.numeric import affine
+from build_flows.lowering.numeric import affine, compress, dtype_for
 
 
 @rule("Reshape", "Transpose", "Flatten", "Squeeze", "Unsqueeze", "Identity")
@@ -65,8 +65,11 @@ def concat(low: Lowering, node):
     attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
     consts = [low.const(i) for i in node.input]
     streams = [k for k, c in enumerate(consts) if c is None]
+    if len(streams) == len(node.input):
+        return concat_streams(low, node, int(attrs["axis"]))
     if len(streams) != 1:
-        raise Unmappable("concatenation of two streams (only constant tokens joined to one stream are supported)")
+        raise Unmappable("constants joined to two or more streams (constants join one stream, or streams join "
+                         "each other)")
     f = low.stream(node.input[streams[0]], exact=True)
     axis = int(attrs["axis"]) % len(f.shape)
     if len(f.shape) != 3 or axis != 1:
@@ -91,6 +94,56 @@ def concat(low: Lowering, node):
     out = low.emit("InsertTokens", [f.name], out_shape, f.dtype, in_shape=list(f.shape), out_shape=list(out_shape),
                    inputDataType=f.dtype.name, outputDataType=f.dtype.name, **sides)
     low.forms[node.output[0]] = Form(out, f.dtype, out_shape, f.chain)
+
+
+def concat_streams(low: Lowering, node, axis: int):
+    """Integer streams joined along ``axis`` (:func:`join_streams`)."""
+    low.forms[node.output[0]] = join_streams(low, [low.pending(i) for i in node.input], axis)
+
+
+def join_streams(low: Lowering, forms: list[Form], axis: int) -> Form:
+    """The forms' integer streams joined along ``axis``: ``ConcatStreams`` layers (one per further input). The
+    forms' chains must be the same operations (their constants are joined along the axis too); NCHW views of
+    NHWC streams joined on channels are joined on their NHWC channels, the view kept pending."""
+    if not all(f.is_int for f in forms):
+        raise Unmappable("concatenation of a stream that is not an exact integer-grid value (join streams after "
+                         "their quantizers)")
+    ops = [op for op, _ in forms[0].chain]
+    if any([op for op, _ in f.chain] != ops for f in forms) or "BatchNormalization" in ops:
+        raise Unmappable("concatenation of streams whose scales are different operations (quantize them alike)")
+    axis %= len(forms[0].shape)
+    if axis == 0:
+        raise Unmappable("concatenation along the batch axis")
+    chain = [(op, compress(np.concatenate([np.broadcast_to(np.asarray(f.chain[k][1]), f.shape) for f in forms],
+                                          axis=axis))) for k, op in enumerate(ops)]
+    nhwc = axis == 1 and all(_nchw_view_of_nhwc(low, f) for f in forms)
+    if nhwc:  # join the stored NHWC tensors on their channels
+        parts, phys_axis = [Form(f.name, f.dtype, low.shapes[f.name]) for f in forms], 3
+    else:
+        parts, phys_axis = [low.realize(f, exact=True) for f in forms], axis
+    cur = parts[0]
+    for nxt in parts[1:]:
+        dt = cur.dtype if cur.dtype == nxt.dtype else dtype_for(min(cur.dtype.min(), nxt.dtype.min()),
+                                                                 max(cur.dtype.max(), nxt.dtype.max()))
+        shape = list(cur.shape)
+        shape[phys_axis] += nxt.shape[phys_axis]
+        out = low.emit("ConcatStreams", [cur.name, nxt.name], shape, dt, in_shape=list(cur.shape),
+                       in_shape1=list(nxt.shape), out_shape=shape, axis=phys_axis, inputDataType=cur.dtype.name,
+                       inputDataType1=nxt.dtype.name, outputDataType=dt.name)
+        cur = Form(out, dt, tuple(shape))
+    joined = low.to_nchw(cur) if nhwc else cur
+    joined.chain = chain
+    return joined
+
+
+def _nchw_view_of_nhwc(low: Lowering, f: Form) -> bool:
+    """Whether ``f`` is an NCHW view (pending transpose) of an NHWC tensor of the new graph."""
+    stored = low.shapes.get(f.name)
+    if f.gather is None or len(f.shape) != 4 or stored is None or len(stored) != 4:
+        return False
+    n, h, w, c = stored
+    return tuple(f.shape) == (n, c, h, w) and np.array_equal(
+        f.gather, np.arange(f.gather.size).reshape(stored).transpose(0, 3, 1, 2).ravel())
 
 
 @rule("Pad")

@@ -84,3 +84,39 @@ def export_branch_cnn(path):
     m.eval()
     to_qonnx(m, path, (1, 3, 4, 4))
     return str(path)
+
+
+class UpsampleCNN(nn.Module):
+    """8-bit input -> 2-bit conv -> 2-bit ReLU -> nearest 2x upsampling (ONNX Resize: no rule of ours; FINN's
+    streamlining makes it channels-last and converts it) -> 2-bit conv -> 2-bit ReLU -> linear."""
+
+    def __init__(self, mode="nearest"):
+        super().__init__()
+        from brevitas.quant import Int8ActPerTensorFixedPoint, Int8WeightPerTensorFixedPoint, Uint8ActPerTensorFixedPoint
+
+        conv = dict(kernel_size=3, padding=1, bias=False, weight_quant=Int8WeightPerTensorFixedPoint, weight_bit_width=2)
+        relu2 = dict(act_quant=Uint8ActPerTensorFixedPoint, bit_width=2)
+        self.inp = qnn.QuantIdentity(act_quant=Int8ActPerTensorFixedPoint, return_quant_tensor=True)
+        self.conv1, self.act1 = qnn.QuantConv2d(3, 4, **conv), qnn.QuantReLU(**relu2)
+        self.up = nn.Upsample(scale_factor=2, mode=mode)
+        self.conv2, self.act2 = qnn.QuantConv2d(4, 4, **conv), qnn.QuantReLU(**relu2)
+        self.head = qnn.QuantLinear(4 * 8 * 8, 10, bias=False, weight_quant=Int8WeightPerTensorFixedPoint,
+                                    weight_bit_width=4)
+
+    def forward(self, x):
+        x = self.act1(self.conv1(self.inp(x)))
+        x = self.act2(self.conv2(self.up(x)))
+        return self.head(torch.flatten(x, 1))
+
+
+def export_upsample_cnn(path, mode="nearest"):
+    """UpsampleCNN (``mode``: nn.Upsample's) with calibrated activation scales, exported for [1, 3, 4, 4]."""
+    torch.manual_seed(0)
+    m = UpsampleCNN(mode)
+    m.train()
+    with torch.no_grad():
+        for _ in range(3):
+            m(torch.randn(8, 3, 4, 4))
+    m.eval()
+    to_qonnx(m, path, (1, 3, 4, 4))
+    return str(path)

@@ -239,3 +239,39 @@ def test_streams_joined_on_channels_and_tokens_map_exactly(tmp_path):
         ref = execute_onnx(src, {i: x})[o]
         got = execute_onnx(hw, {hw.graph.input[0].name: x})[hw.graph.output[0].name]
         assert np.array_equal(ref.reshape(-1), got.reshape(-1))
+
+
+def test_finn_streamlining_and_conversion_map_what_no_rule_does(tmp_path):
+    """Nearest upsampling (ONNX Resize) has no rule of ours: FINN's streamlining makes it channels-last
+    (MakeScaleResizeNHWC) and FINN's InferUpsample converts it to UpsampleNearestNeighbour, on the integer codes
+    (the stream's scalar scale passes it); every node maps, bit-exact with QONNX, and the fallback is recorded."""
+    from mlp_models import export_upsample_cnn
+
+    src = ModelWrapper(export_upsample_cnn(tmp_path / "u.onnx"))
+    finn_mapped = []
+    hw, unmapped = lower_to_hw(src, finn_mapped)
+    hw = hw.transform(ComposeLayouts())
+    assert unmapped == []
+    assert finn_mapped == [{"name": "Resize_0", "op_type": "Resize", "finn_layer": "UpsampleNearestNeighbour"}]
+    assert "UpsampleNearestNeighbour" in {n.op_type for n in hw.graph.node}
+    rng = np.random.default_rng(4)
+    i, o = src.graph.input[0].name, src.graph.output[0].name
+    for _ in range(4):
+        x = rng.standard_normal((1, 3, 4, 4)).astype(np.float32)
+        ref = execute_onnx(src, {i: x})[o]
+        got = execute_onnx(hw, {hw.graph.input[0].name: x})[hw.graph.output[0].name]
+        assert np.array_equal(ref.reshape(-1), got.reshape(-1))
+
+
+def test_what_neither_maps_is_listed_with_both_reasons(tmp_path):
+    """Companion: bilinear upsampling has no rule of ours and FINN refuses it too: it stays unmapped, with our
+    reason and FINN's."""
+    from mlp_models import export_upsample_cnn
+
+    src = ModelWrapper(export_upsample_cnn(tmp_path / "b.onnx", mode="bilinear"))
+    finn_mapped = []
+    _, unmapped = lower_to_hw(src, finn_mapped)
+    assert finn_mapped == []
+    first = unmapped[0]
+    assert (first["op_type"], first["reason"]) == ("Resize", "no hardware layer for Resize")
+    assert "only supported for the mode nearest" in first["finn"]

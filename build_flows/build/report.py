@@ -57,6 +57,8 @@ class BuildReport:
     nodes_total: int | None = None
     nodes_hw: int | None = None
     unmapped: list[dict] | None = None
+    #: nodes no rule of ours mapped and FINN's streamlining and conversion did: {name, op_type, finn_layer}
+    finn_fallback: list[dict] | None = None
     verification: dict[str, dict] = field(default_factory=dict)
     folding: dict | None = None
     layers: list[LayerRow] | None = None

@@ -12,6 +12,7 @@ import numpy as np
 from build_flows.build.context import BuildContext, BuildError, build_step
 
 UNMAPPED_KEY = "qvit_unmapped_reasons"  # model metadata: {output tensor: reason} from the lowering
+FINN_FALLBACK_KEY = "qvit_finn_fallback"  # model metadata: the nodes FINN's conversion mapped, from the lowering
 
 
 @build_step("export")
@@ -97,10 +98,17 @@ def step_lower_to_hw(model, ctx: BuildContext):
 
     from build_flows.lowering import ComposeLayouts, lower_to_hw
 
-    hw, unmapped = lower_to_hw(model)
+    finn_mapped = []
+    hw, unmapped = lower_to_hw(model, finn_mapped)
     hw = hw.transform(ComposeLayouts())
     hw = hw.transform(InferDuplicateStreamsLayer()).transform(SortGraph())
-    hw.set_metadata_prop(UNMAPPED_KEY, json.dumps({u["output"]: u["reason"] for u in unmapped}))
+    reasons = {u["output"]: u["reason"] + (f" (FINN's streamlining and conversion: {u['finn']})" if u.get("finn") else "")
+               for u in unmapped}
+    hw.set_metadata_prop(UNMAPPED_KEY, json.dumps(reasons))
+    hw.set_metadata_prop(FINN_FALLBACK_KEY, json.dumps(finn_mapped))
+    if finn_mapped:
+        print("FINN's streamlining and conversion mapped what no rule of ours did: " + ", ".join(
+            f"{m['name']} ({m['op_type']}) -> {m['finn_layer']}" for m in finn_mapped))
     return hw
 
 
@@ -112,6 +120,7 @@ def step_validate_hw(model, ctx: BuildContext):
     unmapped = unmapped_nodes(model, json.loads(model.get_metadata_prop(UNMAPPED_KEY) or "{}"))
     total = len(model.graph.node)
     ctx.report.nodes_total, ctx.report.nodes_hw, ctx.report.unmapped = total, total - len(unmapped), unmapped
+    ctx.report.finn_fallback = json.loads(model.get_metadata_prop(FINN_FALLBACK_KEY) or "[]") or None
     if unmapped:
         raise UnmappedNodesError(unmapped, total)
     return model

@@ -18,7 +18,8 @@ float32 operations that turns it into the source value. Rules (:mod:`build_flows
   :class:`MoveConcatPastConstOps`);
 - the remaining chain at the graph output becomes one ``ChannelFloat`` layer.
 
-A node that fits no rule is copied unchanged and recorded with the reason, so the validation pass
+A node that fits no rule goes to FINN's own streamlining and conversion (:mod:`build_flows.lowering.finn_fallback`);
+one that neither maps is copied unchanged and recorded with the reason, so the validation pass
 lists every one (:mod:`build_flows.lowering.unmapped`). Hardware layers are channels-last; NCHW
 nodes are wrapped in reorders that cancel against their neighbours' (:class:`ComposeLayouts`).
 """
@@ -37,9 +38,13 @@ __all__ = ["ComposeLayouts", "Form", "Lowering", "Unmappable", "UnmappedNodesErr
            "unmapped_nodes"]
 
 
-def lower_to_hw(model: ModelWrapper) -> tuple[ModelWrapper, list[dict]]:
+def lower_to_hw(model: ModelWrapper, finn_mapped: list | None = None) -> tuple[ModelWrapper, list[dict]]:
     """The hardware graph of ``model`` (a cleaned QONNX graph with shapes) and its unmapped nodes
-    ([{name, op_type, reason, output}])."""
+    ([{name, op_type, reason, output}, with ``finn``: why FINN's conversion did not map it either]).
+    ``finn_mapped``, when given, receives the nodes that FINN's conversion mapped ({name, op_type, finn_layer})."""
     model = model.transform(MoveConcatPastConstOps())
     low = Lowering(model)
-    return low.run(), low.unmapped
+    hw = low.run()
+    if finn_mapped is not None:
+        finn_mapped.extend(low.finn_mapped)
+    return hw, low.unmapped

@@ -5,6 +5,7 @@ float chain at the end) and the rule table :data:`RULES` that the modules of
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -64,7 +65,17 @@ class Lowering:
         self.forms: dict[str, Form] = {}  # source tensor -> its form in the new graph
         self.folded: dict[str, np.ndarray] = {}  # source tensor -> value, for constant-folded nodes
         self.unmapped: list[dict] = []
+        self.finn_mapped: list[dict] = []  # nodes FINN's streamlining and conversion mapped: {name, op_type, finn_layer}
         self.count = 0
+
+    def snapshot(self):
+        """The state that :meth:`restore` returns to (a mapping attempt that may be abandoned)."""
+        return (len(self.nodes), len(self.finn_mapped), dict(self.inits), dict(self.dtypes), dict(self.shapes),
+                {k: dataclasses.replace(f, chain=list(f.chain)) for k, f in self.forms.items()})
+
+    def restore(self, saved) -> None:
+        n_nodes, n_finn, self.inits, self.dtypes, self.shapes, self.forms = saved
+        del self.nodes[n_nodes:], self.finn_mapped[n_finn:]
 
     # ------------------------------------------------------------ new graph
     def fresh(self, base: str) -> str:
@@ -168,7 +179,12 @@ class Lowering:
                     raise Unmappable(no_rule_reason(node.op_type))
                 handler(self, node)
             except (Unmappable, NotMonotonicError) as e:
-                self._keep(node, str(e))
+                from build_flows.lowering.finn_fallback import try_finn
+
+                why_not = try_finn(self, node)
+                if why_not is not None:
+                    self._keep(node, str(e))
+                    self.unmapped[-1]["finn"] = why_not
         out_name = src.graph.output[0].name
         final = self.stream(out_name, exact=True)
         final_name = self.float_tensor(final)

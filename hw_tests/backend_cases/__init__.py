@@ -18,6 +18,7 @@ from backend_cases import (
     stream_mlgru,
     stream_softmax,
     token_sum,
+    upsample,
 )
 from backend_cases.base import BackendCase
 
@@ -34,3 +35,4 @@ CASES.update(stream_matmul.CASES)
 CASES.update(grid_pool_sum.CASES, **stream_layout.CASES)
 CASES.update(insert_tokens.CASES)
 CASES.update(concat_streams.CASES)
+CASES.update(upsample.CASES)

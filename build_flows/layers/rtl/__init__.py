@@ -58,5 +58,6 @@ from build_flows.layers.rtl import grid_pool_sum_rtl, stream_layout_rtl  # noqa:
 from build_flows.layers.rtl import window_max_rtl  # noqa: E402, F401
 from build_flows.layers.rtl import insert_tokens_rtl  # noqa: E402, F401
 from build_flows.layers.rtl import concat_streams_rtl  # noqa: E402, F401
+from build_flows.layers.rtl import upsample_rtl  # noqa: E402, F401
 
 __all__ = ["custom_op", "BACKENDS", "register_rtl_backend", "SpecializeToQvitRTL"]

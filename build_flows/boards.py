@@ -31,6 +31,18 @@ class Board:
     pynq: str
     default: bool = False
 
+    def budget(self) -> dict[str, float]:
+        """What a design may use, per resource of the estimate: LUT (FINN's 70 % plan), BRAM (18k halves of
+        the BRAM36), URAM and DSP (all of them)."""
+        return {"LUT": LUT_BUDGET * self.lut, "BRAM": 2 * self.bram36, "URAM": self.uram, "DSP": self.dsp}
+
+    def over_budget(self, totals: dict) -> list[str]:
+        """One line per resource of ``totals`` ({LUT, BRAM, URAM, DSP}) above :meth:`budget`; empty when it fits."""
+        names = {"LUT": "LUT", "BRAM": "BRAM18", "URAM": "URAM", "DSP": "DSP"}
+        of = {"LUT": f" (70 % of {self.lut:,})"}
+        return [f"{totals[k]:,} {names[k]} > {limit:,.0f}{of.get(k, '')}" for k, limit in self.budget().items()
+                if totals.get(k, 0) > limit]
+
     def binary_mac_ceiling(self, clock_mhz: float | None = None) -> float:
         """Binary MACs per second the LUT budget could sustain (6.6 LUT per binary MAC, 70 % of LUTs)."""
         return self.lut * LUT_BUDGET / LUT_PER_BINARY_MAC * (clock_mhz or self.clock_mhz) * 1e6

@@ -5,9 +5,11 @@ knob and its flag never disagree."""
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +18,26 @@ import yaml
 from build_flows.boards import DEFAULT_BOARD, get_board
 from build_flows.cli_fields import cli_option
 from build_flows.rtl.mvau.codegen import MEM_MODES
+
+
+def target_fps_arg(value) -> float | str:
+    """A target FPS from the command line or a config file: "max", or a positive finite number."""
+    if isinstance(value, str) and value.strip().lower() == "max":
+        return "max"
+    try:
+        fps = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"--target-fps {value!r} is not a number or 'max'") from None
+    if not math.isfinite(fps) or fps <= 0:
+        raise ValueError(f"--target-fps must be a positive, finite number or 'max', got {value}")
+    return fps
+
+
+def _cli_target_fps(value: str) -> float | str:
+    try:
+        return target_fps_arg(value)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 @dataclass
@@ -30,8 +52,9 @@ class BuildConfig:
     board: str = field(default=DEFAULT_BOARD, metadata=cli_option("build"))
     #: the clock in MHz (default: the board's)
     clock_mhz: float | None = field(default=None, metadata=cli_option("build", type=float))
-    #: frames per second the folding should reach (default: no folding, every layer at PE=SIMD=1)
-    target_fps: float | None = field(default=None, metadata=cli_option("build", type=float))
+    #: frames per second the folding should reach, or "max" (the default): the highest FPS whose estimate fits the
+    #: board's budget, found by bisection over balanced foldings
+    target_fps: float | str | None = field(default="max", metadata=cli_option("build", type=_cli_target_fps))
     #: a FINN folding JSON ({layer: {PE:, SIMD:}}) that overrides the automatic folding
     folding_file: str | None = field(default=None, metadata=cli_option("build"))
     #: a checkpoint for a registered model (default: the shipped one that fits the overrides)
@@ -71,8 +94,8 @@ class BuildConfig:
 
     def __post_init__(self):
         get_board(self.board)  # fail early on an unknown board
-        if self.target_fps is not None and self.target_fps <= 0:
-            raise ValueError(f"--target-fps must be positive, got {self.target_fps}")
+        if self.target_fps is not None:
+            self.target_fps = target_fps_arg(self.target_fps)
         if self.pixels not in ("float", "uint8"):
             raise ValueError(f"pixels {self.pixels!r} is not one of float, uint8")
         if self.mem_mode not in MEM_MODES:

@@ -57,6 +57,51 @@ def set_folding(model, target_cycles: float, folding: dict | None = None) -> dic
     return short
 
 
+def fastest_within_budget(model, board, clock_mhz: float) -> dict | None:
+    """Fold ``model`` for the highest FPS whose estimate fits ``board``'s budget (every resource type of
+    :meth:`~build_flows.boards.Board.over_budget`), by bisection on the target cycles per image (balanced folding
+    grows every layer's resources as the target tightens), never faster than the data path moves images. Gives
+    {fps, cycles, limit (what stops it going faster), totals} and leaves ``model`` so
+    folded, or gives None (``model`` at PE=SIMD=1) when not even the smallest folding fits."""
+
+    def fits(target: int) -> bool:
+        set_folding(model, target)
+        decide_memories(model, board)
+        return not board.over_budget(on_chip_totals(layer_table(model, board.part)))
+
+    unfold_all(model)
+    fastest = max(1, performance(model)["max_cycles"], io_cycles(model, board.axi_width)["cycles"])
+    set_folding(model, float("inf"))
+    slowest = max(1, performance(model)["max_cycles"])
+    if not fits(slowest):
+        return None
+    lo, hi = fastest - 1, slowest  # hi fits; lo does not (or is below the fastest folding)
+    if fits(fastest):
+        hi = fastest
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if fits(mid):
+            hi = mid
+        else:
+            lo = mid
+    set_folding(model, hi)
+    decide_memories(model, board)
+    perf = performance(model)
+    io = io_cycles(model, board.axi_width)["cycles"]
+    cycles_ = max(1, perf["max_cycles"], io)
+    limit = ("the board's budget" if hi > fastest else f"the data path ({board.axi_width} bits per cycle)"
+             if io >= perf["max_cycles"] else f"the fastest folding (slowest layer {perf['max_cycles_node_name']})")
+    return {"fps": clock_mhz * 1e6 / cycles_, "cycles": cycles_, "limit": limit,
+            "totals": on_chip_totals(layer_table(model, board.part))}
+
+
+def decide_memories(model, board) -> None:
+    """Every layer's parameter memories placed for ``board`` at the current folding (``choose_memory``)."""
+    for node in model.graph.node:
+        if is_fpgadataflow_node(node):
+            layer_facts(node).choose_memory(board)
+
+
 def unfold_all(model) -> None:
     """Set every layer to full parallelism (the fastest folding; for the best reachable FPS)."""
     for node in model.graph.node:
@@ -89,6 +134,22 @@ def performance(model) -> dict:
         latency[node.name] = c + max((latency[p.name] for p in preds), default=0)
     return {"max_cycles": int(worst), "max_cycles_node_name": worst_name,
             "critical_path_cycles": int(max(latency.values(), default=0))}
+
+
+def io_cycles(model, axi_width: int) -> dict:
+    """Cycles per image the accelerator's data path needs to move one image in and its result out,
+    ``axi_width`` bits per cycle each way (the DMA at the accelerator's clock), at the boundary the host driver
+    sees (after leading and before trailing host steps): {input_bits, output_bits, cycles}."""
+    from build_flows.sim.accelerator import split_host_steps
+
+    _, core, _ = split_host_steps(model)
+    if not core:
+        return {"input_bits": 0, "output_bits": 0, "cycles": 0}
+    first, last = getCustomOp(core[0]), getCustomOp(core[-1])
+    in_bits = int(np.prod(first.get_normal_input_shape(0))) * first.get_input_datatype(0).bitwidth()
+    out_bits = int(np.prod(last.get_normal_output_shape(0))) * last.get_output_datatype(0).bitwidth()
+    return {"input_bits": in_bits, "output_bits": out_bits,
+            "cycles": max(-(-in_bits // axi_width), -(-out_bits // axi_width))}
 
 
 def binary_macs(model) -> int:

@@ -35,6 +35,10 @@ class Estimate:
     fps: float
     latency_us: float
     bottleneck: str
+    #: cycles per image to move an image in and its result out at the board's data path width (each way)
+    io_cycles_per_image: int = 0
+    #: cycles per image of the slowest layer; cycles_per_image is the larger of this and io_cycles_per_image
+    compute_cycles_per_image: int = 0
     LUT: int = 0
     BRAM: int = 0
     URAM: int = 0
@@ -49,10 +53,12 @@ class BuildReport:
 
     model: str | None = None
     checkpoint: str | None = None
+    #: the checkpoint's path, dataset, recorded test top-1 and why the build took it
+    checkpoint_info: dict | None = None
     board: str | None = None
     part: str | None = None
     clock_mhz: float | None = None
-    target_fps: float | None = None
+    target_fps: float | str | None = None  # a number, or "max"
     input: dict | None = None  # with --pixels uint8: the pre-processing in front of the model
     nodes_total: int | None = None
     nodes_hw: int | None = None
@@ -92,11 +98,34 @@ class BuildReport:
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
+def checkpoint_line(info: dict) -> str:
+    """A checkpoint's dataset and recorded accuracy, in words."""
+    top1 = info.get("test_top1")
+    acc = f"recorded test top-1 {top1:.2f} %" if isinstance(top1, (int, float)) else "no recorded accuracy"
+    return f"dataset {info.get('dataset') or 'not recorded'}, {acc}"
+
+
+def budget_line(report: BuildReport) -> str:
+    """The estimate's on-chip totals against the board's budget, every resource type."""
+    from build_flows.boards import get_board
+
+    board = get_board(report.board)
+    est = report.estimated
+    names = {"LUT": "LUT", "BRAM": "BRAM18", "URAM": "URAM", "DSP": "DSP"}
+    parts = [f"{names[k]} {getattr(est, k):,} / {limit:,.0f}" for k, limit in board.budget().items()]
+    target = "" if report.target_fps is None else (" (--target-fps max)" if report.target_fps == "max" else "")
+    return f"budget of {board.name}{target}: " + ", ".join(parts) + " (LUT: 70 % of the device)"
+
+
 def summary(report: BuildReport) -> str:
     """Human-readable summary table of a report."""
     lines = [f"model {report.model} on {report.board} at {report.clock_mhz} MHz: "
              f"{report.nodes_hw if report.nodes_hw is not None else '?'}/"
              f"{report.nodes_total if report.nodes_total is not None else '?'} nodes in hardware"]
+    if report.checkpoint_info:
+        lines.append(f"checkpoint {report.checkpoint_info['path']}: {checkpoint_line(report.checkpoint_info)}")
+    if report.folding and report.folding.get("target") == "max":
+        lines.append("folding: --target-fps max (the highest FPS whose estimate fits the board's budget)")
     est = report.estimated
     if est:
         w = max(len(layer.name) for layer in report.layers) + 2
@@ -109,6 +138,7 @@ def summary(report: BuildReport) -> str:
         lines.append(f"estimated: {est.fps:,.0f} FPS ({est.cycles_per_image:,} cycles/image, latency "
                      f"{est.latency_us:.1f} us), {est.LUT:,} LUT, {est.BRAM} BRAM18, {est.DSP} DSP; "
                      f"roofline fraction {report.roofline_fraction or 0:.3f}")
+        lines.append(budget_line(report))
     for stage, v in report.verification.items():
         lines.append(f"verification {stage}: {v}")
     ys = report.yosys

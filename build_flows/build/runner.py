@@ -38,7 +38,7 @@ def _finn_config(cfg: BuildConfig, board: Board, out: Path):
 
     return bc.DataflowBuildConfig(
         output_dir=str(out / "finn"), synth_clk_period_ns=1000.0 / cfg.clock, board=board.finn_name,
-        fpga_part=board.part, target_fps=int(cfg.target_fps) if cfg.target_fps else None,
+        fpga_part=board.part, target_fps=int(cfg.target_fps) if isinstance(cfg.target_fps, float) else None,
         folding_config_file=cfg.folding_file, mvau_wwidth_max=cfg.mvau_wwidth_max,
         generate_outputs=[bc.DataflowOutputType.ESTIMATE_REPORTS], enable_build_pdb_debug=False, verbose=False,
         shell_flow_type=bc.ShellFlowType.VIVADO_ZYNQ)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from build_flows.boards import LUT_BUDGET
 from build_flows.build.context import BuildContext, BuildError, build_step
 from build_flows.build.report import Estimate
 
@@ -51,7 +50,7 @@ THRESHOLD_BRAM_DEPTH = 256
 def step_folding(model, ctx: BuildContext):
     """PE/SIMD of every layer (ours and FINN's) for the target FPS, balanced so that each layer gets
     the least parallelism that meets it; a user folding file (FINN's JSON format) overrides."""
-    from build_flows.build.folding import best_fps, performance, set_folding
+    from build_flows.build.folding import best_fps, fastest_within_budget, performance, set_folding
 
     folding = None
     if ctx.cfg.folding_file:
@@ -59,18 +58,38 @@ def step_folding(model, ctx: BuildContext):
         if not path.exists():
             raise BuildError(f"folding file {path} does not exist")
         folding = {k: v for k, v in json.loads(path.read_text()).items() if isinstance(v, dict)}
-    target = ctx.cfg.clock * 1e6 / ctx.cfg.target_fps if ctx.cfg.target_fps else None
+    if ctx.cfg.target_fps == "max" and folding is None:
+        print(f"searching the highest FPS whose estimate fits {ctx.board.name}'s budget ...", flush=True)
+        best = fastest_within_budget(model, ctx.board, ctx.cfg.clock)
+        if best is None:
+            set_folding(model, float("inf"))
+            raise BuildError(f"the design does not fit {ctx.board.name} even at PE=SIMD=1: "
+                             + "; ".join(ctx.board.over_budget(_totals(model, ctx))) +
+                             ". Choose a larger board (`qvit boards`) or a smaller model.")
+        print(f"highest FPS within budget: {best['fps']:,.0f} ({best['cycles']:,} cycles/image at {ctx.cfg.clock:.0f} MHz), "
+              f"limited by {best['limit']}")
+        ctx.report.folding = {"target": "max", "target_cycles": best["cycles"], "max_cycles": best["cycles"],
+                              "limited_by": best["limit"]}
+        return model
+    fps = ctx.cfg.target_fps if ctx.cfg.target_fps != "max" else None
+    target = ctx.cfg.clock * 1e6 / fps if fps else None
     if target is None and folding is None:
         return model
     short = set_folding(model, target if target is not None else float("inf"), folding)
     if target is not None and short and not folding:
         best = best_fps(model, ctx.cfg.clock)
         slow = ", ".join(f"{k} ({v:,} cycles)" for k, v in sorted(short.items(), key=lambda kv: -kv[1])[:3])
-        raise BuildError(f"target {ctx.cfg.target_fps:,.0f} FPS is not reachable on {ctx.board.name} at {ctx.cfg.clock:.0f} MHz: "
+        raise BuildError(f"target {fps:,.0f} FPS is not reachable on {ctx.board.name} at {ctx.cfg.clock:.0f} MHz: "
                          f"the best folding reaches {best:,.0f} FPS (slowest layers fully unfolded: {slow}). "
-                         "Lower --target-fps or raise the clock.")
+                         "Lower --target-fps (or use --target-fps max) or raise the clock.")
     ctx.report.folding = {"target_cycles": target, "max_cycles": performance(model)["max_cycles"]}
     return model
+
+
+def _totals(model, ctx: BuildContext) -> dict:
+    from build_flows.build.folding import layer_table, on_chip_totals
+
+    return on_chip_totals(layer_table(model, ctx.board.part))
 
 
 @build_step("minimize_bit_width")
@@ -91,26 +110,41 @@ def step_minimize_bit_width(model, ctx: BuildContext):
 
 @build_step("estimates")
 def step_estimates(model, ctx: BuildContext):
-    """Per-layer cycles and resources (FINN's models and ours), whole-design estimates, budget check."""
-    from build_flows.build.folding import binary_macs, layer_table, on_chip_totals, performance
+    """Where each layer's parameters live (LUTRAM or BRAM, per board and size), per-layer cycles and resources
+    (FINN's models and ours), whole-design estimates, the budget check of every resource type."""
+    from build_flows.build.folding import (
+        binary_macs,
+        decide_memories,
+        io_cycles,
+        layer_table,
+        on_chip_totals,
+        performance,
+    )
 
+    decide_memories(model, ctx.board)  # written into the layers: the sim step's RTL reads the same choice
     layers = layer_table(model, ctx.board.part)
     perf = performance(model)
-    cycles = max(1, perf["max_cycles"])
+    io = io_cycles(model, ctx.board.axi_width)
+    cycles = max(1, perf["max_cycles"], io["cycles"])
     clock_hz = ctx.cfg.clock * 1e6
     fps = clock_hz / cycles
+    bottleneck = perf["max_cycles_node_name"] if perf["max_cycles"] >= io["cycles"] else \
+        f"the data path ({ctx.board.axi_width} bits per cycle each way)"
     est = Estimate(cycles_per_image=cycles, fps=fps, latency_us=perf["critical_path_cycles"] / clock_hz * 1e6,
-                   bottleneck=perf["max_cycles_node_name"], **on_chip_totals(layers))
+                   bottleneck=bottleneck, io_cycles_per_image=io["cycles"], compute_cycles_per_image=perf["max_cycles"],
+                   **on_chip_totals(layers))
     macs = binary_macs(model)
     report = ctx.report
     report.layers, report.estimated, report.binary_ops_per_image = layers, est, macs
     report.roofline_fraction = macs * fps / ctx.board.binary_mac_ceiling(ctx.cfg.clock)
-    budget = LUT_BUDGET * ctx.board.lut
-    if est.LUT > budget:
-        raise BuildError(f"the design needs {est.LUT:,} LUT, over {ctx.board.name}'s budget of {budget:,.0f} "
-                         f"(70 % of {ctx.board.lut:,}). Lower --target-fps or choose a larger board (`qvit boards`).")
-    bram = 2 * ctx.board.bram36
-    if est.BRAM > bram:
-        raise BuildError(f"the design needs {est.BRAM} BRAM18, over {ctx.board.name}'s {bram}. "
-                         "Lower --target-fps or choose a larger board (`qvit boards`).")
+    over = ctx.board.over_budget(on_chip_totals(layers))
+    if over:
+        from qonnx.core.modelwrapper import ModelWrapper
+
+        from build_flows.build.folding import fastest_within_budget
+
+        best = fastest_within_budget(ModelWrapper(model.model.__deepcopy__()), ctx.board, ctx.cfg.clock)
+        hint = (f"the highest FPS that fits is {best['fps']:,.0f} (--target-fps max builds it)" if best else
+                "not even PE=SIMD=1 fits: choose a larger board (`qvit boards`) or a smaller model")
+        raise BuildError(f"the design is over {ctx.board.name}'s budget: {'; '.join(over)}. {hint[0].upper()}{hint[1:]}.")
     return model

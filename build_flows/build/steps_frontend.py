@@ -34,14 +34,21 @@ def step_export(model, ctx: BuildContext):
                              "export it with `qvit export` or Brevitas' export_qonnx") from e
         ctx.report.model = path.name
         return _pixel_input(model, ctx, None)
+    from build_flows.build.report import checkpoint_line
     from quant_models import create_model, load_checkpoint
-    from quant_models.checkpoint import find_shipped_checkpoint
+    from quant_models.checkpoint import find_shipped_checkpoint, read_checkpoint
     from quant_models.export import export_model
 
     ckpt = ctx.cfg.checkpoint or find_shipped_checkpoint(src, ctx.cfg.model_overrides)
     if ckpt:
         net = load_checkpoint(ckpt, name=src, **ctx.cfg.model_overrides)
         ctx.report.checkpoint = str(ckpt)
+        meta = read_checkpoint(ckpt)
+        why = ("given by --checkpoint" if ctx.cfg.checkpoint else
+               "the first shipped checkpoint of this model whose config agrees with the overrides (--set)")
+        ctx.report.checkpoint_info = {"path": str(ckpt), "dataset": meta.get("dataset"),
+                                      "test_top1": meta.get("test_top1"), "why": why}
+        print(f"checkpoint: {ckpt} ({why}); {checkpoint_line(ctx.report.checkpoint_info)}", flush=True)
     else:
         net = create_model(src, **ctx.cfg.model_overrides)
         print(f"warning: no checkpoint for {src}: building it with random weights", file=sys.stderr)

@@ -45,6 +45,22 @@ def memory_cost(bits: int) -> tuple[int, int]:
     return math.ceil(bits / BRAM18_BITS), 0
 
 
+#: the aspect ratios of a BRAM18 in simple dual-port mode: (width, depth)
+BRAM18_SHAPES = ((1, 16384), (2, 8192), (4, 4096), (9, 2048), (18, 1024), (36, 512))
+
+
+def bram18_for(depth: int, width: int) -> int:
+    """Block RAMs (18 kbit) that hold a ``depth`` x ``width`` memory: the cheapest aspect ratio, tiled."""
+    if depth <= 0 or width <= 0:
+        return 0
+    return min(math.ceil(width / w) * math.ceil(depth / d) for w, d in BRAM18_SHAPES)
+
+
+def lutram_for(depth: int, width: int) -> int:
+    """LUTs (64 x 1 distributed RAM each) that hold a ``depth`` x ``width`` memory."""
+    return width * math.ceil(depth / LUTRAM_BITS)
+
+
 def pe_on_last_axis(inst) -> list[tuple[str, int]]:
     """The folding of a plain streaming layer: ``PE`` lanes dividing the last axis of its input and of its
     output (they differ for reorders and padding; none without PE)."""
@@ -68,6 +84,10 @@ class LayerFacts:
     def allows_dsp(self) -> bool:
         """False when the layer's arithmetic is meant for LUTs (synthesis counts then forbid DSPs)."""
         return True
+
+    def choose_memory(self, board) -> None:
+        """Decide where the layer's parameters live on ``board`` (for its current folding) and write the choice
+        into the layer, where its estimate and its RTL generator read it (default: nothing to decide)."""
 
     def rtl_reason(self) -> str | None:
         """None when the layer has RTL that the simulation can stitch, else why not (a layer that one of our

@@ -14,7 +14,7 @@ import math
 from finn.custom_op.fpgadataflow.matrixvectoractivation import MVAU
 from finn.custom_op.fpgadataflow.rtlbackend import RTLBackend
 
-from build_flows.layers.base import FINN_HW_DOMAIN
+from build_flows.layers.base import FINN_HW_DOMAIN, bram18_for, lutram_for
 from build_flows.layers.finn_layers import mvau_binary_macs, mvau_knobs
 from build_flows.layers.rtl import register_rtl_backend
 from build_flows.layers.rtl.backend import QvitRTLBackend
@@ -43,8 +43,10 @@ class MVAU_lut_rtl(QvitRTLBackend, MVAU, RTLBackend):  # noqa: N801 (FINN's nami
     SOURCES = (mvau_rtl.SOURCE,)
 
     def rtl_shape(self) -> mvau_rtl.MVAUShape:
-        """What the RTL needs, from the node's attributes (thresholds counted by write_hdl)."""
-        return mvau_rtl.from_attrs(self.get_nodeattr)
+        """What the RTL needs, from the node's attributes (thresholds counted by write_hdl), with the weight ROM
+        where the estimate puts it (:meth:`weight_style`)."""
+        shape = mvau_rtl.from_attrs(self.get_nodeattr)
+        return shape if shape.weight_stream else dataclasses.replace(shape, ram_style=self.weight_style())
 
     def write_hdl(self, model, code_dir):
         thr = None if self.get_nodeattr("noActivation") else model.get_initializer(self.onnx_node.input[2])
@@ -91,12 +93,41 @@ class MVAU_lut_rtl(QvitRTLBackend, MVAU, RTLBackend):  # noqa: N801 (FINN's nami
         per_mac = {"xnor": 2.5, "addsub": 2.9 * (ib + 1), "mul": mul}[shape.mode]
         n_thr = 0 if self.get_nodeattr("noActivation") else 2 ** shape.odt.bitwidth() - 1
         lane = shape.simd * per_mac + shape.accw + n_thr * math.ceil(shape.accw / 2)
-        rom = 0  # streamed weights (in1_V) need no ROM
-        lutram = self.get_nodeattr("ram_style") == "distributed" or (self.get_nodeattr("ram_style") == "auto"
-                                                                   and self.calc_wmem() <= 128)
-        if lutram and not shape.weight_stream:
-            rom = shape.pe * shape.simd * wb * math.ceil(self.calc_wmem() / 64)
+        rom = lutram_for(*self.weight_rom()) if self.weight_style() == "distributed" else 0
         return int(shape.pe * lane + rom + 40)
+
+    # ------------------------------------------------------------ weight memory (one decision for RTL and estimate)
+    def weight_rom(self) -> tuple[int, int]:
+        """(depth, width in bits) of the weight ROM; (0, 0) when the weights arrive on a stream."""
+        shape = mvau_rtl.from_attrs(self.get_nodeattr)
+        if shape.weight_stream:
+            return 0, 0
+        return self.calc_wmem(), shape.pe * shape.simd * shape.wdt.bitwidth()
+
+    def weight_style(self) -> str:
+        """Where the weight ROM lives, as the RTL generator reads ``ram_style``: "distributed" (LUTRAM) or
+        "block" (BRAM). "auto" (no decision written) is FINN's rule, LUTRAM up to 128 words; "ultra" is BRAM,
+        since an UltraRAM has no initial contents to hold a ROM."""
+        style = self.get_nodeattr("ram_style")
+        if style in ("distributed", "block"):
+            return style
+        return "distributed" if style == "auto" and self.calc_wmem() <= 128 else "block"
+
+    def choose_memory(self, board) -> None:
+        """LUTRAM or BRAM for the weight ROM, whichever takes the smaller share of ``board``'s budget."""
+        depth, width = self.weight_rom()
+        if not depth:
+            return
+        budget = board.budget()
+        lut_share = lutram_for(depth, width) / budget["LUT"]
+        bram_share = bram18_for(depth, width) / max(budget["BRAM"], 1)
+        self.set_nodeattr("ram_style", "distributed" if lut_share <= bram_share else "block")
+
+    def bram_estimation(self, fpgapart=None):
+        return bram18_for(*self.weight_rom()) if self.weight_style() == "block" else 0
+
+    def uram_estimation(self, fpgapart=None):
+        return 0  # see weight_style
 
     def dsp_estimation(self, fpgapart=None):
         return 0

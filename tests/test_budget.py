@@ -1,0 +1,105 @@
+"""The fastest design that fits, in one command, and the budget it is checked against: `--target-fps max` (the
+highest FPS whose estimate fits every resource type of the board), an over-budget target naming the highest FPS
+that fits, the weight memory placed once for both the estimate and the RTL, and the data path's bound on FPS."""
+
+import glob
+import json
+
+import pytest
+from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.custom_op.registry import getCustomOp
+
+from build_flows.boards import get_board
+from build_flows.build.folding import decide_memories, layer_table, on_chip_totals, performance, set_folding
+from build_flows.cli import main
+from quant_models.bnn_pynq import export_bnn_pynq
+
+
+@pytest.fixture(scope="module")
+def lfc(tmp_path_factory):
+    """FINN's LFC-W1A1 (784-1024-1024-1024-10, binary): far over any small board when unfolded."""
+    return export_bnn_pynq("lfc_1w1a", tmp_path_factory.mktemp("lfc") / "lfc.onnx")
+
+
+def _specialized(build_dir):
+    return ModelWrapper(sorted(glob.glob(f"{build_dir}/checkpoints/*_specialize_layers.onnx"))[0])
+
+
+def test_target_fps_max_is_the_fastest_folding_within_every_budget(lfc, tmp_path, capsys):
+    out = tmp_path / "b"
+    assert main(["build", str(lfc), "--board", "Pynq-Z2", "--target-fps", "max", "--until", "estimates",
+                 "--out", str(out)]) == 0
+    report = json.loads((out / "report.json").read_text())
+    board = get_board("Pynq-Z2")
+    est = report["estimated"]
+    assert report["folding"]["target"] == "max" and report["folding"]["limited_by"] == "the board's budget"
+    assert board.over_budget(est) == [] and est["URAM"] == 0
+    assert "highest FPS within budget" in capsys.readouterr().out
+    # the next faster balanced folding does not fit: the search found the edge
+    model = _specialized(out)
+    cycles = report["folding"]["target_cycles"]
+    set_folding(model, cycles - 1)
+    decide_memories(model, board)
+    assert performance(model)["max_cycles"] < cycles
+    assert board.over_budget(on_chip_totals(layer_table(model, board.part))) != []
+
+
+def test_an_over_budget_target_names_the_highest_fps_that_fits(lfc, tmp_path, capsys):
+    out = tmp_path / "b"
+    assert main(["build", str(lfc), "--board", "Pynq-Z2", "--target-fps", "2000000", "--until", "estimates",
+                 "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "over Pynq-Z2's budget" in err and "LUT" in err and "The highest FPS that fits is" in err
+    assert "--target-fps max" in err
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-5", "0", "fast"])
+def test_a_bad_target_fps_is_refused_with_its_reason(value, tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["build", "x.onnx", "--target-fps", value, "--out", str(tmp_path / "b")])
+    assert e.value.code == 2
+    assert "--target-fps" in capsys.readouterr().err
+
+
+def test_weight_memory_is_one_decision_for_estimate_and_rtl(lfc, tmp_path):
+    """Per board and size: a small ROM goes to LUTRAM (LUTs in the estimate, no BRAM), a deep one to BRAM; the RTL
+    the layer generates reads the same choice."""
+    out = tmp_path / "b"
+    assert main(["build", str(lfc), "--board", "Pynq-Z2", "--target-fps", "1000", "--until", "specialize_layers",
+                 "--out", str(out)]) == 0
+    model = _specialized(out)
+    board = get_board("Pynq-Z2")
+    mvaus = [getCustomOp(n) for n in model.graph.node if n.op_type == "MVAU_lut_rtl"]
+    for m in mvaus:  # 1024x1024 at PE=SIMD=1: a 1 M x 1 ROM (16,384 LUTs or 64 BRAM18); the 1024x10 head unfolded:
+        head = m.get_nodeattr("MH") == 10  # one word of 10,240 bits (10,240 LUTs or 285 BRAM18, more than the board)
+        m.set_nodeattr("PE", 10 if head else 1)
+        m.set_nodeattr("SIMD", 1024 if head else 1)
+    decide_memories(model, board)
+    assert [m.get_nodeattr("ram_style") for m in mvaus] == ["block", "block", "block", "distributed"]
+    for m in mvaus:
+        lut_block = m.lut_estimation()
+        if m.weight_style() == "block":
+            assert m.bram_estimation() > 0
+            m.set_nodeattr("ram_style", "distributed")  # the same layer with its ROM in LUTs costs the ROM's LUTs
+            assert m.lut_estimation() - lut_block == m.weight_rom()[1] * -(-m.weight_rom()[0] // 64)
+            assert m.bram_estimation() == 0
+            m.set_nodeattr("ram_style", "block")
+        else:
+            assert m.bram_estimation() == 0
+        assert m.uram_estimation() == 0
+        assert m.rtl_shape().ram_style == m.get_nodeattr("ram_style")
+        m.set_nodeattr("code_gen_dir_ipgen", str(tmp_path / m.onnx_node.name))
+        m.generate_hdl(model, board.part, 10.0)
+        wrapper = (tmp_path / m.onnx_node.name / f"{m.onnx_node.name}.sv").read_text()
+        assert f'.RAM_STYLE("{m.get_nodeattr("ram_style")}")' in wrapper
+
+
+def test_the_data_path_bounds_the_fps(tmp_path):
+    """TFC's float input (784 x 32 bits) through a 128-bit data path takes 196 cycles per image: the estimate
+    is never faster, and --target-fps max stops there."""
+    onnx = export_bnn_pynq("tfc_1w1a", tmp_path / "tfc.onnx")
+    assert main(["build", str(onnx), "--board", "AUP-ZU3", "--until", "estimates", "--out", str(tmp_path / "b")]) == 0
+    report = json.loads((tmp_path / "b" / "report.json").read_text())
+    est = report["estimated"]
+    assert est["io_cycles_per_image"] == 784 * 32 // 128 and est["cycles_per_image"] >= est["io_cycles_per_image"]
+    assert report["folding"]["limited_by"] == "the data path (128 bits per cycle)"

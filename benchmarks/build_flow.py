@@ -108,48 +108,33 @@ def run_one(name, size, board, tmp) -> dict:
     seconds = time.time() - start
     est = report.get("estimated", {})
     ver = report.get("verification", {}).get("qonnx_vs_finn_python", {})
-    budget = get_board(board).lut * 0.7
     return {"model": name, "input": size, "board": board, "weights": note, "nodes_hw": report.get("nodes_hw"),
             "nodes_total": report.get("nodes_total"), "bit_exact": ver.get("bit_exact"), "vectors": ver.get("vectors"),
             "fps": est.get("fps"), "LUT": est.get("LUT"), "BRAM": est.get("BRAM"), "DSP": est.get("DSP"),
-            "fits": bool(est) and est.get("LUT", 0) <= budget and error is None,
+            "fits": bool(est) and not get_board(board).over_budget(est) and error is None,
             "roofline_fraction": report.get("roofline_fraction"), "seconds": round(seconds, 1), "error": error,
             "steps": {s["name"]: s["seconds"] for s in report.get("steps", [])}}
 
 
 def best_within_budget(build_dir: Path, board: str, clock_mhz: float) -> dict:
-    """The highest FPS whose folding fits 70 % of the board's LUTs (and its BRAM), by bisection on
-    the target over the specialised graph of a finished build."""
+    """The highest FPS whose folding fits the board's budget (every resource type), on the specialised graph of
+    a finished build: the search `--target-fps max` runs (:func:`fastest_within_budget`)."""
     from qonnx.core.modelwrapper import ModelWrapper
 
-    from build_flows.build.folding import binary_macs, layer_table, on_chip_totals, performance, set_folding
+    from build_flows.build.folding import fastest_within_budget, macs_by_precision
+    from build_flows.layers.rtl.mvau_lut_rtl import XNOR_LUT_PER_MAC
 
     b = get_board(board)
     ckpt = next(iter(sorted((build_dir / "checkpoints").glob("*_specialize_layers.onnx"))), None)
     if ckpt is None:
         return {}
     model = ModelWrapper(str(ckpt))
-    macs = binary_macs(model)
-
-    def fold(fps):
-        set_folding(model, clock_mhz * 1e6 / fps)
-        totals = on_chip_totals(layer_table(model, b.part))
-        lut, bram = totals["LUT"], totals["BRAM"]
-        real = clock_mhz * 1e6 / max(1, performance(model)["max_cycles"])
-        return real, lut, bram, lut <= 0.7 * b.lut and bram <= 2 * b.bram36
-
-    lo, hi, best = 100.0, 1e7, None
-    for _ in range(30):
-        mid = (lo * hi) ** 0.5
-        real, lut, bram, ok = fold(mid)
-        if ok:
-            lo, best = mid, (real, lut, bram)
-        else:
-            hi = mid
+    best = fastest_within_budget(model, b, clock_mhz)
     if best is None:
         return {}
-    real, lut, bram = best
-    return {"fps": real, "LUT": lut, "BRAM": bram, "roofline_fraction": macs * real / b.binary_mac_ceiling(clock_mhz)}
+    ops = 2 * macs_by_precision(model).get("binary", 0) * best["fps"]
+    return {"fps": best["fps"], "LUT": best["totals"]["LUT"], "BRAM": best["totals"]["BRAM"], "limit": best["limit"],
+            "roofline_fraction": ops / b.binary_op_ceiling(XNOR_LUT_PER_MAC, clock_mhz)}
 
 
 def _fmt(v, spec):
@@ -191,14 +176,15 @@ def main(argv=None):
                      f"{r['bit_exact']} ({r['vectors']} vectors) | {_fmt(r['fps'], ',.0f')} | {_fmt(r['LUT'], ',')} | "
                      f"{_fmt(r['BRAM'], ',')} | {_fmt(r['DSP'], ',')} | {'yes' if r['fits'] else 'no'} | "
                      f"{_fmt(r['roofline_fraction'], '.3f')} | {r['seconds']} |")
-    lines += ["", "Highest estimated FPS whose folding fits the budget (70 % of LUTs, all BRAM), found by bisection "
-              "on the target:", "",
-              "| model | input | board | FPS | LUT | BRAM18 | roofline fraction |", "|---|---|---|---|---|---|---|"]
+    lines += ["", "Highest estimated FPS whose folding fits the budget (70 % of LUTs, all BRAM18, URAM and DSP), "
+              "found by the search `--target-fps max` runs, and what stops it going faster:", "",
+              "| model | input | board | FPS | LUT | BRAM18 | roofline fraction | limited by |",
+              "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         b = r.get("best") or {}
         if b:
             lines.append(f"| {r['model']} | {r['input']} | {r['board']} | {b['fps']:,.0f} | {b['LUT']:,} | {b['BRAM']} | "
-                         f"{b['roofline_fraction']:.3f} |")
+                         f"{b['roofline_fraction']:.3f} | {b['limit']} |")
     errors = [r for r in rows if r["error"]]
     if errors:
         lines += ["", "Builds that stopped:", ""]

@@ -77,7 +77,7 @@ def stitched(name, net, shape, fps, tmp, mem_mode="internal_embedded") -> dict:
     (res,), _ = simulate_dataflow(model, x, tmp / f"{name}_long", report["part"], 1000.0 / report["clock_mhz"],
                                   fifo_depths=depths)
     sim = report["sim"]
-    binary_macs = report["binary_ops_per_image"]
+    binary_macs = report["binary_ops_per_image"] // 2  # 2 operations per MAC
     return {
         "model": name, "layers": len(report["layers"]), "ops": sorted({layer["op"] for layer in report["layers"]}),
         "bit_exact_8_vectors_with_and_without_stalls": sim["bit_exact"],

@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 
 LUT_BUDGET = 0.70  # FINN plans designs to 70 % of a device's LUTs
-LUT_PER_BINARY_MAC = 6.6  # FINN's LUT model of an XNOR-popcount MAC
+LUT_PER_BINARY_MAC = 6.6  # FINN's LUT model of an XNOR-popcount MAC (StreamMatMul's estimate until it is calibrated)
 
 
 @dataclass(frozen=True)
@@ -43,9 +43,10 @@ class Board:
         return [f"{totals[k]:,} {names[k]} > {limit:,.0f}{of.get(k, '')}" for k, limit in self.budget().items()
                 if totals.get(k, 0) > limit]
 
-    def binary_mac_ceiling(self, clock_mhz: float | None = None) -> float:
-        """Binary MACs per second the LUT budget could sustain (6.6 LUT per binary MAC, 70 % of LUTs)."""
-        return self.lut * LUT_BUDGET / LUT_PER_BINARY_MAC * (clock_mhz or self.clock_mhz) * 1e6
+    def binary_op_ceiling(self, lut_per_mac: float, clock_mhz: float | None = None) -> float:
+        """Binary operations per second (2 per XNOR-popcount MAC) the LUT budget could sustain if every LUT of it
+        were a MAC of ``lut_per_mac`` LUTs, one MAC per cycle: no design that fits does more."""
+        return 2 * self.lut * LUT_BUDGET / lut_per_mac * (clock_mhz or self.clock_mhz) * 1e6
 
 
 def _load() -> dict[str, Board]:

@@ -21,7 +21,9 @@ from quant_models.train import standardise, to_unit_float
 MODELS = ("binaryvit-tiny-hw", "ternaryvit-tiny", "mmfree-vit-tiny")
 #: backends that no shipped ViT uses, and the default-set test that simulates them inside a whole stitched design
 ELSEWHERE = {"WindowMax_rtl": "hw_tests/test_finn_networks.py (CNV-W1A1's max pools)",
-             "InsertTokens_rtl": "hw_tests/test_vit_sim.py::test_class_token_vit_simulates_bit_exactly"}
+             "InsertTokens_rtl": "hw_tests/test_vit_sim.py::test_class_token_vit_simulates_bit_exactly",
+             "ConcatStreams_rtl": "hw_tests/test_joined_streams.py and test_vit_sim.py (distill_token)",
+             "UpsampleNearestNeighbour_rtl": "hw_tests/test_finn_fallback.py"}
 
 
 @pytest.fixture(scope="module")

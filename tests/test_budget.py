@@ -34,6 +34,9 @@ def test_target_fps_max_is_the_fastest_folding_within_every_budget(lfc, tmp_path
     est = report["estimated"]
     assert report["folding"]["target"] == "max" and report["folding"]["limited_by"] == "the board's budget"
     assert board.over_budget(est) == [] and est["URAM"] == 0
+    # binary operations (2 per MAC) against a ceiling of the same cost model: at most 1 for a design that fits
+    assert report["ops_per_image"] == {"binary": 2 * (784 * 1024 + 1024 * 1024 * 2 + 1024 * 10)}
+    assert 0 < report["roofline_fraction"] <= 1
     assert "highest FPS within budget" in capsys.readouterr().out
     # the next faster balanced folding does not fit: the search found the edge
     model = _specialized(out)

@@ -25,8 +25,9 @@ def test_binary_mlp_maps_every_node_and_is_bit_exact(mlp_onnx, tmp_path, capsys)
     est = report["estimated"]
     assert est["fps"] >= 100000 and est["LUT"] > 0 and est["cycles_per_image"] > 0
     assert {"name", "op", "PE", "SIMD", "cycles", "LUT", "BRAM", "DSP"} <= set(report["layers"][0])
-    assert report["binary_ops_per_image"] == 64 * 64 + 64 * 10
-    assert 0 < report["roofline_fraction"] < 1
+    assert report["binary_ops_per_image"] == 2 * (64 * 64 + 64 * 10)  # 2 operations per XNOR-popcount MAC
+    assert report["ops_per_image"] == {"binary": 2 * (64 * 64 + 64 * 10)}
+    assert 0 < report["roofline_fraction"] <= 1
     assert [s["name"] for s in report["steps"]] == ESTIMATE_STEPS
     assert all(s["status"] == "done" for s in report["steps"])
     assert (tmp_path / "b" / "build_config.yaml").exists() and len(list((tmp_path / "b" / "checkpoints").glob("*.onnx"))) == 10

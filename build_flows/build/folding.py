@@ -152,9 +152,15 @@ def io_cycles(model, axi_width: int) -> dict:
             "cycles": max(-(-in_bits // axi_width), -(-out_bits // axi_width))}
 
 
-def binary_macs(model) -> int:
-    """Binary (XNOR-popcount) multiply-accumulates per image over the dataflow layers."""
-    return sum(layer_facts(n).binary_macs() for n in model.graph.node if is_fpgadataflow_node(n))
+def macs_by_precision(model) -> dict[str, int]:
+    """Multiply-accumulates per image over the dataflow layers, by precision ("binary", "ternary", "int8 x
+    ternary", ...)."""
+    total: dict[str, int] = {}
+    for n in model.graph.node:
+        if is_fpgadataflow_node(n):
+            for k, v in layer_facts(n).macs_by_precision().items():
+                total[k] = total.get(k, 0) + int(v)
+    return dict(sorted(total.items()))
 
 
 def layer_table(model, fpgapart: str) -> list[LayerRow]:

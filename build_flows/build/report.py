@@ -69,7 +69,13 @@ class BuildReport:
     folding: dict | None = None
     layers: list[LayerRow] | None = None
     estimated: Estimate | None = None
+    #: operations per image (2 per multiply-accumulate) by precision: "binary", "ternary", "int8 x ternary", ...
+    ops_per_image: dict | None = None
+    #: binary operations (2 per XNOR-popcount MAC) per image, and per second at the estimated FPS
     binary_ops_per_image: int | None = None
+    binary_ops_per_second: float | None = None
+    #: binary_ops_per_second over the board's ceiling: 2 ops per cycle for every XNOR_LUT_PER_MAC LUTs of the LUT
+    #: budget (the estimate's own cost model), so at most 1 for a design that fits
     roofline_fraction: float | None = None
     sim: dict | None = None
     yosys: dict | None = None
@@ -138,6 +144,10 @@ def summary(report: BuildReport) -> str:
         lines.append(f"estimated: {est.fps:,.0f} FPS ({est.cycles_per_image:,} cycles/image, latency "
                      f"{est.latency_us:.1f} us), {est.LUT:,} LUT, {est.BRAM} BRAM18, {est.DSP} DSP; "
                      f"roofline fraction {report.roofline_fraction or 0:.3f}")
+        if report.ops_per_image:
+            ops = ", ".join(f"{k} {v:,}" for k, v in report.ops_per_image.items())
+            lines.append(f"operations per image (2 per MAC): {ops}; binary {report.binary_ops_per_second / 1e12:.3f} TOp/s, "
+                         f"{report.binary_ops_per_second / 1e12 / max(est.LUT, 1) * 1000:.4f} TOp/s per 1,000 LUT")
         lines.append(budget_line(report))
     for stage, v in report.verification.items():
         lines.append(f"verification {stage}: {v}")

@@ -113,10 +113,10 @@ def step_estimates(model, ctx: BuildContext):
     """Where each layer's parameters live (LUTRAM or BRAM, per board and size), per-layer cycles and resources
     (FINN's models and ours), whole-design estimates, the budget check of every resource type."""
     from build_flows.build.folding import (
-        binary_macs,
         decide_memories,
         io_cycles,
         layer_table,
+        macs_by_precision,
         on_chip_totals,
         performance,
     )
@@ -133,10 +133,14 @@ def step_estimates(model, ctx: BuildContext):
     est = Estimate(cycles_per_image=cycles, fps=fps, latency_us=perf["critical_path_cycles"] / clock_hz * 1e6,
                    bottleneck=bottleneck, io_cycles_per_image=io["cycles"], compute_cycles_per_image=perf["max_cycles"],
                    **on_chip_totals(layers))
-    macs = binary_macs(model)
+    from build_flows.layers.rtl.mvau_lut_rtl import XNOR_LUT_PER_MAC
+
     report = ctx.report
-    report.layers, report.estimated, report.binary_ops_per_image = layers, est, macs
-    report.roofline_fraction = macs * fps / ctx.board.binary_mac_ceiling(ctx.cfg.clock)
+    report.layers, report.estimated = layers, est
+    report.ops_per_image = {k: 2 * v for k, v in macs_by_precision(model).items()}
+    report.binary_ops_per_image = report.ops_per_image.get("binary", 0)
+    report.binary_ops_per_second = report.binary_ops_per_image * fps
+    report.roofline_fraction = report.binary_ops_per_second / ctx.board.binary_op_ceiling(XNOR_LUT_PER_MAC, ctx.cfg.clock)
     over = ctx.board.over_budget(on_chip_totals(layers))
     if over:
         from qonnx.core.modelwrapper import ModelWrapper

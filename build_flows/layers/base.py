@@ -61,6 +61,16 @@ def lutram_for(depth: int, width: int) -> int:
     return width * math.ceil(depth / LUTRAM_BITS)
 
 
+def precision(*dts: DataType) -> str:
+    """The precision class of a product of operands of ``dts``: "binary" (all 1 bit), "ternary", "intN" (all the
+    same), or the classes joined ("int8 x ternary")."""
+    def name(dt: DataType) -> str:
+        return "binary" if dt.bitwidth() == 1 else "ternary" if dt == DataType["TERNARY"] else f"int{dt.bitwidth()}"
+
+    names = sorted({name(dt) for dt in dts})
+    return " x ".join(names)
+
+
 def pe_on_last_axis(inst) -> list[tuple[str, int]]:
     """The folding of a plain streaming layer: ``PE`` lanes dividing the last axis of its input and of its
     output (they differ for reorders and padding; none without PE)."""
@@ -77,9 +87,9 @@ class LayerFacts:
         """The folding attributes and the dimension each must divide, in the order they grow."""
         return pe_on_last_axis(self)
 
-    def binary_macs(self) -> int:
-        """Binary (XNOR-popcount) multiply-accumulates per image."""
-        return 0
+    def macs_by_precision(self) -> dict[str, int]:
+        """Multiply-accumulates per image by the operands' precision (:func:`precision`); none by default."""
+        return {}
 
     def allows_dsp(self) -> bool:
         """False when the layer's arithmetic is meant for LUTs (synthesis counts then forbid DSPs)."""

@@ -5,9 +5,10 @@ FINN's layer facts live in one table here (folding knobs per FINN op; its binary
 from __future__ import annotations
 
 import numpy as np
+from qonnx.core.datatype import DataType
 from qonnx.custom_op.registry import getCustomOp
 
-from build_flows.layers.base import LayerFacts, pe_on_last_axis
+from build_flows.layers.base import LayerFacts, pe_on_last_axis, precision
 
 BINARY = {"BINARY", "BIPOLAR"}
 
@@ -33,11 +34,11 @@ FINN_KNOBS = {
 }
 
 
-def mvau_binary_macs(inst) -> int:
-    """XNOR-popcount MACs per image of a FINN MVAU (binary inputs and weights), else 0."""
-    if inst.get_nodeattr("inputDataType") in BINARY and inst.get_nodeattr("weightDataType") in BINARY:
-        return inst.get_nodeattr("MW") * inst.get_nodeattr("MH") * int(np.prod(inst.get_nodeattr("numInputVectors")))
-    return 0
+def mvau_macs(inst) -> dict[str, int]:
+    """MACs per image of a FINN MVAU, by the precision of its inputs and weights."""
+    macs = inst.get_nodeattr("MW") * inst.get_nodeattr("MH") * int(np.prod(inst.get_nodeattr("numInputVectors")))
+    dts = (DataType[inst.get_nodeattr("inputDataType")], DataType[inst.get_nodeattr("weightDataType")])
+    return {precision(*dts): macs}
 
 
 class FinnLayer(LayerFacts):
@@ -50,8 +51,8 @@ class FinnLayer(LayerFacts):
     def folding_knobs(self):
         return FINN_KNOBS.get(self.op, pe_on_last_axis)(self.inst)
 
-    def binary_macs(self):
-        return mvau_binary_macs(self.inst) if self.op == "MVAU" else 0
+    def macs_by_precision(self):
+        return mvau_macs(self.inst) if self.op == "MVAU" else {}
 
     def rtl_reason(self):
         from finn.custom_op.fpgadataflow.rtlbackend import RTLBackend

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from build_flows.boards import LUT_PER_BINARY_MAC
-from build_flows.layers.base import TwoInputLayer, memory_cost, register_layer
+from build_flows.layers.base import TwoInputLayer, memory_cost, precision, register_layer
 
 
 @register_layer
@@ -50,8 +50,8 @@ class StreamMatMul(TwoInputLayer):
     def binary(self) -> bool:
         return self.get_input_datatype(0).bitwidth() == 1 and self.get_input_datatype(1).bitwidth() == 1
 
-    def binary_macs(self) -> int:
-        return self.macs() if self.binary() else 0
+    def macs_by_precision(self) -> dict[str, int]:
+        return {precision(self.get_input_datatype(0), self.get_input_datatype(1)): self.macs()}
 
     def get_exp_cycles(self):
         """macs / (PE * SIMD), or b's beats (K * N / PE per slice) where SIMD > M leaves the array waiting on b."""

@@ -15,10 +15,14 @@ from finn.custom_op.fpgadataflow.matrixvectoractivation import MVAU
 from finn.custom_op.fpgadataflow.rtlbackend import RTLBackend
 
 from build_flows.layers.base import FINN_HW_DOMAIN, bram18_for, lutram_for
-from build_flows.layers.finn_layers import mvau_binary_macs, mvau_knobs
+from build_flows.layers.finn_layers import mvau_knobs, mvau_macs
 from build_flows.layers.rtl import register_rtl_backend
 from build_flows.layers.rtl.backend import QvitRTLBackend
 from build_flows.rtl.mvau import codegen as mvau_rtl
+
+#: LUTs per XNOR-popcount multiply-accumulate in qvit_mvau.sv (product and its share of the adder tree), fitted to
+#: yosys counts: the cost model of the estimate and of the roofline ceiling
+XNOR_LUT_PER_MAC = 2.5
 
 
 @register_rtl_backend
@@ -90,7 +94,7 @@ class MVAU_lut_rtl(QvitRTLBackend, MVAU, RTLBackend):  # noqa: N801 (FINN's nami
         shape = self.rtl_shape()
         ib, wb = shape.idt.bitwidth(), shape.wdt.bitwidth()
         mul = 1.25 * ((2 * math.ceil((ib + wb) / 6) - 1) * (ib + wb) + 2 * (ib + wb))
-        per_mac = {"xnor": 2.5, "addsub": 2.9 * (ib + 1), "mul": mul}[shape.mode]
+        per_mac = {"xnor": XNOR_LUT_PER_MAC, "addsub": 2.9 * (ib + 1), "mul": mul}[shape.mode]
         n_thr = 0 if self.get_nodeattr("noActivation") else 2 ** shape.odt.bitwidth() - 1
         lane = shape.simd * per_mac + shape.accw + n_thr * math.ceil(shape.accw / 2)
         rom = lutram_for(*self.weight_rom()) if self.weight_style() == "distributed" else 0
@@ -136,8 +140,8 @@ class MVAU_lut_rtl(QvitRTLBackend, MVAU, RTLBackend):  # noqa: N801 (FINN's nami
     def folding_knobs(self):
         return mvau_knobs(self)
 
-    def binary_macs(self):
-        return mvau_binary_macs(self)
+    def macs_by_precision(self):
+        return mvau_macs(self)
 
     def allows_dsp(self):
         return False  # LUT arithmetic by design; DSP MVAUs are FINN's MVAU_rtl

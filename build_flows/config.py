@@ -92,6 +92,10 @@ class BuildConfig:
     sim_size_fifos: bool = field(default=False, metadata=cli_option(("build", "sim"), "--size-fifos",
                                                                      action="store_true"))
 
+    #: the yosys step counts each layer only, not also the whole stitched design (which takes longest on large designs)
+    yosys_layers_only: bool = field(default=False, metadata=cli_option("build", "--yosys-layers-only",
+                                                                       action="store_true"))
+
     def __post_init__(self):
         get_board(self.board)  # fail early on an unknown board
         if self.target_fps is not None:

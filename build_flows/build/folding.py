@@ -11,6 +11,7 @@ import numpy as np
 from finn.util.fpgadataflow import is_fpgadataflow_node
 from qonnx.custom_op.registry import getCustomOp
 
+from build_flows.build.calibration import calibrated_lut
 from build_flows.build.report import LayerRow
 from build_flows.layers import layer_facts
 
@@ -164,7 +165,8 @@ def macs_by_precision(model) -> dict[str, int]:
 
 
 def layer_table(model, fpgapart: str) -> list[LayerRow]:
-    """Per layer: name, op, PE, SIMD, cycles, LUT, BRAM (18k), URAM, DSP (FINN's and our estimates), and whether
+    """Per layer: name, op, PE, SIMD, cycles, LUT (the layer's model times its type's factor fitted to yosys,
+    :mod:`build_flows.build.calibration`), BRAM (18k), URAM, DSP (FINN's and our estimates), and whether
     the host driver runs it instead of the accelerator (``split_host_steps``)."""
     from build_flows.sim.accelerator import split_host_steps
 
@@ -179,7 +181,7 @@ def layer_table(model, fpgapart: str) -> list[LayerRow]:
         attrs = inst.get_nodeattr_types()
         rows.append(LayerRow(name=node.name, op=node.op_type, PE=inst.get_nodeattr("PE") if "PE" in attrs else None,
                              SIMD=inst.get_nodeattr("SIMD") if "SIMD" in attrs else None, cycles=cycles(node),
-                             LUT=int(res.get("LUT", 0)), BRAM=int(np.ceil(res.get("BRAM_18K", 0))),
+                             LUT=calibrated_lut(node.op_type, res.get("LUT", 0)), BRAM=int(np.ceil(res.get("BRAM_18K", 0))),
                              URAM=int(res.get("URAM", 0)), DSP=int(res.get("DSP", 0)), host=node.name in host))
     return rows
 

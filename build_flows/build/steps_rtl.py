@@ -179,6 +179,7 @@ def step_yosys(model, ctx: BuildContext):
     boxes in the stitched count. Layers whose arithmetic is meant for LUTs are synthesised without DSPs."""
     from qonnx.custom_op.registry import getCustomOp
 
+    from build_flows.build.calibration import calibrated_lut
     from build_flows.layers import layer_facts
     from build_flows.synth.yosys import YosysError, synth, yosys_command
 
@@ -211,12 +212,14 @@ def step_yosys(model, ctx: BuildContext):
                 continue
             counts.pop("cells")
             done[key] = dict(counts)
-        layers[node.name] = {**counts, "estimated_LUT": int(inst.lut_estimation(ctx.board.part))}
+        model_lut = inst.lut_estimation(ctx.board.part)
+        layers[node.name] = {**counts, "model_LUT": int(model_lut), "estimated_LUT": calibrated_lut(node.op_type, model_lut)}
         for k, v in counts.items():
             total[k] = total.get(k, 0) + v
     ctx.report.yosys = {"tool": "yosys synth_xilinx (before placement)", "layers": layers,
                         "by_type": by_type(model, layers), "total_synthesised": total, "not_synthesised": skipped,
-                        "stitched": _synth_stitched(model, ctx, set(skipped))}
+                        "stitched": ({"skipped": "--yosys-layers-only"} if ctx.cfg.yosys_layers_only
+                                     else _synth_stitched(model, ctx, set(skipped)))}
     return model
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from build_flows.layers.base import QvitLayer, memory_cost, register_layer
+from build_flows.layers.base import QvitLayer, bram18_for, lutram_for, memory_cost, register_layer
 
 
 @register_layer
@@ -16,7 +16,7 @@ class StreamLayout(QvitLayer):
 
     def get_nodeattr_types(self):
         attrs = super().get_nodeattr_types()
-        attrs.update({"gather": ("ints", True, [])})
+        attrs.update({"gather": ("ints", True, []), "ram_style": ("s", False, "distributed", {"distributed", "block"})})
         return attrs
 
     def execute_node(self, context, graph):
@@ -49,9 +49,28 @@ class StreamLayout(QvitLayer):
         rom_bits = beats * (beat_bits if mode == BEATS else pe * (beat_bits + max(1, (pe - 1).bit_length())))
         return [rom_bits] + copies * [2 * size * bits]
 
+    def _buffers(self) -> list[tuple[int, int]]:
+        """(depth, width) of each two-image buffer (one per copy)."""
+        return [(2 * int(np.prod(self.get_normal_input_shape())) // self.get_nodeattr("PE"),
+                 self.get_nodeattr("PE") * self.get_output_datatype().bitwidth())] * (len(self._memories()) - 1)
+
+    def choose_memory(self, board) -> None:
+        """The buffers in LUTRAM or BRAM, whichever takes the smaller share of ``board``'s budget."""
+        buffers = self._buffers()
+        if not buffers:
+            return
+        budget = board.budget()
+        lut_share = sum(lutram_for(*b) for b in buffers) / budget["LUT"]
+        bram_share = sum(bram18_for(*b) for b in buffers) / max(budget["BRAM"], 1)
+        self.set_nodeattr("ram_style", "distributed" if lut_share <= bram_share else "block")
+
     def bram_estimation(self, fpgapart=None):
-        return sum(memory_cost(bits)[0] for bits in self._memories())
+        rom = sum(memory_cost(bits)[0] for bits in self._memories()[:1])
+        if self.get_nodeattr("ram_style") != "block":
+            return rom
+        return rom + sum(bram18_for(*b) for b in self._buffers())
 
     def lut_estimation(self, fpgapart=None):
-        buffer_luts = sum(memory_cost(bits)[1] for bits in self._memories())
-        return buffer_luts + 40 + 2 * self.get_outstream_width()
+        rom = sum(memory_cost(bits)[1] for bits in self._memories()[:1])
+        buffers = sum(lutram_for(*b) for b in self._buffers()) if self.get_nodeattr("ram_style") != "block" else 0
+        return rom + buffers + 40 + 2 * self.get_outstream_width()

@@ -54,5 +54,5 @@ def _stream_layout_simulate(tmp, source=None):
 
 CASES = {
     "StreamLayout_rtl": BackendCase(_stream_layout_lint, _stream_layout_simulate, stream_layout.SOURCE,
-                                    ("d2 <= mem[f1 ? MAW'(NB) + MAW'(a1) : MAW'(a1)];", "d2 <= mem[MAW'(a1)];")),
+                                    (".raddr(f1 ? MAW'(NB) + MAW'(a1) : MAW'(a1))", ".raddr(MAW'(a1))")),
 }

@@ -18,7 +18,7 @@ class StreamLayout_rtl(QvitRTLBackend, StreamLayout, RTLBackend):  # noqa: N801 
     """StreamLayout in RTL; python execution is the layer's, ``rtlsim`` runs the generated RTL."""
 
     implements, implements_domain = "StreamLayout", QVIT_DOMAIN
-    SOURCES = (codegen.SOURCE,)
+    SOURCES = (codegen.SOURCE, codegen.BUFFER)
     CODEGEN = codegen
 
     @staticmethod

@@ -19,6 +19,7 @@ module qvit_stream_layout #(
 	parameter int EBITS = 8,         // element width
 	parameter int MODE = 1,
 	parameter ROM_FILE = "",         // NBO lines of RW-bit hex (modes 1, 2)
+	parameter int BLOCK = 0,         // the buffers in block RAM (1) or in distributed RAM (0)
 	parameter int IN_W = 8,          // padded stream widths
 	parameter int OUT_W = 8
 )(
@@ -116,30 +117,24 @@ module qvit_stream_layout #(
 		end
 
 		if (MODE == 1) begin : beats
-			logic [BW-1:0] mem [2*NB];
 			logic [BW-1:0] d2;
-			always_ff @(posedge ap_clk) begin
-				if (wr) mem[waddr] <= x;
-				if (adv) d2 <= mem[f1 ? MAW'(NB) + MAW'(a1) : MAW'(a1)];
-			end
+			qvit_stream_layout_buffer #(.W(BW), .DEPTH(2 * NB), .AW(MAW), .BLOCK(BLOCK)) buffer (.clk(ap_clk),
+				.we(wr), .waddr, .wdata(x), .re(adv), .raddr(f1 ? MAW'(NB) + MAW'(a1) : MAW'(a1)), .rdata(d2));
 			assign out0_V_TDATA = OUT_W'(d2);
 		end else begin : elements
 			logic [BW-1:0] y;
 			for (genvar p = 0; p < PE; p++) begin : lane
-				logic [BW-1:0] mem [2*NB];   // this lane's copy of the buffer
 				logic [BW-1:0] d2;
 				logic [LW-1:0] e2;
 				wire [BAW-1:0] beat = a1[p*EW + LW +: BAW];
-				always_ff @(posedge ap_clk) begin
-					if (wr) mem[waddr] <= x;
-					if (adv) begin
-						d2 <= mem[f1 ? MAW'(NB) + MAW'(beat) : MAW'(beat)];
-						e2 <= a1[p*EW +: LW];
-					end
-				end
+				// this lane's copy of the buffer
+				qvit_stream_layout_buffer #(.W(BW), .DEPTH(2 * NB), .AW(MAW), .BLOCK(BLOCK)) buffer (.clk(ap_clk),
+					.we(wr), .waddr, .wdata(x), .re(adv), .raddr(f1 ? MAW'(NB) + MAW'(beat) : MAW'(beat)), .rdata(d2));
+				always_ff @(posedge ap_clk) if (adv) e2 <= a1[p*EW +: LW];
 				assign y[p*EBITS +: EBITS] = d2[int'(e2)*EBITS +: EBITS];
 			end
 			assign out0_V_TDATA = OUT_W'(y);
 		end
 	end
 endmodule
+

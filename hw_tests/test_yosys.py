@@ -45,3 +45,34 @@ def test_wide_popcount_synthesises(tmp_path):
     w = np.random.default_rng(1).choice([-1.0, 1.0], size=(784, 2)).astype(np.float32)
     counts = synth(mvau.write(shape, w, None, tmp_path, "m"), "m", nodsp=True)
     assert counts["LUT"] >= 392
+
+
+def test_calibrated_estimates_stay_on_their_grid_points(tmp_path):
+    """Guards the fit of benchmarks/calibration.py on grid points it was fitted on (the joined-streams CNN at
+    --target-fps max): every synthesised layer's estimate is its LUT model times its type's factor, and for the
+    types this design fitted well (MVAU_lut_rtl, ConcatStreams_rtl, PadStream_rtl) the summed estimate stays
+    within 25 % of yosys. A change to one of these layers' RTL or model that moves them fails here (re-run the
+    calibration)."""
+    import json
+
+    from mlp_models import export_branch_cnn
+
+    from build_flows.build.calibration import factors
+    from build_flows.cli import main
+
+    onnx = export_branch_cnn(tmp_path / "b.onnx")
+    out = tmp_path / "b"
+    assert main(["build", onnx, "--board", "AUP-ZU3", "--target-fps", "max", "--until", "yosys", "--yosys-layers-only",
+                 "--images", "0", "--out", str(out)]) == 0
+    report = json.loads((out / "report.json").read_text())
+    ops = {row["name"]: row["op"] for row in report["layers"]}
+    sums = {}
+    for name, c in report["yosys"]["layers"].items():
+        op = ops[name]
+        assert c["estimated_LUT"] == round(c["model_LUT"] * factors().get(op, 1.0))
+        est, real = sums.get(op, (0, 0))
+        sums[op] = (est + c["estimated_LUT"], real + c["LUT"])
+    for op in ("MVAU_lut_rtl", "ConcatStreams_rtl", "PadStream_rtl"):
+        assert op in factors()
+        est, real = sums[op]
+        assert abs(est - real) <= 0.25 * real, f"{op}: estimated {est} LUT, yosys {real}"

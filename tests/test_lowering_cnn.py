@@ -71,11 +71,11 @@ def _exported(model, path):
     return ModelWrapper(str(path))
 
 
-def _assert_bit_exact(src, hw, vectors=3):
+def _assert_bit_exact(src, hw, vectors=3, shape=(1, 3, 12, 12)):
     rng = np.random.default_rng(2)
     i, o = src.graph.input[0].name, src.graph.output[0].name
     for _ in range(vectors):
-        x = rng.standard_normal((1, 3, 12, 12)).astype(np.float32)
+        x = rng.standard_normal(shape).astype(np.float32)
         ref = execute_onnx(src, {i: x})[o]
         got = execute_onnx(hw, {hw.graph.input[0].name: x})[hw.graph.output[0].name].reshape(ref.shape)
         assert np.array_equal(ref, got), f"max |diff| {np.abs(ref - got).max()}"
@@ -232,13 +232,7 @@ def test_streams_joined_on_channels_and_tokens_map_exactly(tmp_path):
     assert unmapped == []
     joins = [getCustomOp(n) for n in hw.graph.node if n.op_type == "ConcatStreams"]
     assert sorted(j.get_nodeattr("axis") for j in joins) == [1, 3]  # tokens of [N, T, C]; channels of NHWC
-    rng = np.random.default_rng(3)
-    i, o = src.graph.input[0].name, src.graph.output[0].name
-    for _ in range(4):
-        x = rng.standard_normal((1, 3, 4, 4)).astype(np.float32)
-        ref = execute_onnx(src, {i: x})[o]
-        got = execute_onnx(hw, {hw.graph.input[0].name: x})[hw.graph.output[0].name]
-        assert np.array_equal(ref.reshape(-1), got.reshape(-1))
+    _assert_bit_exact(src, hw, vectors=4, shape=(1, 3, 4, 4))
 
 
 def test_finn_streamlining_and_conversion_map_what_no_rule_does(tmp_path):
@@ -254,13 +248,7 @@ def test_finn_streamlining_and_conversion_map_what_no_rule_does(tmp_path):
     assert unmapped == []
     assert finn_mapped == [{"name": "Resize_0", "op_type": "Resize", "finn_layer": "UpsampleNearestNeighbour"}]
     assert "UpsampleNearestNeighbour" in {n.op_type for n in hw.graph.node}
-    rng = np.random.default_rng(4)
-    i, o = src.graph.input[0].name, src.graph.output[0].name
-    for _ in range(4):
-        x = rng.standard_normal((1, 3, 4, 4)).astype(np.float32)
-        ref = execute_onnx(src, {i: x})[o]
-        got = execute_onnx(hw, {hw.graph.input[0].name: x})[hw.graph.output[0].name]
-        assert np.array_equal(ref.reshape(-1), got.reshape(-1))
+    _assert_bit_exact(src, hw, vectors=4, shape=(1, 3, 4, 4))
 
 
 def test_what_neither_maps_is_listed_with_both_reasons(tmp_path):

@@ -73,10 +73,11 @@ class BranchCNN(nn.Module):
         return self.head(torch.flatten(torch.cat([tokens, extra], dim=1), 1))
 
 
-def export_branch_cnn(path):
-    """BranchCNN with calibrated activation scales and non-trivial BatchNorm statistics, exported for [1, 3, 4, 4]."""
+def _export_calibrated(make, path):
+    """The model ``make()`` (seeded) after three training-mode batches of random [8, 3, 4, 4] inputs (activation
+    scales and BatchNorm statistics set), exported for [1, 3, 4, 4]."""
     torch.manual_seed(0)
-    m = BranchCNN()
+    m = make()
     m.train()
     with torch.no_grad():
         for _ in range(3):
@@ -84,6 +85,11 @@ def export_branch_cnn(path):
     m.eval()
     to_qonnx(m, path, (1, 3, 4, 4))
     return str(path)
+
+
+def export_branch_cnn(path):
+    """BranchCNN with calibrated activation scales and non-trivial BatchNorm statistics, exported for [1, 3, 4, 4]."""
+    return _export_calibrated(BranchCNN, path)
 
 
 class UpsampleCNN(nn.Module):
@@ -111,12 +117,4 @@ class UpsampleCNN(nn.Module):
 
 def export_upsample_cnn(path, mode="nearest"):
     """UpsampleCNN (``mode``: nn.Upsample's) with calibrated activation scales, exported for [1, 3, 4, 4]."""
-    torch.manual_seed(0)
-    m = UpsampleCNN(mode)
-    m.train()
-    with torch.no_grad():
-        for _ in range(3):
-            m(torch.randn(8, 3, 4, 4))
-    m.eval()
-    to_qonnx(m, path, (1, 3, 4, 4))
-    return str(path)
+    return _export_calibrated(lambda: UpsampleCNN(mode), path)

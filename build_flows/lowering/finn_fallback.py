@@ -73,14 +73,14 @@ def try_finn(low: Lowering, node) -> str | None:
         if node.op_type not in SELECTING or any(s is None for s in scales.values()) or not one:
             return ("an input's float scale does not pass this node (only one positive scalar scale passes a node "
                     "that selects values)")
-    saved = low.snapshot()
-    sub, entry = _subgraph(low, node, forms, _nchw_view_of_nhwc)
-    streamline, convert = _finn_passes()
     from qonnx.transformation.infer_data_layouts import InferDataLayouts
     from qonnx.transformation.infer_datatypes import InferDataTypes
     from qonnx.transformation.infer_shapes import InferShapes
 
+    saved = low.snapshot()
+    streamline, convert = _finn_passes()
     try:
+        sub, entry = _subgraph(low, node, forms, _nchw_view_of_nhwc)
         for t in streamline:
             sub = sub.transform(InferDataLayouts()).transform(t)
         sub = sub.transform(InferShapes()).transform(InferDataTypes()).transform(InferDataLayouts())

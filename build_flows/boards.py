@@ -7,6 +7,8 @@ from pathlib import Path
 
 import yaml
 
+#: the estimate's resource keys and how the summary names them
+RESOURCE_NAMES = {"LUT": "LUT", "BRAM": "BRAM18", "URAM": "URAM", "DSP": "DSP"}
 LUT_BUDGET = 0.70  # FINN plans designs to 70 % of a device's LUTs
 LUT_PER_BINARY_MAC = 6.6  # FINN's LUT model of an XNOR-popcount MAC (StreamMatMul's estimate until it is calibrated)
 
@@ -38,9 +40,8 @@ class Board:
 
     def over_budget(self, totals: dict) -> list[str]:
         """One line per resource of ``totals`` ({LUT, BRAM, URAM, DSP}) above :meth:`budget`; empty when it fits."""
-        names = {"LUT": "LUT", "BRAM": "BRAM18", "URAM": "URAM", "DSP": "DSP"}
         of = {"LUT": f" (70 % of {self.lut:,})"}
-        return [f"{totals[k]:,} {names[k]} > {limit:,.0f}{of.get(k, '')}" for k, limit in self.budget().items()
+        return [f"{totals[k]:,} {RESOURCE_NAMES[k]} > {limit:,.0f}{of.get(k, '')}" for k, limit in self.budget().items()
                 if totals.get(k, 0) > limit]
 
     def binary_op_ceiling(self, lut_per_mac: float, clock_mhz: float | None = None) -> float:

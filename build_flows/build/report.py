@@ -113,12 +113,11 @@ def checkpoint_line(info: dict) -> str:
 
 def budget_line(report: BuildReport) -> str:
     """The estimate's on-chip totals against the board's budget, every resource type."""
-    from build_flows.boards import get_board
+    from build_flows.boards import RESOURCE_NAMES, get_board
 
     board = get_board(report.board)
     est = report.estimated
-    names = {"LUT": "LUT", "BRAM": "BRAM18", "URAM": "URAM", "DSP": "DSP"}
-    parts = [f"{names[k]} {getattr(est, k):,} / {limit:,.0f}" for k, limit in board.budget().items()]
+    parts = [f"{RESOURCE_NAMES[k]} {getattr(est, k):,} / {limit:,.0f}" for k, limit in board.budget().items()]
     target = "" if report.target_fps is None else (" (--target-fps max)" if report.target_fps == "max" else "")
     return f"budget of {board.name}{target}: " + ", ".join(parts) + " (LUT: 70 % of the device)"
 

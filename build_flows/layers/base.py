@@ -56,6 +56,15 @@ def bram18_for(depth: int, width: int) -> int:
     return min(math.ceil(width / w) * math.ceil(depth / d) for w, d in BRAM18_SHAPES)
 
 
+def cheaper_memory(board, memories: list[tuple[int, int]]) -> str:
+    """"distributed" (LUTRAM) or "block" (BRAM) for ``memories`` [(depth, width)], whichever takes the smaller share
+    of ``board``'s budget: the one memory decision that a layer's estimate and its RTL both read."""
+    budget = board.budget()
+    lut_share = sum(lutram_for(*m) for m in memories) / budget["LUT"]
+    bram_share = sum(bram18_for(*m) for m in memories) / max(budget["BRAM"], 1)
+    return "distributed" if lut_share <= bram_share else "block"
+
+
 def lutram_for(depth: int, width: int) -> int:
     """LUTs (64 x 1 distributed RAM each) that hold a ``depth`` x ``width`` memory."""
     return width * math.ceil(depth / LUTRAM_BITS)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from build_flows.layers.base import QvitLayer, bram18_for, lutram_for, memory_cost, register_layer
+from build_flows.layers.base import QvitLayer, bram18_for, cheaper_memory, lutram_for, memory_cost, register_layer
 
 
 @register_layer
@@ -56,13 +56,8 @@ class StreamLayout(QvitLayer):
 
     def choose_memory(self, board) -> None:
         """The buffers in LUTRAM or BRAM, whichever takes the smaller share of ``board``'s budget."""
-        buffers = self._buffers()
-        if not buffers:
-            return
-        budget = board.budget()
-        lut_share = sum(lutram_for(*b) for b in buffers) / budget["LUT"]
-        bram_share = sum(bram18_for(*b) for b in buffers) / max(budget["BRAM"], 1)
-        self.set_nodeattr("ram_style", "distributed" if lut_share <= bram_share else "block")
+        if self._buffers():
+            self.set_nodeattr("ram_style", cheaper_memory(board, self._buffers()))
 
     def bram_estimation(self, fpgapart=None):
         rom = sum(memory_cost(bits)[0] for bits in self._memories()[:1])

@@ -58,7 +58,7 @@ def try_finn(low: Lowering, node) -> str | None:
     from finn.util.fpgadataflow import is_fpgadataflow_node as is_finn_hw_node
 
     from build_flows.lowering.core import RULES
-    from build_flows.lowering.rules.layout import _nchw_view_of_nhwc
+    from build_flows.lowering.rules.layout import nchw_view_of_nhwc
 
     streams = [i for i in node.input if i and low.const(i) is None]
     if not streams or any(i not in low.forms for i in streams):
@@ -80,7 +80,7 @@ def try_finn(low: Lowering, node) -> str | None:
     saved = low.snapshot()
     streamline, convert = _finn_passes()
     try:
-        sub, entry = _subgraph(low, node, forms, _nchw_view_of_nhwc)
+        sub, entry = _subgraph(low, node, forms, nchw_view_of_nhwc)
         for t in streamline:
             sub = sub.transform(InferDataLayouts()).transform(t)
         sub = sub.transform(InferShapes()).transform(InferDataTypes()).transform(InferDataLayouts())

@@ -14,7 +14,7 @@ import math
 from finn.custom_op.fpgadataflow.matrixvectoractivation import MVAU
 from finn.custom_op.fpgadataflow.rtlbackend import RTLBackend
 
-from build_flows.layers.base import FINN_HW_DOMAIN, bram18_for, lutram_for
+from build_flows.layers.base import FINN_HW_DOMAIN, bram18_for, cheaper_memory, lutram_for
 from build_flows.layers.finn_layers import mvau_knobs, mvau_macs
 from build_flows.layers.rtl import register_rtl_backend
 from build_flows.layers.rtl.backend import QvitRTLBackend
@@ -119,13 +119,8 @@ class MVAU_lut_rtl(QvitRTLBackend, MVAU, RTLBackend):  # noqa: N801 (FINN's nami
 
     def choose_memory(self, board) -> None:
         """LUTRAM or BRAM for the weight ROM, whichever takes the smaller share of ``board``'s budget."""
-        depth, width = self.weight_rom()
-        if not depth:
-            return
-        budget = board.budget()
-        lut_share = lutram_for(depth, width) / budget["LUT"]
-        bram_share = bram18_for(depth, width) / max(budget["BRAM"], 1)
-        self.set_nodeattr("ram_style", "distributed" if lut_share <= bram_share else "block")
+        if self.weight_rom()[0]:
+            self.set_nodeattr("ram_style", cheaper_memory(board, [self.weight_rom()]))
 
     def bram_estimation(self, fpgapart=None):
         return bram18_for(*self.weight_rom()) if self.weight_style() == "block" else 0

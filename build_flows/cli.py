@@ -63,12 +63,13 @@ def cmd_models(args) -> int:
 def cmd_boards(args) -> int:
     from build_flows.boards import BOARDS
 
-    head = f"{'board':<12}{'part':<24}{'LUT':>9}{'FF':>9}{'BRAM36':>8}{'URAM':>6}{'DSP':>6}{'MHz':>6}{'AXI':>5}  shell"
+    head = (f"{'board':<12}{'part':<24}{'LUT':>9}{'LUTRAM':>8}{'FF':>9}{'BRAM36':>8}{'URAM':>6}{'DSP':>6}{'MHz':>6}"
+            f"{'AXI':>5}  shell")
     print(head)
     print("-" * len(head))
     for b in BOARDS.values():
         mark = " (default)" if b.default else ""
-        print(f"{b.name:<12}{b.part:<24}{b.lut:>9,}{b.ff:>9,}{b.bram36:>8}{b.uram:>6}{b.dsp:>6}{b.clock_mhz:>6.0f}"
+        print(f"{b.name:<12}{b.part:<24}{b.lut:>9,}{b.lutram:>8,}{b.ff:>9,}{b.bram36:>8}{b.uram:>6}{b.dsp:>6}{b.clock_mhz:>6.0f}"
               f"{b.axi_width:>5}  {b.shell}{mark}")
     print()
     for b in BOARDS.values():
@@ -194,6 +195,28 @@ def cmd_sim(args) -> int:
     return 0
 
 
+def cmd_deploy(args) -> int:
+    from build_flows.build import BuildError
+    from build_flows.build.deploy import deploy
+
+    if args.images < 0:
+        print(f"error: --images {args.images} must be 0 or more", file=sys.stderr)
+        return 2
+    try:
+        res = deploy(args.dir, args.out, force=args.force, images=args.images)
+    except BuildError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"wrote the deployment package {res['package']} ({len(res['files'])} files"
+          + ("" if res["bitfile"] else "; no bitfile: the build ran without Vivado, the simulated board is in sim/") + ")")
+    for f in res["files"]:
+        if not f.startswith("sim/rtl/"):
+            print(f"  {f}")
+    print(f"  sim/rtl/: {sum(f.startswith('sim/rtl/') for f in res['files'])} RTL and memory files")
+    print(f"try it on the simulated board: cd {res['package']} && python validate.py --backend sim")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from build_flows.cli_fields import add_arguments
     from build_flows.config import BuildConfig
@@ -254,6 +277,13 @@ def build_parser() -> argparse.ArgumentParser:
     sm.add_argument("dir", help="build directory of `qvit build` (resumes it through the sim step)")
     add_arguments(sm, BuildConfig, "sim")
     sm.set_defaults(func=cmd_sim)
+
+    dp = sub.add_parser("deploy", help="deployment package of a build: driver, bitfile when built, simulated board")
+    dp.add_argument("dir", help="build directory of `qvit build` (run through the sim step)")
+    dp.add_argument("--out", required=True, help="package directory to write")
+    dp.add_argument("--images", type=int, default=100, help="test images included for validate.py (default 100)")
+    dp.add_argument("--force", action="store_true", help="write into a non-empty directory that is not a package")
+    dp.set_defaults(func=cmd_deploy)
 
     pr = sub.add_parser("prune", help="remove the least important MLP dimensions of a gated model")
     pr.add_argument("--checkpoint", required=True, help="model.pt of a run trained with --set prune_gates=true")

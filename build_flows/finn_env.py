@@ -23,13 +23,16 @@ def vivado_available() -> bool:
     return bool(path) and (Path(path) / "bin" / "vivado").exists()
 
 
-def require_vivado(step: str) -> None:
-    """Raise :class:`VivadoRequiredError` naming ``step`` when Vivado is not installed."""
+def require_vivado(step: str, board=None, written: str = "") -> None:
+    """Raise :class:`VivadoRequiredError` naming ``step``, the Vivado version ``board`` needs (``qvit boards``) and
+    what the step has ``written`` so far, when Vivado is not installed."""
     if not vivado_available():
+        version = f" ({board.name} needs Vivado {board.vivado}; see `qvit boards`)" if board is not None else ""
         raise VivadoRequiredError(
-            f"step '{step}' needs Vivado/Vitis (AMD), which is not installed here (XILINX_VIVADO unset or without "
-            "bin/vivado). Install Vivado and source its settings64.sh, or use the Docker image with Vivado mounted; "
-            "everything up to this step is in the build directory and the build resumes from it.")
+            f"step '{step}' needs Vivado/Vitis (AMD){version}, which is not installed here (XILINX_VIVADO unset or "
+            f"without bin/vivado). {written + '. ' if written else ''}Install Vivado and source its settings64.sh, "
+            "or use the Docker image with Vivado mounted (README: Docker); everything up to this step is in the build "
+            "directory and the build resumes from it.")
 
 
 class _SimEngineNeedsVivado:

@@ -95,7 +95,9 @@ def build(cfg: BuildConfig, log=print, rerun: tuple[str, ...] = ()) -> BuildRepo
             state["steps"] = [s for s in state["steps"] if s["name"] != name] + [
                 {"name": name, "status": "failed", "seconds": seconds, "error": str(e)}]
             _finish(out, ctx, state)
-            if isinstance(e, (BuildError, VivadoRequiredError, ValueError)) or type(e).__name__ == "UnmappedNodesError":
+            if isinstance(e, VivadoRequiredError):  # it names the step itself
+                raise BuildError(str(e)) from e
+            if isinstance(e, (BuildError, ValueError)) or type(e).__name__ == "UnmappedNodesError":
                 raise BuildError(f"step '{name}' failed: {e}") from e
             raise BuildError(f"step '{name}' failed ({type(e).__name__}: {e}); earlier steps are kept in {out}/checkpoints "
                              "and the build resumes from them") from e

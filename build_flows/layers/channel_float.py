@@ -4,28 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from build_flows.driver.host_steps import apply_chain
 from build_flows.layers.base import QvitLayer, register_layer
-
-ELEMENTWISE = ("Mul", "Add", "Div", "Sub")
-
-
-def apply_chain(x: np.ndarray, ops, consts) -> np.ndarray:
-    """Apply elementwise float32 operations in order, as onnxruntime does (x op c, broadcast)."""
-    x = np.asarray(x, dtype=np.float32)
-    for op, c in zip(ops, consts):
-        c = np.asarray(c, dtype=np.float32)
-        if op == "Mul":
-            x = x * c
-        elif op == "Add":
-            x = x + c
-        elif op == "Div":
-            x = x / c
-        elif op == "Sub":
-            x = x - c
-        else:
-            raise ValueError(f"unsupported elementwise op {op}; one of {', '.join(ELEMENTWISE)}")
-        x = x.astype(np.float32)
-    return x
 
 
 @register_layer
@@ -49,15 +29,14 @@ class ChannelFloat(QvitLayer):
         return ("float32 output scale and bias: runs on the host when it ends the graph (the accelerator's "
                 "boundary is before it), not in RTL")
 
-    def host_step(self, model):
+    def host_spec(self, model):
         """The float ops in numpy on the host: valid at the graph's end, where the accelerator hands over
         the integer stream (the same float32 operations as the python execution, so bit-exact)."""
         consts = model.get_initializer(self.onnx_node.input[1])
         if consts is None:  # constants computed in the graph: not a fixed host step
             return None
-        consts = list(np.asarray(consts, dtype=np.float32))
-        ops, shape = self.get_nodeattr("ops"), self.get_normal_input_shape()
-        return lambda x: apply_chain(np.asarray(x).reshape(len(x), *shape[1:]), ops, consts).reshape(len(x), -1)
+        return {"kind": "channel_float", "ops": list(self.get_nodeattr("ops")),
+                "consts": list(np.asarray(consts, dtype=np.float32)), "shape": list(self.get_normal_input_shape()[1:])}
 
     def dsp_estimation(self, fpgapart=None):
         return 3 * len(self.get_nodeattr("ops")) * self.get_nodeattr("PE")

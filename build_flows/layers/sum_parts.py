@@ -2,19 +2,8 @@
 
 from __future__ import annotations
 
-import numpy as np
-
+from build_flows.driver.host_steps import sum_parts
 from build_flows.layers.base import QvitLayer, register_layer
-
-
-def sum_parts(x: np.ndarray, parts: int) -> np.ndarray:
-    """``x`` [..., parts * C] -> [..., C]: part 0 + part 1 + ... in float32, left to right (as ONNX adds them)."""
-    x = np.asarray(x, dtype=np.float32)
-    cut = x.reshape(*x.shape[:-1], parts, x.shape[-1] // parts)
-    total = cut[..., 0, :]
-    for k in range(1, parts):
-        total = total + cut[..., k, :]
-    return total
 
 
 @register_layer
@@ -34,9 +23,8 @@ class SumParts(QvitLayer):
     def rtl_reason(self):
         return "float32 sum of heads with different float scales: runs on the host at the graph's end, not in RTL"
 
-    def host_step(self, model):
-        parts, c = self.get_nodeattr("parts"), self.get_normal_output_shape()[-1]
-        return lambda x: sum_parts(np.asarray(x).reshape(len(x), -1, parts * c), parts).reshape(len(x), -1)
+    def host_spec(self, model):
+        return {"kind": "sum_parts", "parts": self.get_nodeattr("parts"), "channels": self.get_normal_output_shape()[-1]}
 
     def lut_estimation(self, fpgapart=None):
         return 0  # a host step

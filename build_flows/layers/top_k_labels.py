@@ -2,15 +2,8 @@
 
 from __future__ import annotations
 
-import numpy as np
-
+from build_flows.driver.host_steps import top_k_indices
 from build_flows.layers.base import QvitLayer, register_layer
-
-
-def top_k_indices(x: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the ``k`` largest values of each row of ``x`` [n, C], the largest first and equal values in
-    index order (ONNX TopK with largest=1, sorted=1)."""
-    return np.argsort(-np.asarray(x, dtype=np.float32), axis=1, kind="stable")[:, :k]
 
 
 @register_layer
@@ -30,9 +23,8 @@ class TopKLabels(QvitLayer):
         return ("label selection over the float32 outputs (per-class float scales): runs on the host at the graph's "
                 "end, not in RTL")
 
-    def host_step(self, model):
-        k = self.get_nodeattr("K")
-        return lambda x: top_k_indices(np.asarray(x).reshape(len(x), -1), k).astype(np.float32)
+    def host_spec(self, model):
+        return {"kind": "top_k", "k": self.get_nodeattr("K")}
 
     def lut_estimation(self, fpgapart=None):
         return 0  # a host step

@@ -11,13 +11,12 @@ import numpy as np
 from onnx import TensorProto, helper
 from qonnx.core.datatype import DataType
 
-from build_flows.layers.channel_float import apply_chain
+from build_flows.driver.host_steps import ELEMENTWISE, apply_chain
 from build_flows.lowering.unmapped import Unmappable
 
 if TYPE_CHECKING:
     from build_flows.lowering.core import Form
 
-ELEMENTWISE = ("Mul", "Add", "Div", "Sub")
 UNARY = ("Sigmoid", "Tanh", "Relu")
 EXACT_BITS = 24  # float32 mantissa: integers times a power of two are exact up to this many bits
 

@@ -107,6 +107,32 @@ def split_host_steps(model) -> tuple[list, list, list]:
     return lead, nodes[len(lead): len(nodes) - len(trail)], trail
 
 
+def core_model(model):
+    """A copy of ``model`` holding only the accelerator core (:func:`split_host_steps`): the host's steps at
+    either end removed, the graph's input and output those of the core, as FINN stitches and packages it."""
+    from onnx import TensorProto, helper
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    lead, _, trail = split_host_steps(model)
+    drop = {n.name for n in lead + trail}
+    copy = ModelWrapper(model.model.__deepcopy__())
+    keep = [n for n in copy.graph.node if n.name not in drop]
+    ends = (keep[0].input[0], keep[-1].output[0])
+    for n in [n for n in copy.graph.node if n.name in drop]:
+        copy.graph.node.remove(n)
+    for graph_list, name in ((copy.graph.input, ends[0]), (copy.graph.output, ends[1])):
+        old = graph_list[0]
+        if old.name == name:
+            continue
+        vi = helper.make_tensor_value_info(name, TensorProto.FLOAT, copy.get_tensor_shape(name))
+        for v in list(copy.graph.value_info):
+            if v.name == name:
+                copy.graph.value_info.remove(v)
+        graph_list.remove(old)
+        graph_list.append(vi)
+    return copy
+
+
 def _source(model, tensor: str) -> str:
     """The tensor behind any identity layouts (wires) in front of ``tensor``."""
     producer = model.find_producer(tensor)
@@ -286,6 +312,56 @@ def simulate_dataflow(model, x: np.ndarray, workdir: str | Path, fpgapart: str, 
             res.outputs = _host_step(model, node)(res.outputs)
         results.append(res)
     return results, design
+
+
+def export_simulated_board(model, rtl_dir: str | Path, out_dir: str | Path, fpgapart: str, clock_mhz: float,
+                           fifo_depths: list[int] | None = None) -> Design:
+    """Write the stitched accelerator of ``model``'s core (its HDL regenerated into ``rtl_dir``, FIFOs of
+    ``fifo_depths`` as simulated) as a self-contained simulated board in ``out_dir``: ``rtl/`` (every source and
+    memory file, memory files named relative to it), ``board.json`` (what :class:`build_flows.driver.backends.
+    SimBackend` builds and runs) and ``side_streams.npz`` (beats of external weights). Gives the design."""
+    import json
+    import re
+
+    _, core, _ = split_host_steps(model)
+    design = rtl_design(model, core, rtl_dir, fpgapart, 1000.0 / clock_mhz)
+    if fifo_depths is not None:
+        design.edges = design.with_depths(fifo_depths)
+    out = Path(out_dir)
+    (out / "rtl").mkdir(parents=True, exist_ok=True)
+    sources = stitch.write_top(design.stages, design.edges, out / "rtl" / f"{stitch.TOP}.sv")
+    names = []
+    for src in sources:
+        src = Path(src)
+        text = src.read_text()
+        for path in set(re.findall(r'"(/[^"\s]+\.dat)"', text)):  # absolute memory-file paths -> by name
+            shutil.copy(path, out / "rtl" / Path(path).name)
+            text = text.replace(f'"{path}"', f'"{Path(path).name}"')
+        target = out / "rtl" / src.name
+        if target.exists() and src.resolve() != target.resolve() and target.read_text() != text:
+            raise ValueError(f"two different RTL sources are both named {src.name}: cannot flatten the design")
+        target.write_text(text)
+        names.append(src.name)
+    for st in design.stages:  # finn-rtllib layers read their memory files relative to the working directory
+        for dat in (Path(rtl_dir) / st.name).glob("*.dat"):
+            shutil.copy(dat, out / "rtl" / dat.name)
+    sides = stitch.side_streams(design.stages)
+    if sides:
+        np.savez(out / "side_streams.npz", **{f"side{k}": s.beats for k, s in enumerate(sides)})
+    first = getCustomOp(next(n for n in model.graph.node if n.name == design.stages[
+        next(e.dst[0] for e in design.edges if e.src is None)].name))
+    in_beats = int(np.prod(first.get_folded_input_shape(0)[1:-1]))
+    board = {"sources": names, "in_bits": stitch.host_inputs(design.stages, design.edges) + [s.bits for s in sides],
+             "out_bits": stitch._pad(stitch.output_bits(design.stages, design.edges)),
+             "defines": dict(HWM_PORT="hwm", OCC_PORT="occ", PUSHED_PORT="pushed",
+                             HWM_BYTES=stitch.HWM_BITS * len(design.edges) // 8),
+             "in_beats_per_image": in_beats, "out_beats_per_image": design.out_per_image // design.out_per_beat,
+             "side": [{"key": f"side{k}", "beats_per_image": len(s.beats)} for k, s in enumerate(sides)],
+             "idle_cycles": 2 * design.latency_bound + 10_000, "expected_cycles_per_image": design.expected_cycles,
+             "clock_mhz": clock_mhz,
+             "fifo_depths": design.fifo_depths}
+    (out / "board.json").write_text(json.dumps(board, indent=1))
+    return design
 
 
 def python_exec_copy(model):

@@ -49,7 +49,7 @@ def test_every_registered_layer_has_estimates_and_folding(op):
     res = inst.node_res_estimation("xczu3eg-sfvc784-2-e")
     # every layer has RTL, or is a float step the host does at the graph's end
     has_rtl = any(b.implements == op for b in BACKENDS)
-    assert has_rtl or type(inst).host_step is not LayerFacts.host_step
+    assert has_rtl or type(inst).host_spec is not LayerFacts.host_spec
     assert set(res) == {"LUT", "BRAM_18K", "URAM", "DSP"} and min(res.values()) >= 0
     assert res["LUT"] > 0 or not has_rtl  # a host-only layer may cost nothing on chip
     assert inst.get_exp_cycles() > 0 and inst.get_instream_width() > 0 and inst.get_outstream_width() > 0

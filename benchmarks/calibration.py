@@ -1,9 +1,9 @@
-"""Calibration of the LUT estimates to synthesis: per RTL layer type of ours, yosys ``synth_xilinx`` counts
-against the layer's LUT model over a grid of real designs (FINN's BNN-PYNQ networks, the three shipped ViTs at
-two foldings, networks with joined streams and upsampling), a factor per type fitted by least squares
-(yosys = factor x model), and the error per layer before and after it.
+"""Calibration of the resource estimates to synthesis: per RTL layer type of ours, yosys ``synth_xilinx`` counts
+(LUT, FF, LUTRAM) against the layer's features over a grid of real designs (FINN's BNN-PYNQ networks, the three
+shipped ViTs at two foldings, networks with joined streams and upsampling), non-negative coefficients per type
+fitted by weighted least squares, and the error per layer before and after.
 
-Writes ``build_flows/data/calibration.yaml`` (the factors the estimates apply), ``benchmarks/calibration.json``
+Writes ``build_flows/data/calibration.yaml`` (the coefficients the estimates apply), ``benchmarks/calibration.json``
 and ``benchmarks/calibration.md`` (quoted by the README). finn-rtllib's layers (Thresholding_rtl,
 ConvolutionInputGenerator_rtl) are beyond yosys' parser and keep FINN's models uncalibrated.
 Usage: ``python benchmarks/calibration.py [--designs NAME ...] [--out DIR]``; finished designs are kept in
@@ -25,6 +25,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.machine import describe  # noqa: E402
+from build_flows.build.calibration import FEATURES, POOLED, RESOURCES  # noqa: E402
 
 HERE = Path(__file__).parent
 DATA = HERE.parent / "build_flows" / "data" / "calibration.yaml"
@@ -62,8 +63,16 @@ def run_design(name: str, out: Path) -> dict:
 
     d = out / name
     report = d / "b" / "report.json"
-    if report.exists() and "layers" in (json.loads(report.read_text()).get("yosys") or {}):
-        return json.loads(report.read_text())
+    if report.exists():
+        layers = (json.loads(report.read_text()).get("yosys") or {}).get("layers") or {}
+        if layers and all("features" in c for c in layers.values()):
+            return json.loads(report.read_text())
+        if layers:  # synthesised by an older version: the yosys step again, on the kept RTL
+            from build_flows.build.runner import build
+            from build_flows.config import BuildConfig
+
+            build(BuildConfig.load(d / "b" / "build_config.yaml"), rerun=("yosys",))
+            return json.loads(report.read_text())
     d.mkdir(parents=True, exist_ok=True)
     spec, target = DESIGNS[name]
     model, extra = _model(spec, d)
@@ -78,9 +87,9 @@ def run_design(name: str, out: Path) -> dict:
 
 
 def points(report: dict) -> list[dict]:
-    """(op, raw LUT model, yosys LUT) per layer yosys synthesised."""
+    """Per layer yosys synthesised: op, layer, the features of its resource models and its yosys counts."""
     ops = {row["name"]: row["op"] for row in report.get("layers") or []}
-    return [{"op": ops[name], "layer": name, "model": c.get("model_LUT", c["estimated_LUT"]), "yosys": c["LUT"]}
+    return [{"op": ops[name], "layer": name, "features": c["features"], **{r: c[r] for r in RESOURCES}}
             for name, c in ((report.get("yosys") or {}).get("layers") or {}).items() if name in ops]
 
 
@@ -88,31 +97,73 @@ def _err(pred: np.ndarray, ys: np.ndarray) -> np.ndarray:
     return np.abs(pred - ys) / np.maximum(ys, 1)
 
 
-def fit(pts: list[dict]) -> dict:
-    """Per op: the least-squares factor of yosys = f x model, and the relative errors before and after."""
-    out = {}
+#: a type with fewer layers than this gets a LUT factor on its model alone and the pooled FF/LUTRAM fits
+MIN_LAYERS_FOR_A_FIT = 10
+
+
+def _solve(pts: list[dict], resource: str, feats: tuple[str, ...]) -> dict[str, float]:
+    """Non-negative coefficients of ``feats`` for ``resource`` over ``pts``, least squares weighted by
+    1/sqrt(count) (between absolute and relative error: small layers count, large ones more)."""
+    from scipy.optimize import nnls
+
+    x = np.array([[p["features"].get(f, 0.0) for f in feats] for p in pts], dtype=float)
+    y = np.array([p[resource] for p in pts], dtype=float)
+    w = 1 / np.sqrt(np.maximum(y, 8))
+    coef, _ = nnls(x * w[:, None], y * w)
+    return {f: round(float(c), 4) for f, c in zip(feats, coef) if c > 0}
+
+
+def fit_coefficients(pts: list[dict]) -> dict[str, dict]:
+    """Per op (and the pooled fit ``POOLED``): resource -> feature -> coefficient."""
+    out = {POOLED: {r: _solve(pts, r, FEATURES) for r in ("FF", "LUTRAM")}}
     for op in sorted({p["op"] for p in pts}):
-        xs = np.array([p["model"] for p in pts if p["op"] == op], dtype=float)
-        ys = np.array([p["yosys"] for p in pts if p["op"] == op], dtype=float)
-        f = float(xs @ ys / (xs @ xs)) if (xs @ xs) > 0 else 1.0
-        out[op] = {"layers": int(len(xs)), "factor": round(f, 3), "sum_model": int(xs.sum()), "sum_yosys": int(ys.sum()),
-                   "sum_error_before": float(abs(xs.sum() - ys.sum()) / max(ys.sum(), 1)),
-                   "sum_error_after": float(abs(f * xs.sum() - ys.sum()) / max(ys.sum(), 1)),
-                   "median_error_before": float(np.median(_err(xs, ys))),
-                   "median_error_after": float(np.median(_err(f * xs, ys))),
-                   "max_error_after": float(_err(f * xs, ys).max())}
+        mine = [p for p in pts if p["op"] == op]
+        if len(mine) >= MIN_LAYERS_FOR_A_FIT:
+            out[op] = {r: _solve(mine, r, FEATURES) for r in RESOURCES}
+        else:
+            out[op] = {"LUT": _solve(mine, "LUT", ("model",)) or {"model": 1.0}}
     return out
 
 
-def held_out(pts: list[dict]) -> dict:
-    """Per op: the worst error over designs of the type's summed estimate, with the factor fitted on the other
-    designs only (leave one design out): how well the calibration predicts a design it has not seen."""
+def _predict(table: dict, p: dict) -> dict[str, float]:
+    own, pooled = table.get(p["op"], {}), table[POOLED]
+    out = {}
+    for r in RESOURCES:
+        coef = own.get(r) or (pooled.get(r) if r != "LUT" else None) or {"model": 1.0}
+        out[r] = sum(c * p["features"].get(f, 0.0) for f, c in coef.items())
+    return out
+
+
+def errors(table: dict, pts: list[dict]) -> dict[str, dict]:
+    """Per op and resource: layers, sums of estimate and yosys, summed error, median and worst layer error;
+    for LUT also the error of the layer's own model (before calibration)."""
+    out = {}
+    for op in sorted({p["op"] for p in pts}):
+        mine = [p for p in pts if p["op"] == op]
+        row = {"layers": len(mine)}
+        for r in RESOURCES:
+            est = np.array([_predict(table, p)[r] for p in mine])
+            ys = np.array([p[r] for p in mine], dtype=float)
+            row[r] = {"estimate": int(est.sum()), "yosys": int(ys.sum()),
+                      "sum_error": float(abs(est.sum() - ys.sum()) / max(ys.sum(), 1)),
+                      "median_error": float(np.median(_err(est, ys))), "worst_error": float(_err(est, ys).max())}
+        model = np.array([p["features"]["model"] for p in mine])
+        ys = np.array([p["LUT"] for p in mine], dtype=float)
+        row["LUT"]["model"] = int(model.sum())
+        row["LUT"]["median_error_before"] = float(np.median(_err(model, ys)))
+        out[op] = row
+    return out
+
+
+def held_out(pts: list[dict]) -> dict[str, float]:
+    """Per op: the worst error over designs of the type's summed LUT estimate, fitted on the other designs only
+    (leave one design out): how well the calibration predicts a design it has not seen."""
     worst: dict[str, float] = {}
     for design in sorted({p["design"] for p in pts}):
-        factors = {op: r["factor"] for op, r in fit([p for p in pts if p["design"] != design]).items()}
-        for op in {p["op"] for p in pts if p["design"] == design and p["op"] in factors}:
+        table = fit_coefficients([p for p in pts if p["design"] != design])
+        for op in {p["op"] for p in pts if p["design"] == design and p["op"] in table}:
             mine = [p for p in pts if p["design"] == design and p["op"] == op]
-            est, real = factors[op] * sum(p["model"] for p in mine), sum(p["yosys"] for p in mine)
+            est, real = sum(_predict(table, p)["LUT"] for p in mine), sum(p["LUT"] for p in mine)
             worst[op] = max(worst.get(op, 0.0), abs(est - real) / max(real, 1))
     return worst
 
@@ -132,34 +183,45 @@ def main(argv=None) -> int:
         for q in points(report):
             pts.append({**q, "design": name})
         print(f"[calibration] {name}: {len(points(report))} layers synthesised", flush=True)
-    table = fit(pts)
+    table = fit_coefficients(pts)
+    errs = errors(table, pts)
     for op, w in held_out(pts).items():
-        table[op]["held_out_worst_design_error"] = w
-    machine = describe(1)
-    (HERE / "calibration.json").write_text(json.dumps({"machine": machine, "date": str(datetime.date.today()),
-                                                       "designs": runs, "fit": table, "points": pts}, indent=1))
-    DATA.write_text("# LUT model factors per RTL layer type, fitted to yosys synth_xilinx by benchmarks/calibration.py "
-                    f"on {datetime.date.today()}:\n# estimate = factor x the layer's LUT model (see the benchmark's table)\n"
-                    + yaml.safe_dump({op: {"LUT": row["factor"], "layers": row["layers"]} for op, row in table.items()},
-                                     sort_keys=True))
-    lines = ["# LUT estimates calibrated to yosys", "",
-             f"Measured by `benchmarks/calibration.py` on {datetime.date.today()} ({machine}): `qvit build ... --until "
-             "yosys` of the designs below on AUP-ZU3; per layer, yosys `synth_xilinx` LUTs (before placement) against "
-             "the layer's LUT model; per type the least-squares factor (yosys = factor x model), now applied by the "
-             "estimates (`build_flows/data/calibration.yaml`). Errors are |estimate - yosys| / yosys: over the sum of "
-             "the type's layers, and the median and worst single layer; held out: the worst design's summed error "
-             "when its factor is fitted on the other designs only (leave one design out).", "",
+        errs[op]["held_out_worst_design_error"] = w
+    machine, today = describe(1), datetime.date.today()
+    (HERE / "calibration.json").write_text(json.dumps({"machine": machine, "date": str(today), "designs": runs,
+                                                       "coefficients": table, "errors": errs, "points": pts}, indent=1))
+    DATA.write_text(f"# Resource models per RTL layer type, fitted to yosys synth_xilinx by benchmarks/calibration.py on "
+                    f"{today}:\n# estimate of a resource = sum of coefficient x feature (build_flows/build/calibration.py); "
+                    f"{POOLED}: the fit over all layers, for types without their own\n"
+                    + yaml.safe_dump({op: {**row, "layers": errs.get(op, {}).get("layers", len(pts))}
+                                      for op, row in table.items()}, sort_keys=True))
+    pct = "{:.0%}".format
+    lines = ["# Resource estimates calibrated to yosys", "",
+             f"Measured by `benchmarks/calibration.py` on {today} ({machine}): `qvit build ... --until yosys` of the "
+             "designs below on AUP-ZU3; per layer, yosys `synth_xilinx` counts (before placement) against the estimate. "
+             "LUT counts every CLB LUT (logic, distributed RAM, shift registers) as Vivado does; LUTRAM the LUTs used as "
+             "distributed RAM. Each estimate is linear in the layer's features (its own LUT model, stream widths, lanes, "
+             "beat counter width, the logic of its constant tables from their contents, its distributed buffers), with "
+             "non-negative coefficients per layer type fitted here and applied by every build "
+             f"(`build_flows/data/calibration.yaml`); a type with fewer than {MIN_LAYERS_FOR_A_FIT} layers gets a factor "
+             "on its LUT model and the pooled FF/LUTRAM fits. Errors are |estimate - yosys| / yosys: over the sum of the "
+             "type's layers, and the median and worst single layer; held out: the worst design's summed LUT error when "
+             "the type is fitted on the other designs only (leave one design out).", "",
              "Designs: " + ", ".join(f"{k} ({v['fps']:,.0f} FPS)" for k, v in runs.items() if v["fps"]), "",
-             "| layer type | layers | model LUT (sum) | yosys LUT (sum) | factor | sum error before | sum error after | "
-             "median error before | median error after | worst layer after | held out (worst design) |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for op, r in table.items():
-        lines.append(f"| {op} | {r['layers']} | {r['sum_model']:,} | {r['sum_yosys']:,} | {r['factor']:.3f} | "
-                     f"{r['sum_error_before']:.0%} | {r['sum_error_after']:.0%} | {r['median_error_before']:.0%} | "
-                     f"{r['median_error_after']:.0%} | {r['max_error_after']:.0%} | "
-                     + (f"{r['held_out_worst_design_error']:.0%} |" if "held_out_worst_design_error" in r else "- |"))
+             "| layer type | layers | LUT yosys (sum) | LUT model before: median error | LUT estimate: sum error | "
+             "median | worst layer | held out (worst design) | FF yosys (sum) | FF: sum error | median | "
+             "LUTRAM yosys (sum) | LUTRAM: sum error |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for op, r in errs.items():
+        lut, ff, ram = r["LUT"], r["FF"], r["LUTRAM"]
+        held = pct(r["held_out_worst_design_error"]) if "held_out_worst_design_error" in r else "-"
+        lines.append(f"| {op} | {r['layers']} | {lut['yosys']:,} | {pct(lut['median_error_before'])} | "
+                     f"{pct(lut['sum_error'])} | {pct(lut['median_error'])} | {pct(lut['worst_error'])} | {held} | "
+                     f"{ff['yosys']:,} | {pct(ff['sum_error'])} | {pct(ff['median_error'])} | {ram['yosys']:,} | "
+                     f"{pct(ram['sum_error'])} |")
     lines += ["", "Not calibrated: finn-rtllib's Thresholding_rtl and ConvolutionInputGenerator_rtl (yosys cannot read "
-              "them; FINN's models stand), and the host steps (ChannelFloat, SumParts, TopKLabels: no hardware)."]
+              "them; FINN's LUT models stand, FF and LUTRAM take the pooled fit), and the host steps (ChannelFloat, "
+              "SumParts, TopKLabels: no hardware)."]
     (HERE / "calibration.md").write_text("\n".join(lines) + "\n")
     print(f"wrote {HERE / 'calibration.md'} and {DATA}")
     return 0

@@ -8,8 +8,8 @@ from pathlib import Path
 import yaml
 
 #: the estimate's resource keys and how the summary names them
-RESOURCE_NAMES = {"LUT": "LUT", "BRAM": "BRAM18", "URAM": "URAM", "DSP": "DSP"}
-LUT_BUDGET = 0.70  # FINN plans designs to 70 % of a device's LUTs
+RESOURCE_NAMES = {"LUT": "LUT", "FF": "FF", "LUTRAM": "LUTRAM", "BRAM": "BRAM18", "URAM": "URAM", "DSP": "DSP"}
+LUT_BUDGET = 0.70  # FINN plans designs to 70 % of a device's LUTs; FFs and LUTRAM are planned the same way
 LUT_PER_BINARY_MAC = 6.6  # FINN's LUT model of an XNOR-popcount MAC (StreamMatMul's estimate until it is calibrated)
 
 
@@ -22,6 +22,7 @@ class Board:
     part: str
     family: str
     lut: int
+    lutram: int  # LUTs that can be distributed RAM (those of SLICEMs)
     ff: int
     bram36: int
     uram: int
@@ -34,13 +35,15 @@ class Board:
     default: bool = False
 
     def budget(self) -> dict[str, float]:
-        """What a design may use, per resource of the estimate: LUT (FINN's 70 % plan), BRAM (18k halves of
-        the BRAM36), URAM and DSP (all of them)."""
-        return {"LUT": LUT_BUDGET * self.lut, "BRAM": 2 * self.bram36, "URAM": self.uram, "DSP": self.dsp}
+        """What a design may use, per resource of the estimate: LUT, FF and LUTRAM (FINN's 70 % plan), BRAM (18k
+        halves of the BRAM36), URAM and DSP (all of them)."""
+        return {"LUT": LUT_BUDGET * self.lut, "FF": LUT_BUDGET * self.ff, "LUTRAM": LUT_BUDGET * self.lutram,
+                "BRAM": 2 * self.bram36, "URAM": self.uram, "DSP": self.dsp}
 
     def over_budget(self, totals: dict) -> list[str]:
-        """One line per resource of ``totals`` ({LUT, BRAM, URAM, DSP}) above :meth:`budget`; empty when it fits."""
-        of = {"LUT": f" (70 % of {self.lut:,})"}
+        """One line per resource of ``totals`` ({LUT, FF, LUTRAM, BRAM, URAM, DSP}) above :meth:`budget`; empty
+        when it fits."""
+        of = {"LUT": f" (70 % of {self.lut:,})", "FF": f" (70 % of {self.ff:,})", "LUTRAM": f" (70 % of {self.lutram:,})"}
         return [f"{totals[k]:,} {RESOURCE_NAMES[k]} > {limit:,.0f}{of.get(k, '')}" for k, limit in self.budget().items()
                 if totals.get(k, 0) > limit]
 

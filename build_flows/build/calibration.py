@@ -1,6 +1,12 @@
-"""The LUT model factors per layer type fitted to yosys (``data/calibration.yaml``, written by
-``benchmarks/calibration.py``): an estimate is the layer's LUT model times its type's factor (1 for types not
-calibrated: finn-rtllib's layers, which yosys cannot read)."""
+"""Resource models fitted to synthesis (``data/calibration.yaml``, written by ``benchmarks/calibration.py``).
+
+A layer's LUT (all CLB LUTs: logic, distributed RAM and shift registers, as Vivado counts them), FF and LUTRAM
+estimates are linear in a few facts of the layer (:data:`FEATURES`, :func:`features`): its own LUT model, its
+stream widths, its parallel lanes, the width of its beat counter, the logic of its constant tables and the
+distributed RAM of its buffers. The coefficients per layer type are fitted to yosys ``synth_xilinx`` counts over
+a grid of real designs. A type without its own fit keeps its LUT model (finn-rtllib's layers, which yosys cannot
+read) and takes the FF and LUTRAM fit pooled over every calibrated layer.
+"""
 
 from __future__ import annotations
 
@@ -10,17 +16,53 @@ from pathlib import Path
 import yaml
 
 CALIBRATION_FILE = Path(__file__).resolve().parents[1] / "data" / "calibration.yaml"
+FEATURES = ("model", "in_bits", "out_bits", "lanes", "counter_bits", "rom_logic", "lutram_model", "one")
+RESOURCES = ("LUT", "FF", "LUTRAM")
+POOLED = "_pooled"  # the fit over all calibrated layers, for types without their own
 
 
 @functools.cache
-def factors() -> dict[str, float]:
-    """Layer op type -> LUT factor."""
+def coefficients() -> dict[str, dict[str, dict[str, float]]]:
+    """Layer op type -> resource -> feature -> coefficient (empty when no calibration is shipped)."""
     if not CALIBRATION_FILE.exists():
         return {}
     data = yaml.safe_load(CALIBRATION_FILE.read_text()) or {}
-    return {op: float(row["LUT"]) for op, row in data.items()}
+    return {op: {r: row[r] for r in RESOURCES if r in row} for op, row in data.items()}
 
 
-def calibrated_lut(op_type: str, model_lut: float) -> int:
-    """The estimate of a layer of ``op_type`` whose LUT model gives ``model_lut``."""
-    return int(round(model_lut * factors().get(op_type, 1.0)))
+def _attr(inst, name: str, default: int = 1) -> int:
+    try:
+        return int(inst.get_nodeattr(name))
+    except (AttributeError, Exception):  # FINN raises a bare Exception for attributes a layer lacks
+        return default
+
+
+def features(inst, fpgapart: str | None = None) -> dict[str, float]:
+    """The facts of a dataflow layer instance that the resource models are linear in."""
+    res = inst.node_res_estimation(fpgapart)
+    cycles = max(1, int(inst.get_exp_cycles()))
+    return {"model": float(res.get("LUT", 0)),
+            "in_bits": float(inst.get_instream_width(0)),
+            "out_bits": float(inst.get_outstream_width(0)),
+            "lanes": float(_attr(inst, "PE") * _attr(inst, "SIMD")),
+            "counter_bits": float((cycles - 1).bit_length()),
+            "rom_logic": float(inst.rom_logic()) if hasattr(inst, "rom_logic") else 0.0,
+            "lutram_model": float(inst.lutram_model()) if hasattr(inst, "lutram_model") else 0.0,
+            "one": 1.0}
+
+
+def estimate(op_type: str, feats: dict[str, float]) -> dict[str, int]:
+    """{LUT, FF, LUTRAM} of a layer of ``op_type`` with ``feats``: its type's fitted model, else the LUT model
+    and the pooled FF and LUTRAM fits."""
+    table = coefficients()
+    own, pooled = table.get(op_type, {}), table.get(POOLED, {})
+    out = {}
+    for r in RESOURCES:
+        coef = own.get(r) or (pooled.get(r) if r != "LUT" else None)
+        if coef:
+            value = sum(c * feats.get(f, 0.0) for f, c in coef.items())
+        else:
+            value = feats["model"] if r == "LUT" else 0.0
+        out[r] = int(round(value))
+    out["LUTRAM"] = min(out["LUTRAM"], out["LUT"])
+    return out

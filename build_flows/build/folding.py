@@ -11,7 +11,7 @@ import numpy as np
 from finn.util.fpgadataflow import is_fpgadataflow_node
 from qonnx.custom_op.registry import getCustomOp
 
-from build_flows.build.calibration import calibrated_lut
+from build_flows.build import calibration
 from build_flows.build.report import LayerRow
 from build_flows.layers import layer_facts
 
@@ -165,7 +165,7 @@ def macs_by_precision(model) -> dict[str, int]:
 
 
 def layer_table(model, fpgapart: str) -> list[LayerRow]:
-    """Per layer: name, op, PE, SIMD, cycles, LUT (the layer's model times its type's factor fitted to yosys,
+    """Per layer: name, op, PE, SIMD, cycles, LUT, FF and LUTRAM (the models fitted to yosys,
     :mod:`build_flows.build.calibration`), BRAM (18k), URAM, DSP (FINN's and our estimates), and whether
     the host driver runs it instead of the accelerator (``split_host_steps``)."""
     from build_flows.sim.accelerator import split_host_steps
@@ -178,15 +178,19 @@ def layer_table(model, fpgapart: str) -> list[LayerRow]:
             continue
         inst = getCustomOp(node)
         res = inst.node_res_estimation(fpgapart)
+        fitted = calibration.estimate(node.op_type, calibration.features(inst, fpgapart))
         attrs = inst.get_nodeattr_types()
         rows.append(LayerRow(name=node.name, op=node.op_type, PE=inst.get_nodeattr("PE") if "PE" in attrs else None,
                              SIMD=inst.get_nodeattr("SIMD") if "SIMD" in attrs else None, cycles=cycles(node),
-                             LUT=calibrated_lut(node.op_type, res.get("LUT", 0)), BRAM=int(np.ceil(res.get("BRAM_18K", 0))),
-                             URAM=int(res.get("URAM", 0)), DSP=int(res.get("DSP", 0)), host=node.name in host))
+                             LUT=fitted["LUT"], BRAM=int(np.ceil(res.get("BRAM_18K", 0))),
+                             URAM=int(res.get("URAM", 0)), DSP=int(res.get("DSP", 0)), host=node.name in host,
+                             FF=fitted["FF"], LUTRAM=fitted["LUTRAM"]))
     return rows
 
 
 def on_chip_totals(rows: list[LayerRow]) -> dict[str, int]:
-    """LUT, BRAM (18k), URAM and DSP summed over the layers the accelerator runs (host steps left out)."""
+    """LUT, FF, LUTRAM, BRAM (18k), URAM and DSP summed over the layers the accelerator runs (host steps left out)."""
+    from build_flows.boards import RESOURCE_NAMES
+
     on_chip = [r for r in rows if not r.host]
-    return {k: sum(getattr(r, k) for r in on_chip) for k in ("LUT", "BRAM", "URAM", "DSP")}
+    return {k: sum(getattr(r, k) for r in on_chip) for k in RESOURCE_NAMES}

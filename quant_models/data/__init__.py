@@ -78,6 +78,20 @@ CIFAR_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog",
 CIFAR_MEAN, CIFAR_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
 
 
+class _BatchUnpickler(pickle.Unpickler):
+    """Reads CIFAR-10's python batches (dicts of bytes, lists and one numpy array) and nothing else: a pickle
+    that names any other class or function is refused, so a crafted batch file cannot run code."""
+
+    ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+               ("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "scalar"),
+               ("numpy._core.multiarray", "scalar")}
+
+    def find_class(self, module, name):
+        if (module, name) not in self.ALLOWED:
+            raise pickle.UnpicklingError(f"the file names {module}.{name}: not a CIFAR-10 python batch")
+        return super().find_class(module, name)
+
+
 def cifar10(split: str, root: Path | None = None) -> ImageSet:
     """CIFAR-10 (32x32x3): the JPEG-bytes npz of the project's shared datasets (default), or a
     directory with the standard python batches (``data_batch_1..5``, ``test_batch``).
@@ -90,8 +104,12 @@ def cifar10(split: str, root: Path | None = None) -> ImageSet:
             raise DatasetNotFoundError(f"CIFAR-10 python batches {names} not found in {root}.")
         xs, ys = [], []
         for n in names:
-            with open(root / n, "rb") as f:
-                d = pickle.load(f, encoding="bytes")
+            try:
+                with open(root / n, "rb") as f:
+                    d = _BatchUnpickler(f, encoding="bytes").load()
+            except (pickle.UnpicklingError, EOFError, ValueError) as e:
+                raise ValueError(f"{root / n} is not a CIFAR-10 python batch ({e}); give the directory of the "
+                                 "standard python batches or the project's cifar10_jpeg_bytes.npz") from None
             xs.append(np.asarray(d[b"data"], np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
             ys.append(np.asarray(d[b"labels"], np.int64))
         return ImageSet(np.concatenate(xs), np.concatenate(ys), CIFAR_CLASSES, CIFAR_MEAN, CIFAR_STD)

@@ -25,7 +25,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.machine import describe  # noqa: E402
-from build_flows.build.calibration import FEATURES, POOLED, RESOURCES  # noqa: E402
+from build_flows.build.calibration import FEATURES, POOLED, RESOURCES, estimate  # noqa: E402
 
 HERE = Path(__file__).parent
 DATA = HERE.parent / "build_flows" / "data" / "calibration.yaml"
@@ -65,7 +65,7 @@ def run_design(name: str, out: Path) -> dict:
     report = d / "b" / "report.json"
     if report.exists():
         layers = (json.loads(report.read_text()).get("yosys") or {}).get("layers") or {}
-        if layers and all("features" in c for c in layers.values()):
+        if layers and all("LUT_logic" in c for c in layers.values()):
             return json.loads(report.read_text())
         if layers:  # synthesised by an older version: the yosys step again, on the kept RTL
             from build_flows.build.runner import build
@@ -86,19 +86,34 @@ def run_design(name: str, out: Path) -> dict:
     return data
 
 
-def points(report: dict) -> list[dict]:
-    """Per layer yosys synthesised: op, layer, the features of its resource models and its yosys counts."""
-    ops = {row["name"]: row["op"] for row in report.get("layers") or []}
-    return [{"op": ops[name], "layer": name, "features": c["features"], **{r: c[r] for r in RESOURCES}}
-            for name, c in ((report.get("yosys") or {}).get("layers") or {}).items() if name in ops]
+def points(build_dir: Path, report: dict) -> list[dict]:
+    """Per layer yosys synthesised: op, layer, the features of its resource models (computed now from the graph
+    the yosys step synthesised, so a new feature needs no new synthesis) and its yosys counts."""
+    import glob
+
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.custom_op.registry import getCustomOp
+
+    from build_flows.build.calibration import features
+    from build_flows.finn_env import prepare_finn
+
+    counts = (report.get("yosys") or {}).get("layers") or {}
+    if not counts:
+        return []
+    prepare_finn(build_dir / "finn_tmp")
+    model = ModelWrapper(sorted(glob.glob(str(build_dir / "checkpoints" / "*_yosys.onnx")))[0])
+    return [{"op": n.op_type, "layer": n.name, "features": features(getCustomOp(n), report.get("part")),
+             **{r: counts[n.name][r] for r in RESOURCES}} for n in model.graph.node if n.name in counts]
 
 
 def _err(pred: np.ndarray, ys: np.ndarray) -> np.ndarray:
     return np.abs(pred - ys) / np.maximum(ys, 1)
 
 
-#: a type with fewer layers than this gets a LUT factor on its model alone and the pooled FF/LUTRAM fits
+#: a type with fewer layers than this gets fewer features (FEW_FEATURES): a factor on its LUT model, its FFs
+#: from its stream widths and counter, its LUTRAM from its distributed buffers and input width (short delays)
 MIN_LAYERS_FOR_A_FIT = 10
+FEW_FEATURES = {"LUT": ("model",), "FF": ("in_bits", "out_bits", "counter_bits"), "LUTRAM": ("lutram_model", "in_bits")}
 
 
 def _solve(pts: list[dict], resource: str, feats: tuple[str, ...]) -> dict[str, float]:
@@ -121,17 +136,13 @@ def fit_coefficients(pts: list[dict]) -> dict[str, dict]:
         if len(mine) >= MIN_LAYERS_FOR_A_FIT:
             out[op] = {r: _solve(mine, r, FEATURES) for r in RESOURCES}
         else:
-            out[op] = {"LUT": _solve(mine, "LUT", ("model",)) or {"model": 1.0}}
+            out[op] = {r: _solve(mine, r, FEW_FEATURES[r]) for r in RESOURCES}
     return out
 
 
-def _predict(table: dict, p: dict) -> dict[str, float]:
-    own, pooled = table.get(p["op"], {}), table[POOLED]
-    out = {}
-    for r in RESOURCES:
-        coef = own.get(r) or (pooled.get(r) if r != "LUT" else None) or {"model": 1.0}
-        out[r] = sum(c * p["features"].get(f, 0.0) for f, c in coef.items())
-    return out
+def _predict(table: dict, p: dict) -> dict[str, int]:
+    """The estimate a build makes of point ``p`` with the coefficients ``table``."""
+    return estimate(p["op"], p["features"], table)
 
 
 def errors(table: dict, pts: list[dict]) -> dict[str, dict]:
@@ -180,9 +191,9 @@ def main(argv=None) -> int:
         report = run_design(name, out)
         runs[name] = {"fps": (report.get("estimated") or {}).get("fps"), "seconds": report.get("calibration_seconds"),
                       "not_synthesised": sorted((report.get("yosys") or {}).get("not_synthesised") or {})}
-        for q in points(report):
-            pts.append({**q, "design": name})
-        print(f"[calibration] {name}: {len(points(report))} layers synthesised", flush=True)
+        mine = points(out / name / "b", report)
+        pts += [{**q, "design": name} for q in mine]
+        print(f"[calibration] {name}: {len(mine)} layers synthesised", flush=True)
     table = fit_coefficients(pts)
     errs = errors(table, pts)
     for op, w in held_out(pts).items():
@@ -203,8 +214,9 @@ def main(argv=None) -> int:
              "distributed RAM. Each estimate is linear in the layer's features (its own LUT model, stream widths, lanes, "
              "beat counter width, the logic of its constant tables from their contents, its distributed buffers), with "
              "non-negative coefficients per layer type fitted here and applied by every build "
-             f"(`build_flows/data/calibration.yaml`); a type with fewer than {MIN_LAYERS_FOR_A_FIT} layers gets a factor "
-             "on its LUT model and the pooled FF/LUTRAM fits. Errors are |estimate - yosys| / yosys: over the sum of the "
+             f"(`build_flows/data/calibration.yaml`); a type with fewer than {MIN_LAYERS_FOR_A_FIT} layers gets fewer "
+             "features (a factor on its LUT model, FFs from its stream widths and counter, LUTRAM from its distributed "
+             "buffers and input width). Errors are |estimate - yosys| / yosys: over the sum of the "
              "type's layers, and the median and worst single layer; held out: the worst design's summed LUT error when "
              "the type is fitted on the other designs only (leave one design out).", "",
              "Designs: " + ", ".join(f"{k} ({v['fps']:,.0f} FPS)" for k, v in runs.items() if v["fps"]), "",

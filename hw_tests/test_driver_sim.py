@@ -34,8 +34,9 @@ def _script(pkg, *args):
 
 
 def test_validate_on_the_simulated_board_matches_the_integer_model(package):
-    from quant_models.export import qonnx_forward
     from qonnx.core.modelwrapper import ModelWrapper
+
+    from quant_models.export import qonnx_forward
 
     build, pkg = package
     proc = _script(pkg, "validate.py", "--backend", "sim", "--batchsize", "8")

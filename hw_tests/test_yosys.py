@@ -53,15 +53,15 @@ def test_wide_popcount_synthesises(tmp_path):
 
 def test_calibrated_estimates_stay_on_their_grid_points(tmp_path):
     """Guards the fit of benchmarks/calibration.py on grid points it was fitted on (the joined-streams CNN at
-    --target-fps max): every synthesised layer's estimate is its LUT model times its type's factor, and for the
-    types this design fitted well (MVAU_lut_rtl, ConcatStreams_rtl, PadStream_rtl) the summed estimate stays
-    within 25 % of yosys. A change to one of these layers' RTL or model that moves them fails here (re-run the
-    calibration)."""
+    --target-fps max): every synthesised layer's estimate is its type's fitted model of its features
+    (build_flows/build/calibration.py), and for the types this design fits well (MVAU_lut_rtl, AddStreams_rtl,
+    PadStream_rtl) the summed LUT and FF estimates stay within 25 % of yosys. A change to one of these layers'
+    RTL or model that moves them fails here (re-run the calibration)."""
     import json
 
     from mlp_models import export_branch_cnn
 
-    from build_flows.build.calibration import factors
+    from build_flows.build import calibration
     from build_flows.cli import main
 
     onnx = export_branch_cnn(tmp_path / "b.onnx")
@@ -70,13 +70,17 @@ def test_calibrated_estimates_stay_on_their_grid_points(tmp_path):
                  "--images", "0", "--out", str(out)]) == 0
     report = json.loads((out / "report.json").read_text())
     ops = {row["name"]: row["op"] for row in report["layers"]}
-    sums = {}
+    sums: dict[tuple[str, str], list[int]] = {}
     for name, c in report["yosys"]["layers"].items():
         op = ops[name]
-        assert c["estimated_LUT"] == round(c["model_LUT"] * factors().get(op, 1.0))
-        est, real = sums.get(op, (0, 0))
-        sums[op] = (est + c["estimated_LUT"], real + c["LUT"])
-    for op in ("MVAU_lut_rtl", "ConcatStreams_rtl", "PadStream_rtl"):
-        assert op in factors()
-        est, real = sums[op]
-        assert abs(est - real) <= 0.25 * real, f"{op}: estimated {est} LUT, yosys {real}"
+        assert {f"estimated_{r}": v for r, v in calibration.estimate(op, c["features"]).items()} == \
+            {k: c[k] for k in ("estimated_LUT", "estimated_FF", "estimated_LUTRAM")}
+        for r in ("LUT", "FF"):
+            pair = sums.setdefault((op, r), [0, 0])
+            pair[0] += c[f"estimated_{r}"]
+            pair[1] += c[r]
+    for op in ("MVAU_lut_rtl", "AddStreams_rtl", "PadStream_rtl"):
+        assert "LUT" in calibration.coefficients()[op]
+        for r in ("LUT", "FF"):
+            est, real = sums[(op, r)]
+            assert abs(est - real) <= 0.25 * real, f"{op}: estimated {est} {r}, yosys {real}"

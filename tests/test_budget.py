@@ -106,3 +106,33 @@ def test_the_data_path_bounds_the_fps(tmp_path):
     est = report["estimated"]
     assert est["io_cycles_per_image"] == 784 * 32 // 128 and est["cycles_per_image"] >= est["io_cycles_per_image"]
     assert report["folding"]["limited_by"] == "the data path (128 bits per cycle)"
+
+
+def test_memories_move_to_the_resource_with_room(lfc, tmp_path):
+    """When each layer's own choice leaves BRAM over the budget and LUTs have room, the build moves memories to
+    LUTs (those that free the most BRAM per LUT first) until BRAM fits; the moved layers' estimates and RTL
+    parameters follow (one decision)."""
+    import dataclasses
+
+    from build_flows.build.folding import _balance_memories
+    from build_flows.layers import layer_facts
+
+    assert main(["build", str(lfc), "--board", "Pynq-Z2", "--target-fps", "20000", "--until", "estimates",
+                 "--out", str(tmp_path / "b")]) == 0
+    model = ModelWrapper(sorted(glob.glob(f"{tmp_path}/b/checkpoints/*_folding.onnx"))[0])
+    roomy = get_board("Pynq-Z2")
+    for node in model.graph.node:  # each memory to BRAM, the cheaper for these ROMs, before balancing
+        for memory in layer_facts(node).memory_styles():
+            layer_facts(node).set_memory_style(memory, "block")
+    alone = on_chip_totals(layer_table(model, roomy.part))
+    styles = {n.name: layer_facts(n).memory_styles() for n in model.graph.node}
+    assert alone["BRAM"] >= 4 and any("block" in s.values() for s in styles.values())
+    tight = dataclasses.replace(roomy, bram36=(alone["BRAM"] - 3) // 2)  # a few BRAM18 short
+    assert tight.over_budget(alone) and not tight.over_budget({**alone, "BRAM": 0})
+    _balance_memories(model, tight)
+    after = on_chip_totals(layer_table(model, tight.part))
+    assert tight.over_budget(after) == [] and after["LUT"] > alone["LUT"]
+    moved = [(n.name, m) for n in model.graph.node for m, s in layer_facts(n).memory_styles().items()
+             if s != styles[n.name][m]]
+    assert moved and all(layer_facts(n).memory_styles()[m] == "distributed"
+                         for n in model.graph.node for name, m in moved if n.name == name)

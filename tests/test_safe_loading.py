@@ -27,8 +27,8 @@ def test_a_crafted_run_checkpoint_does_not_run_code(tmp_path, capsys):
     out = tmp_path / "run"
     out.mkdir()
     torch.save({"state_dict": {}, "metrics": _Payload(marker), "epoch": 0}, out / "checkpoint.pt")
-    code = main(["train", "--model", "binaryvit-tiny-hw", "--dataset", "digits", "--set", "img_size=8", "--set", "in_chans=1", "--out", str(out), "--epochs", "1",
-                 "--resume", "--no-progress"])
+    code = main(["train", "--model", "binaryvit-tiny-hw", "--dataset", "digits", "--set", "img_size=8", "--set",
+                 "in_chans=1", "--out", str(out), "--epochs", "1", "--resume", "--no-progress"])
     err = capsys.readouterr().err
     assert code == 2 and not marker.exists()
     assert err.startswith("error: ") and "is not a run checkpoint of `qvit train`" in err and "Traceback" not in err

@@ -2,10 +2,11 @@
 
 A layer's LUT (all CLB LUTs: logic, distributed RAM and shift registers, as Vivado counts them), FF and LUTRAM
 estimates are linear in a few facts of the layer (:data:`FEATURES`, :func:`features`): its own LUT model, its
-stream widths, its parallel lanes, the width of its beat counter, the logic of its constant tables and the
-distributed RAM of its buffers. The coefficients per layer type are fitted to yosys ``synth_xilinx`` counts over
-a grid of real designs. A type without its own fit keeps its LUT model (finn-rtllib's layers, which yosys cannot
-read) and takes the FF and LUTRAM fit pooled over every calibrated layer.
+stream widths, its parallel lanes, the width of its beat counter, the logic of its constant tables, the
+distributed RAM of its buffers and the read multiplexers of its block RAMs stacked in depth. The coefficients per
+layer type are fitted to yosys ``synth_xilinx`` counts over a grid of real designs (a type with few layers in the
+grid gets fewer features). A type without its own fit keeps its LUT model (finn-rtllib's layers, which yosys
+cannot read) and takes the FF and LUTRAM fit pooled over every calibrated layer.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ from pathlib import Path
 
 import yaml
 
+from build_flows.layers.base import bram_read_mux
+
 CALIBRATION_FILE = Path(__file__).resolve().parents[1] / "data" / "calibration.yaml"
-FEATURES = ("model", "in_bits", "out_bits", "lanes", "counter_bits", "rom_logic", "lutram_model", "one")
+FEATURES = ("model", "in_bits", "out_bits", "lanes", "counter_bits", "rom_logic", "lutram_model", "bram_mux", "one")
 RESOURCES = ("LUT", "FF", "LUTRAM")
 POOLED = "_pooled"  # the fit over all calibrated layers, for types without their own
 
@@ -48,18 +51,20 @@ def features(inst, fpgapart: str | None = None) -> dict[str, float]:
             "counter_bits": float((cycles - 1).bit_length()),
             "rom_logic": float(inst.rom_logic()) if hasattr(inst, "rom_logic") else 0.0,
             "lutram_model": float(inst.lutram_model()) if hasattr(inst, "lutram_model") else 0.0,
+            "bram_mux": float(sum(bram_read_mux(*m) for m in inst.block_memories()))
+            if hasattr(inst, "block_memories") else 0.0,
             "one": 1.0}
 
 
-def estimate(op_type: str, feats: dict[str, float]) -> dict[str, int]:
+def estimate(op_type: str, feats: dict[str, float], table: dict | None = None) -> dict[str, int]:
     """{LUT, FF, LUTRAM} of a layer of ``op_type`` with ``feats``: its type's fitted model, else the LUT model
-    and the pooled FF and LUTRAM fits."""
-    table = coefficients()
+    and the pooled FF and LUTRAM fits (of ``table``, default the shipped calibration)."""
+    table = coefficients() if table is None else table
     own, pooled = table.get(op_type, {}), table.get(POOLED, {})
     out = {}
     for r in RESOURCES:
-        coef = own.get(r) or (pooled.get(r) if r != "LUT" else None)
-        if coef:
+        coef = own[r] if r in own else pooled.get(r) if r != "LUT" else None
+        if coef is not None:  # an empty fit is a fit: none of the features costs anything
             value = sum(c * feats.get(f, 0.0) for f, c in coef.items())
         else:
             value = feats["model"] if r == "LUT" else 0.0

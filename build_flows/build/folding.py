@@ -97,10 +97,62 @@ def fastest_within_budget(model, board, clock_mhz: float) -> dict | None:
 
 
 def decide_memories(model, board) -> None:
-    """Every layer's parameter memories placed for ``board`` at the current folding (``choose_memory``)."""
+    """Every layer's memories (``memory_styles``) placed for ``board`` at the current folding: each in the kind,
+    LUTs or block RAM, for which the layer's calibrated estimate takes the smaller share of the budget; then, when
+    BRAM (or LUT) is over the budget and the other has room, memories moved to the other kind, those that free the
+    most per unit of the other first. The choice is written into the layers, where estimates and RTL read it."""
+    budget = board.budget()
     for node in model.graph.node:
-        if is_fpgadataflow_node(node):
-            layer_facts(node).choose_memory(board)
+        if not is_fpgadataflow_node(node):
+            continue
+        facts = layer_facts(node)
+        for memory in facts.memory_styles():
+            share = {}
+            for style in ("distributed", "block"):
+                facts.set_memory_style(memory, style)
+                share[style] = sum(v / max(budget[k], 1) for k, v in _layer_cost(node, board.part).items())
+            facts.set_memory_style(memory, min(share, key=share.get))
+    _balance_memories(model, board)
+
+
+def _layer_cost(node, fpgapart: str) -> dict[str, int]:
+    inst = getCustomOp(node)
+    fitted = calibration.estimate(node.op_type, calibration.features(inst, fpgapart))
+    return {"LUT": fitted["LUT"], "LUTRAM": fitted["LUTRAM"], "BRAM": int(np.ceil(inst.bram_estimation(fpgapart)))}
+
+
+def _balance_memories(model, board) -> None:
+    rows = layer_table(model, board.part)
+    totals, budget = on_chip_totals(rows), board.budget()
+    on_chip = {r.name for r in rows if not r.host}
+    for over, src, dst in (("BRAM", "block", "distributed"), ("LUT", "distributed", "block")):
+        if totals[over] <= budget[over]:
+            continue
+        moves = []
+        for node in model.graph.node:
+            if node.name not in on_chip:
+                continue
+            facts = layer_facts(node)
+            for memory, style in facts.memory_styles().items():
+                if style != src:
+                    continue
+                before = _layer_cost(node, board.part)
+                facts.set_memory_style(memory, dst)
+                after = _layer_cost(node, board.part)
+                facts.set_memory_style(memory, src)
+                delta = {k: after[k] - before[k] for k in after}
+                if delta[over] < 0:
+                    other = max(delta[k] / max(budget[k], 1) for k in delta if k != over)
+                    moves.append((other / (-delta[over] / budget[over]), node.name, memory, delta))
+        by_name = {n.name: n for n in model.graph.node}
+        for _, name, memory, delta in sorted(moves, key=lambda m: m[0]):
+            if totals[over] <= budget[over]:
+                break
+            if any(totals[k] + delta[k] > budget[k] for k in delta if k != over and delta[k] > 0):
+                continue
+            layer_facts(by_name[name]).set_memory_style(memory, dst)
+            for k in delta:
+                totals[k] += delta[k]
 
 
 def unfold_all(model) -> None:

@@ -23,6 +23,9 @@ FINN_HW_DOMAIN = "finn.custom_op.fpgadataflow"
 FINN_RTL_DOMAIN = "finn.custom_op.fpgadataflow.rtl"  # resolves to build_flows.layers.rtl
 
 BRAM18_BITS = 18 * 1024
+#: memories without a ram_style mark deeper than this many words become block RAM in synthesis (yosys
+#: synth_xilinx, benchmarks/calibration.py: 256-deep ones LUTRAM, 448-deep ones BRAM18), shallower ones LUTRAM
+SYNTH_BRAM_DEPTH = 256
 LUTRAM_BITS = 64  # one LUT6 as 64x1 distributed RAM
 
 NO_RTL_YET = "qvit-fpga layer without RTL yet (python execution and estimates only)"
@@ -59,13 +62,15 @@ def bram18_for(depth: int, width: int) -> int:
     return min(math.ceil(width / w) * math.ceil(depth / d) for w, d in BRAM18_SHAPES)
 
 
-def cheaper_memory(board, memories: list[tuple[int, int]]) -> str:
-    """"distributed" (LUTRAM) or "block" (BRAM) for ``memories`` [(depth, width)], whichever takes the smaller share
-    of ``board``'s budget: the one memory decision that a layer's estimate and its RTL both read."""
-    budget = board.budget()
-    lut_share = sum(lutram_for(*m) for m in memories) / budget["LUT"]
-    bram_share = sum(bram18_for(*m) for m in memories) / max(budget["BRAM"], 1)
-    return "distributed" if lut_share <= bram_share else "block"
+def bram_read_mux(depth: int, width: int) -> int:
+    """Bits x extra block RAMs stacked in depth to hold a ``depth`` x ``width`` memory (the cheapest tiling): the
+    read multiplexer that picks the stacked RAM's output costs logic in proportion (a feature of the calibrated
+    LUT estimate)."""
+    if depth <= 0 or width <= 0:
+        return 0
+    w, d = min(BRAM18_SHAPES, key=lambda s: math.ceil(width / s[0]) * math.ceil(depth / s[1]))
+    return width * (math.ceil(depth / d) - 1)
+
 
 
 def lutram_for(depth: int, width: int) -> int:
@@ -141,9 +146,15 @@ class LayerFacts:
         """False when the layer's arithmetic is meant for LUTs (synthesis counts then forbid DSPs)."""
         return True
 
-    def choose_memory(self, board) -> None:
-        """Decide where the layer's parameters live on ``board`` (for its current folding) and write the choice
-        into the layer, where its estimate and its RTL generator read it (default: nothing to decide)."""
+    def memory_styles(self) -> dict[str, str]:
+        """The layer's memories that may live in LUTs ("distributed") or block RAM ("block"), each with where it is
+        now: what the build places per board and folding (:func:`build_flows.build.folding.decide_memories`), and
+        what its estimate and RTL generator then read."""
+        return {}
+
+    def set_memory_style(self, memory: str, style: str) -> None:
+        """Put ``memory`` (a key of :meth:`memory_styles`) in ``style``, where the estimate and the RTL read it."""
+        raise KeyError(f"{type(self).__name__} has no memory {memory!r} to place")
 
     def rtl_reason(self) -> str | None:
         """None when the layer has RTL that the simulation can stitch, else why not (a layer that one of our
@@ -267,6 +278,11 @@ class QvitLayer(LayerFacts, HWCustomOp):
         """LUTs of the layer's distributed RAMs (buffers written at run time): a feature of the calibrated
         LUTRAM and LUT estimates; 0 for a layer without them."""
         return 0
+
+    def block_memories(self) -> list[tuple[int, int]]:
+        """(depth, width) of each memory the layer holds in block RAM (for the read-multiplexer feature of the
+        calibrated LUT estimate, :func:`bram_read_mux`); none by default."""
+        return []
 
     def bram_estimation(self, fpgapart=None):
         return 0

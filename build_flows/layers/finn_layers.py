@@ -11,6 +11,7 @@ from qonnx.custom_op.registry import getCustomOp
 from build_flows.layers.base import LayerFacts, pe_on_last_axis, precision
 
 BINARY = {"BINARY", "BIPOLAR"}
+NEVER = 1 << 30  # a memory depth no layer reaches (FINN's depth triggers)
 
 
 def _channels(inst):
@@ -53,6 +54,18 @@ class FinnLayer(LayerFacts):
 
     def macs_by_precision(self):
         return mvau_macs(self.inst) if self.op == "MVAU" else {}
+
+    def memory_styles(self) -> dict[str, str]:
+        """FINN's Thresholding_rtl: its threshold memories in BRAM or LUTs, by its depth_trigger_bram."""
+        if self.inst.onnx_node.op_type != "Thresholding_rtl":
+            return {}
+        return {"thresholds": "block" if self.inst.bram_estimation(None) > 0 else "distributed"}
+
+    def set_memory_style(self, memory: str, style: str) -> None:
+        if memory != "thresholds" or self.inst.onnx_node.op_type != "Thresholding_rtl":
+            raise KeyError(memory)
+        self.inst.set_nodeattr("depth_trigger_bram", 1 if style == "block" else NEVER)
+        self.inst.set_nodeattr("depth_trigger_uram", NEVER + 1)
 
     def rtl_reason(self):
         from finn.custom_op.fpgadataflow.rtlbackend import RTLBackend

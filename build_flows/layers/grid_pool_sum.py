@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from build_flows.layers.base import QvitLayer, memory_cost, register_layer
+from build_flows.layers.base import SYNTH_BRAM_DEPTH, QvitLayer, bram18_for, lutram_for, register_layer
 
 
 @register_layer
@@ -30,18 +30,28 @@ class GridPoolSum(QvitLayer):
         out = sum(xp[:, i:i + oh, j:j + ow] for i in range(kh) for j in range(kw))
         self._store(context, out)
 
-    def _line_bits(self):
-        kh, _ = self.get_nodeattr("kernel")
+    def _segments(self) -> list[tuple[int, int]]:
+        """(depth in beats, width in bits) of each RAM segment of the RTL's two delay lines: between the taps of a
+        window row one token (C / PE beats), from a row's last tap to the next row's first the rest of the row;
+        single-beat segments are registers and left out."""
+        kh, kw = self.get_nodeattr("kernel")
         _, w = self.get_nodeattr("grid")
-        c = self.get_normal_input_shape()[-1]
-        # the RTL's two delay lines (image by image, so the padding's flush overlaps the next image), each
-        # spanning the window: (kh-1) rows and kw-1 tokens
-        kw = self.get_nodeattr("kernel")[1]
-        return 2 * ((kh - 1) * w + kw - 1) * c * self.get_input_datatype().bitwidth()
+        pe = self.get_nodeattr("PE")
+        nf = self.get_normal_input_shape()[-1] // pe
+        width = pe * self.get_input_datatype().bitwidth()
+        depths = [nf if t % kw else (w - kw + 1) * nf for t in range(1, kh * kw)]
+        return [(d, width) for d in depths if d > 1] * 2
 
     def bram_estimation(self, fpgapart=None):
-        return memory_cost(self._line_bits())[0]
+        return sum(bram18_for(*m) for m in self.block_memories())
+
+    def lutram_model(self) -> int:
+        return sum(lutram_for(*m) for m in self._segments() if m[0] <= SYNTH_BRAM_DEPTH)
+
+    def block_memories(self) -> list[tuple[int, int]]:
+        """The segments synthesis makes block RAM (the RTL leaves the choice to it)."""
+        return [m for m in self._segments() if m[0] > SYNTH_BRAM_DEPTH]
 
     def lut_estimation(self, fpgapart=None):
         kh, kw = self.get_nodeattr("kernel")
-        return memory_cost(self._line_bits())[1] + (kh * kw - 1) * self.get_outstream_width() + 40
+        return self.lutram_model() + (kh * kw - 1) * self.get_outstream_width() + 40

@@ -8,16 +8,11 @@ from build_flows.layers.base import (
     QvitLayer,
     bit_matrix,
     bram18_for,
-    cheaper_memory,
     lutram_for,
     memory_cost,
     register_layer,
     rom_logic_lut,
 )
-
-#: gather ROMs deeper than this become block RAM in synthesis (yosys synth_xilinx, as Vivado does), shallower
-#: ones logic (benchmarks/calibration.py: 128-word ROMs are logic, 1,024-word ones a BRAM18)
-ROM_BRAM_DEPTH = 256
 
 
 @register_layer
@@ -29,7 +24,8 @@ class StreamLayout(QvitLayer):
 
     def get_nodeattr_types(self):
         attrs = super().get_nodeattr_types()
-        attrs.update({"gather": ("ints", True, []), "ram_style": ("s", False, "distributed", {"distributed", "block"})})
+        attrs.update({"gather": ("ints", True, []), "ram_style": ("s", False, "distributed", {"distributed", "block"}),
+                      "rom_style": ("s", False, "auto", {"auto", "distributed", "block"})})
         return attrs
 
     def execute_node(self, context, graph):
@@ -67,10 +63,19 @@ class StreamLayout(QvitLayer):
         return [(2 * int(np.prod(self.get_normal_input_shape())) // self.get_nodeattr("PE"),
                  self.get_nodeattr("PE") * self.get_output_datatype().bitwidth())] * (len(self._memories()) - 1)
 
-    def choose_memory(self, board) -> None:
-        """The buffers in LUTRAM or BRAM, whichever takes the smaller share of ``board``'s budget."""
-        if self._buffers():
-            self.set_nodeattr("ram_style", cheaper_memory(board, self._buffers()))
+    def _rom_block(self) -> bool:
+        from build_flows.rtl.stream_layout.codegen import rom_in_block
+
+        return rom_in_block(self.get_nodeattr("rom_style"), len(self._rom()[0]))
+
+    def memory_styles(self) -> dict[str, str]:
+        styles = {"buffers": self.get_nodeattr("ram_style")} if self._buffers() else {}
+        if self._rom()[0]:
+            styles["gather ROM"] = "block" if self._rom_block() else "distributed"
+        return styles
+
+    def set_memory_style(self, memory: str, style: str) -> None:
+        self.set_nodeattr({"buffers": "ram_style", "gather ROM": "rom_style"}[memory], style)
 
     def _rom(self) -> tuple[list[int], int]:
         """The gather ROM's words and width (none for an order-keeping or unfoldable gather)."""
@@ -88,19 +93,24 @@ class StreamLayout(QvitLayer):
 
     def bram_estimation(self, fpgapart=None):
         words, width = self._rom()
-        rom = bram18_for(len(words), width) if len(words) > ROM_BRAM_DEPTH else 0
+        rom = bram18_for(len(words), width) if words and self._rom_block() else 0
         if self.get_nodeattr("ram_style") != "block":
             return rom
         return rom + sum(bram18_for(*b) for b in self._buffers())
 
     def rom_logic(self) -> int:
         words, width = self._rom()
-        return rom_logic_lut(bit_matrix(words, width)) if 0 < len(words) <= ROM_BRAM_DEPTH else 0
+        return rom_logic_lut(bit_matrix(words, width)) if words and not self._rom_block() else 0
+
+    def block_memories(self) -> list[tuple[int, int]]:
+        words, width = self._rom()
+        rom = [(len(words), width)] if words and self._rom_block() else []
+        return rom + (self._buffers() if self.get_nodeattr("ram_style") == "block" else [])
 
     def lutram_model(self) -> int:
         return sum(lutram_for(*b) for b in self._buffers()) if self.get_nodeattr("ram_style") != "block" else 0
 
     def lut_estimation(self, fpgapart=None):
         words, width = self._rom()
-        rom = memory_cost(len(words) * width)[1] if 0 < len(words) <= ROM_BRAM_DEPTH else 0
+        rom = memory_cost(len(words) * width)[1] if words and not self._rom_block() else 0
         return rom + self.lutram_model() + 40 + 2 * self.get_outstream_width()

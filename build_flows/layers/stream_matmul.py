@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from build_flows.boards import LUT_PER_BINARY_MAC
-from build_flows.layers.base import TwoInputLayer, memory_cost, precision, register_layer
+from build_flows.layers.base import SYNTH_BRAM_DEPTH, TwoInputLayer, bram18_for, lutram_for, precision, register_layer
 
 
 @register_layer
@@ -59,12 +59,24 @@ class StreamMatMul(TwoInputLayer):
         b_beats = int(np.prod(batch, dtype=np.int64)) * k * n // self.get_nodeattr("PE")
         return max(self.macs() // (self.get_nodeattr("PE") * self.get_nodeattr("SIMD")), b_beats)
 
-    def _buffer_bits(self):
+    def _memories(self) -> list[tuple[int, int]]:
+        """(depth, width) of the RTL's memories: per SIMD lane, b double-buffered (2 K/SIMD N/PE words of PE
+        elements); a's rows double-buffered (2 K/SIMD words of SIMD elements); the K/SIMD words of signs."""
         k, n = self.get_normal_input_shape(1)[-2:]
-        return 2 * k * n * self.get_input_datatype(1).bitwidth()  # double-buffered b
+        pe, simd = self.get_nodeattr("PE"), self.get_nodeattr("SIMD")
+        kf, nf = k // simd, n // pe
+        b = [(2 * kf * nf, pe * self.get_input_datatype(1).bitwidth())] * simd
+        return [m for m in b + [(2 * kf, simd * self.get_input_datatype(0).bitwidth()), (kf, simd)] if m[0] > 1]
+
+    def block_memories(self) -> list[tuple[int, int]]:
+        """The memories synthesis makes block RAM (the RTL leaves the choice to it)."""
+        return [m for m in self._memories() if m[0] > SYNTH_BRAM_DEPTH]
+
+    def lutram_model(self) -> int:
+        return sum(lutram_for(*m) for m in self._memories() if m[0] <= SYNTH_BRAM_DEPTH)
 
     def bram_estimation(self, fpgapart=None):
-        return memory_cost(self._buffer_bits())[0]
+        return sum(bram18_for(*m) for m in self.block_memories())
 
     def lut_estimation(self, fpgapart=None):
         lanes = self.get_nodeattr("PE") * self.get_nodeattr("SIMD")
@@ -72,4 +84,4 @@ class StreamMatMul(TwoInputLayer):
             per_mac = LUT_PER_BINARY_MAC
         else:
             per_mac = 1.1 * self.get_input_datatype(0).bitwidth() * self.get_input_datatype(1).bitwidth()
-        return int(lanes * per_mac) + memory_cost(self._buffer_bits())[1] + 60
+        return int(lanes * per_mac) + self.lutram_model() + 60

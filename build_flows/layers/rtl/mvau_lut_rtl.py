@@ -14,7 +14,7 @@ import math
 from finn.custom_op.fpgadataflow.matrixvectoractivation import MVAU
 from finn.custom_op.fpgadataflow.rtlbackend import RTLBackend
 
-from build_flows.layers.base import FINN_HW_DOMAIN, bram18_for, cheaper_memory, lutram_for
+from build_flows.layers.base import FINN_HW_DOMAIN, bram18_for, lutram_for
 from build_flows.layers.finn_layers import mvau_knobs, mvau_macs
 from build_flows.layers.rtl import register_rtl_backend
 from build_flows.layers.rtl.backend import QvitRTLBackend
@@ -117,10 +117,23 @@ class MVAU_lut_rtl(QvitRTLBackend, MVAU, RTLBackend):  # noqa: N801 (FINN's nami
             return style
         return "distributed" if style == "auto" and self.calc_wmem() <= 128 else "block"
 
-    def choose_memory(self, board) -> None:
-        """LUTRAM or BRAM for the weight ROM, whichever takes the smaller share of ``board``'s budget."""
-        if self.weight_rom()[0]:
-            self.set_nodeattr("ram_style", cheaper_memory(board, [self.weight_rom()]))
+    def memory_styles(self) -> dict[str, str]:
+        return {"weights": self.weight_style()} if self.weight_rom()[0] else {}
+
+    def lutram_model(self) -> int:
+        """The input buffer that replays an input vector to every neuron fold (read asynchronously: LUTRAM)."""
+        shape = self.rtl_shape()
+        if shape.sf <= 1 or self.calc_wmem() <= shape.sf:  # one neuron fold reads the stream directly
+            return 0
+        return lutram_for(shape.sf, shape.simd * shape.idt.bitwidth())
+
+    def block_memories(self) -> list[tuple[int, int]]:
+        return [self.weight_rom()] if self.weight_rom()[0] and self.weight_style() == "block" else []
+
+    def set_memory_style(self, memory: str, style: str) -> None:
+        if memory != "weights":
+            raise KeyError(memory)
+        self.set_nodeattr("ram_style", style)
 
     def bram_estimation(self, fpgapart=None):
         return bram18_for(*self.weight_rom()) if self.weight_style() == "block" else 0

@@ -26,6 +26,7 @@ class StreamLayoutParams:
     gather: tuple[int, ...]
     in_elements: int = 0  # elements per input image (0: as many as the output, a reorder)
     block: bool = False   # the buffers in block RAM (else distributed RAM): the layer's memory decision
+    rom_block: bool = False  # the gather ROM in block RAM (else LUTs): the layer's memory decision
 
     @property
     def beats(self) -> int:
@@ -65,6 +66,14 @@ def layout_mode(gather: np.ndarray, pe: int, in_elements: int = 0) -> int:
     return ELEMENTS
 
 
+def rom_in_block(rom_style: str, depth: int) -> bool:
+    """Whether a gather ROM of ``depth`` words with the layer's ``rom_style`` lives in block RAM (without a
+    decision, "auto", where synthesis puts an unmarked ROM: deeper than SYNTH_BRAM_DEPTH)."""
+    from build_flows.layers.base import SYNTH_BRAM_DEPTH
+
+    return rom_style == "block" or (rom_style == "auto" and depth > SYNTH_BRAM_DEPTH)
+
+
 def params_from(get) -> StreamLayoutParams:
     """The RTL parameters from a StreamLayout node's attribute getter (``inst.get_nodeattr``); raises
     RTLUnsupported with the reason when the RTL does not implement the node."""
@@ -81,7 +90,8 @@ def params_from(get) -> StreamLayoutParams:
         raise RTLUnsupported(f"the gather reads outside the {size} input elements")
     if in_shape[-1] % pe or out_shape[-1] % pe:
         raise RTLUnsupported(f"PE={pe} does not divide both last axes ({in_shape[-1]}, {out_shape[-1]})")
-    return StreamLayoutParams(pe, idt, tuple(int(i) for i in gather), size, get("ram_style") == "block")
+    return StreamLayoutParams(pe, idt, tuple(int(i) for i in gather), size, get("ram_style") == "block",
+                              rom_in_block(get("rom_style"), len(gather) // pe))
 
 
 def rom_words(p: StreamLayoutParams) -> list[int]:
@@ -113,7 +123,7 @@ def write(p: StreamLayoutParams, out_dir: str | Path, module: str) -> list[Path]
         rom.write_text("".join(format(w, f"0{digits}x") + "\n" for w in words))
     width = (p.bits + 7) // 8 * 8
     params = dict(PE=p.pe, NB=p.in_beats, NBO=p.beats, EBITS=p.dt.bitwidth(), MODE=p.mode, BLOCK=int(p.block),
-                  IN_W=width, OUT_W=width)
+                  ROM_BLOCK=int(p.rom_block), IN_W=width, OUT_W=width)
     plist = ",\n\t\t".join([f".{k}({v})" for k, v in params.items()] + [f'.ROM_FILE("{rom}")'])
     kind = {IDENTITY: "identity (a register)", BEATS: "whole beats", ELEMENTS: f"elements ({p.pe} buffer copies)"}
     write_wrapper(out / f"{module}.sv", module, "qvit_stream_layout", plist, [width], width,

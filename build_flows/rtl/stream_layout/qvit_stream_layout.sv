@@ -20,6 +20,7 @@ module qvit_stream_layout #(
 	parameter int MODE = 1,
 	parameter ROM_FILE = "",         // NBO lines of RW-bit hex (modes 1, 2)
 	parameter int BLOCK = 0,         // the buffers in block RAM (1) or in distributed RAM (0)
+	parameter int ROM_BLOCK = 0,     // the gather ROM in block RAM (1) or in LUTs (0)
 	parameter int IN_W = 8,          // padded stream widths
 	parameter int OUT_W = 8
 )(
@@ -58,9 +59,6 @@ module qvit_stream_layout #(
 			end
 		end
 	end else begin : reorder
-		logic [RW-1:0] rom [NBO];
-		initial $readmemh(ROM_FILE, rom);
-
 		// write side: frame wf, beat wb; a frame is full from its last write until its last read
 		logic [1:0] full;
 		logic wf;
@@ -112,8 +110,19 @@ module qvit_stream_layout #(
 				end
 			end
 		end
-		always_ff @(posedge ap_clk) begin
-			if (adv) a1 <= rom[rb];
+		// the gather ROM where the layer's memory decision put it (ROM_BLOCK), read synchronously
+		if (ROM_BLOCK != 0) begin : g_rom_block
+			(* rom_style = "block" *) logic [RW-1:0] rom [NBO];
+			initial $readmemh(ROM_FILE, rom);
+			always_ff @(posedge ap_clk) if (adv) a1 <= rom[rb];
+		end else begin : g_rom_distributed
+`ifdef YOSYS  // yosys names LUT ROMs "logic"
+			(* rom_style = "logic" *) logic [RW-1:0] rom [NBO];
+`else
+			(* rom_style = "distributed" *) logic [RW-1:0] rom [NBO];
+`endif
+			initial $readmemh(ROM_FILE, rom);
+			always_ff @(posedge ap_clk) if (adv) a1 <= rom[rb];
 		end
 
 		if (MODE == 1) begin : beats

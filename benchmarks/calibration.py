@@ -102,7 +102,11 @@ def points(build_dir: Path, report: dict) -> list[dict]:
         return []
     prepare_finn(build_dir / "finn_tmp")
     model = ModelWrapper(sorted(glob.glob(str(build_dir / "checkpoints" / "*_yosys.onnx")))[0])
+    import math
+
     return [{"op": n.op_type, "layer": n.name, "features": features(getCustomOp(n), report.get("part")),
+             "BRAM18": counts[n.name]["BRAM18"],
+             "BRAM18_estimate": math.ceil(getCustomOp(n).bram_estimation(report.get("part"))),
              **{r: counts[n.name][r] for r in RESOURCES}} for n in model.graph.node if n.name in counts]
 
 
@@ -158,6 +162,9 @@ def errors(table: dict, pts: list[dict]) -> dict[str, dict]:
             row[r] = {"estimate": int(est.sum()), "yosys": int(ys.sum()),
                       "sum_error": float(abs(est.sum() - ys.sum()) / max(ys.sum(), 1)),
                       "median_error": float(np.median(_err(est, ys))), "worst_error": float(_err(est, ys).max())}
+        bram_est, bram = sum(p["BRAM18_estimate"] for p in mine), sum(p["BRAM18"] for p in mine)
+        row["BRAM18"] = {"estimate": bram_est, "yosys": bram, "sum_error": abs(bram_est - bram) / max(bram, 1),
+                         "layers_differing": sum(p["BRAM18_estimate"] != p["BRAM18"] for p in mine)}
         model = np.array([p["features"]["model"] for p in mine])
         ys = np.array([p["LUT"] for p in mine], dtype=float)
         row["LUT"]["model"] = int(model.sum())
@@ -211,7 +218,8 @@ def main(argv=None) -> int:
              f"Measured by `benchmarks/calibration.py` on {today} ({machine}): `qvit build ... --until yosys` of the "
              "designs below on AUP-ZU3; per layer, yosys `synth_xilinx` counts (before placement) against the estimate. "
              "LUT counts every CLB LUT (logic, distributed RAM, shift registers) as Vivado does; LUTRAM the LUTs used as "
-             "distributed RAM. Each estimate is linear in the layer's features (its own LUT model, stream widths, lanes, "
+             "distributed RAM. BRAM18 is not fitted: the estimate is the layers' memory geometry tiled on BRAM18 shapes. "
+             "Each LUT, FF and LUTRAM estimate is linear in the layer's features (its own LUT model, stream widths, lanes, "
              "beat counter width, the logic of its constant tables from their contents, its distributed buffers), with "
              "non-negative coefficients per layer type fitted here and applied by every build "
              f"(`build_flows/data/calibration.yaml`); a type with fewer than {MIN_LAYERS_FOR_A_FIT} layers gets fewer "
@@ -222,15 +230,16 @@ def main(argv=None) -> int:
              "Designs: " + ", ".join(f"{k} ({v['fps']:,.0f} FPS)" for k, v in runs.items() if v["fps"]), "",
              "| layer type | layers | LUT yosys (sum) | LUT model before: median error | LUT estimate: sum error | "
              "median | worst layer | held out (worst design) | FF yosys (sum) | FF: sum error | median | "
-             "LUTRAM yosys (sum) | LUTRAM: sum error |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "LUTRAM yosys (sum) | LUTRAM: sum error | BRAM18 yosys (sum) | BRAM18 estimate (sum) | layers differing |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for op, r in errs.items():
         lut, ff, ram = r["LUT"], r["FF"], r["LUTRAM"]
         held = pct(r["held_out_worst_design_error"]) if "held_out_worst_design_error" in r else "-"
         lines.append(f"| {op} | {r['layers']} | {lut['yosys']:,} | {pct(lut['median_error_before'])} | "
                      f"{pct(lut['sum_error'])} | {pct(lut['median_error'])} | {pct(lut['worst_error'])} | {held} | "
                      f"{ff['yosys']:,} | {pct(ff['sum_error'])} | {pct(ff['median_error'])} | {ram['yosys']:,} | "
-                     f"{pct(ram['sum_error'])} |")
+                     f"{pct(ram['sum_error'])} | {r['BRAM18']['yosys']:,} | {r['BRAM18']['estimate']:,} | "
+                     f"{r['BRAM18']['layers_differing']} |")
     lines += ["", "Not calibrated: finn-rtllib's Thresholding_rtl and ConvolutionInputGenerator_rtl (yosys cannot read "
               "them; FINN's LUT models stand, FF and LUTRAM take the pooled fit), and the host steps (ChannelFloat, "
               "SumParts, TopKLabels: no hardware)."]

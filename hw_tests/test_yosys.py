@@ -54,7 +54,7 @@ def test_wide_popcount_synthesises(tmp_path):
 def test_calibrated_estimates_stay_on_their_grid_points(tmp_path):
     """Guards the fit of benchmarks/calibration.py on grid points it was fitted on (the joined-streams CNN at
     --target-fps max): every synthesised layer's estimate is its type's fitted model of its features
-    (build_flows/build/calibration.py), and for the types this design fits well (MVAU_lut_rtl, AddStreams_rtl,
+    (build_flows/build/calibration.py), and for the types this design fits well (MVAU_lut_rtl, ConcatStreams_rtl,
     PadStream_rtl) the summed LUT and FF estimates stay within 25 % of yosys. A change to one of these layers'
     RTL or model that moves them fails here (re-run the calibration)."""
     import json
@@ -79,7 +79,7 @@ def test_calibrated_estimates_stay_on_their_grid_points(tmp_path):
             pair = sums.setdefault((op, r), [0, 0])
             pair[0] += c[f"estimated_{r}"]
             pair[1] += c[r]
-    for op in ("MVAU_lut_rtl", "AddStreams_rtl", "PadStream_rtl"):
+    for op in ("MVAU_lut_rtl", "ConcatStreams_rtl", "PadStream_rtl"):
         assert "LUT" in calibration.coefficients()[op]
         for r in ("LUT", "FF"):
             est, real = sums[(op, r)]

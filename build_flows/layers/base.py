@@ -23,9 +23,13 @@ FINN_HW_DOMAIN = "finn.custom_op.fpgadataflow"
 FINN_RTL_DOMAIN = "finn.custom_op.fpgadataflow.rtl"  # resolves to build_flows.layers.rtl
 
 BRAM18_BITS = 18 * 1024
-#: memories without a ram_style mark deeper than this many words become block RAM in synthesis (yosys
-#: synth_xilinx, benchmarks/calibration.py: 256-deep ones LUTRAM, 448-deep ones BRAM18), shallower ones LUTRAM
-SYNTH_BRAM_DEPTH = 256
+
+
+def synth_in_block(depth: int, width: int) -> bool:
+    """Whether synthesis makes a memory without a ram_style/rom_style mark block RAM (else LUTRAM or logic): yosys
+    synth_xilinx on the calibration grid (benchmarks/calibration.py) keeps 1,024 x 1 and 448 x 4 memories and
+    128-word ROMs in LUTs and makes 3,136 x 1, 1,024 x 4, 448 x 8 and 1,024-word ROMs block RAM."""
+    return depth > 64 and depth * width > 2048
 LUTRAM_BITS = 64  # one LUT6 as 64x1 distributed RAM
 
 NO_RTL_YET = "qvit-fpga layer without RTL yet (python execution and estimates only)"

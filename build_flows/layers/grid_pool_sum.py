@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from build_flows.layers.base import SYNTH_BRAM_DEPTH, QvitLayer, bram18_for, lutram_for, register_layer
+from build_flows.layers.base import QvitLayer, bram18_for, lutram_for, register_layer, synth_in_block
 
 
 @register_layer
@@ -46,11 +46,11 @@ class GridPoolSum(QvitLayer):
         return sum(bram18_for(*m) for m in self.block_memories())
 
     def lutram_model(self) -> int:
-        return sum(lutram_for(*m) for m in self._segments() if m[0] <= SYNTH_BRAM_DEPTH)
+        return sum(lutram_for(*m) for m in self._segments() if not synth_in_block(*m))
 
     def block_memories(self) -> list[tuple[int, int]]:
         """The segments synthesis makes block RAM (the RTL leaves the choice to it)."""
-        return [m for m in self._segments() if m[0] > SYNTH_BRAM_DEPTH]
+        return [m for m in self._segments() if synth_in_block(*m)]
 
     def lut_estimation(self, fpgapart=None):
         kh, kw = self.get_nodeattr("kernel")

@@ -66,7 +66,8 @@ class StreamLayout(QvitLayer):
     def _rom_block(self) -> bool:
         from build_flows.rtl.stream_layout.codegen import rom_in_block
 
-        return rom_in_block(self.get_nodeattr("rom_style"), len(self._rom()[0]))
+        words, width = self._rom()
+        return rom_in_block(self.get_nodeattr("rom_style"), len(words), width)
 
     def memory_styles(self) -> dict[str, str]:
         styles = {"buffers": self.get_nodeattr("ram_style")} if self._buffers() else {}

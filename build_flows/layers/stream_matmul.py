@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from build_flows.boards import LUT_PER_BINARY_MAC
-from build_flows.layers.base import SYNTH_BRAM_DEPTH, TwoInputLayer, bram18_for, lutram_for, precision, register_layer
+from build_flows.layers.base import TwoInputLayer, bram18_for, lutram_for, precision, register_layer, synth_in_block
 
 
 @register_layer
@@ -70,10 +70,10 @@ class StreamMatMul(TwoInputLayer):
 
     def block_memories(self) -> list[tuple[int, int]]:
         """The memories synthesis makes block RAM (the RTL leaves the choice to it)."""
-        return [m for m in self._memories() if m[0] > SYNTH_BRAM_DEPTH]
+        return [m for m in self._memories() if synth_in_block(*m)]
 
     def lutram_model(self) -> int:
-        return sum(lutram_for(*m) for m in self._memories() if m[0] <= SYNTH_BRAM_DEPTH)
+        return sum(lutram_for(*m) for m in self._memories() if not synth_in_block(*m))
 
     def bram_estimation(self, fpgapart=None):
         return sum(bram18_for(*m) for m in self.block_memories())

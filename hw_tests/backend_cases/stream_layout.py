@@ -1,7 +1,8 @@
 """StreamLayout_rtl: a heads transpose with PE=2 (element gather, a buffer copy per lane), a heads split
 with PE=4 (whole beats), an identity layout, and selections (the patch tokens after a class token, the class
 token alone, a transposed slice: fewer beats out than in), INT5 extremes and negatives under random stalls,
-several images through the ping-pong buffer; mutant: the second frame read at the first frame's addresses."""
+several images through the ping-pong buffer, the gather ROM and the buffers in block RAM for every other layout
+and in LUTs for the rest; mutant: the second frame read at the first frame's addresses."""
 
 import numpy as np
 
@@ -21,10 +22,10 @@ LAYOUTS = [("sl_el", (6, 2, 4), lambda x: x.transpose(1, 2, 0), 2, stream_layout
 DT = "INT5"
 
 
-def _attrs(shape, fn, pe):
+def _attrs(shape, fn, pe, style="distributed"):
     x = np.arange(int(np.prod(shape))).reshape(shape)
     return dict(gather=[int(i) for i in fn(x).reshape(-1)], PE=pe, in_shape=[1, *shape],
-                out_shape=[1, *fn(x).shape], inputDataType=DT, outputDataType=DT)
+                out_shape=[1, *fn(x).shape], inputDataType=DT, outputDataType=DT, ram_style=style, rom_style=style)
 
 
 def _stream_layout_lint(tmp):
@@ -36,9 +37,11 @@ def _stream_layout_simulate(tmp, source=None):
     """Five images per layout under stalls; golden: the numpy function on each image (not the gather)."""
     rng = np.random.default_rng(5)
     got, want = [], []
-    for name, shape, fn, pe, mode in LAYOUTS:
-        p = stream_layout.params_from(_attrs(shape, fn, pe).get)
-        assert p.mode == mode
+    for k, (name, shape, fn, pe, mode) in enumerate(LAYOUTS):
+        style = ("block", "distributed")[k % 2]
+        p = stream_layout.params_from(_attrs(shape, fn, pe, style).get)
+        assert p.mode == mode and p.block == (style == "block")
+        assert p.rom_block == (style == "block" and mode != stream_layout.IDENTITY)
         files = stream_layout.write(p, tmp / name, name)
         if source is not None:
             files = [source, *files[1:]]

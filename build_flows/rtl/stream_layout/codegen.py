@@ -5,6 +5,7 @@ does not implement the node), ``write`` emits ``<module>.sv`` and its ROM file."
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,12 +67,12 @@ def layout_mode(gather: np.ndarray, pe: int, in_elements: int = 0) -> int:
     return ELEMENTS
 
 
-def rom_in_block(rom_style: str, depth: int) -> bool:
-    """Whether a gather ROM of ``depth`` words with the layer's ``rom_style`` lives in block RAM (without a
-    decision, "auto", where synthesis puts an unmarked ROM: deeper than SYNTH_BRAM_DEPTH)."""
-    from build_flows.layers.base import SYNTH_BRAM_DEPTH
+def rom_in_block(rom_style: str, depth: int, width: int) -> bool:
+    """Whether a gather ROM of ``depth`` words of ``width`` bits with the layer's ``rom_style`` lives in block RAM
+    (without a decision, "auto", where synthesis puts an unmarked ROM: ``synth_in_block``)."""
+    from build_flows.layers.base import synth_in_block
 
-    return rom_style == "block" or (rom_style == "auto" and depth > SYNTH_BRAM_DEPTH)
+    return rom_style == "block" or (rom_style == "auto" and synth_in_block(depth, width))
 
 
 def params_from(get) -> StreamLayoutParams:
@@ -90,8 +91,11 @@ def params_from(get) -> StreamLayoutParams:
         raise RTLUnsupported(f"the gather reads outside the {size} input elements")
     if in_shape[-1] % pe or out_shape[-1] % pe:
         raise RTLUnsupported(f"PE={pe} does not divide both last axes ({in_shape[-1]}, {out_shape[-1]})")
-    return StreamLayoutParams(pe, idt, tuple(int(i) for i in gather), size, get("ram_style") == "block",
-                              rom_in_block(get("rom_style"), len(gather) // pe))
+    p = StreamLayoutParams(pe, idt, tuple(int(i) for i in gather), size, get("ram_style") == "block")
+    if p.mode == IDENTITY:
+        return p
+    words = rom_words(p)
+    return dataclasses.replace(p, rom_block=rom_in_block(get("rom_style"), len(words), max(1, max(words).bit_length())))
 
 
 def rom_words(p: StreamLayoutParams) -> list[int]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -89,6 +90,11 @@ def _model_from_args(args):
 def cmd_export(args) -> int:
     from quant_models.export import export_model
 
+    if args.samples < 1:
+        raise ValueError(f"--samples must be at least 1 (the inputs that verify the export against torch), got "
+                         f"{args.samples}")
+    if args.checkpoint and Path(args.out).resolve() == Path(args.checkpoint).resolve():
+        raise ValueError(f"--out {args.out} is the checkpoint itself: write the ONNX file elsewhere (e.g. model.onnx)")
     model = _model_from_args(args)
     if not args.checkpoint:
         print(f"note: no --checkpoint given, exporting {args.model} with random weights", file=sys.stderr)
@@ -293,6 +299,25 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _report_unexpected(e: BaseException) -> int:
+    """An error qvit-fpga did not foresee: one line, the traceback in a log file, a request to report it."""
+    import datetime
+    import tempfile
+    import traceback
+
+    log_dir = Path(os.environ.get("QVIT_LOG_DIR") or Path(tempfile.gettempdir()) / "qvit-logs")
+    try:
+        log_dir.mkdir(parents=True, exist_ok=True)
+        log = log_dir / f"qvit-error-{datetime.datetime.now():%Y%m%d-%H%M%S}-{os.getpid()}.log"
+        log.write_text(f"qvit {' '.join(sys.argv[1:])}\n\n" + "".join(traceback.format_exception(e)))
+        where = f"the traceback is in {log}"
+    except OSError:
+        where = "the traceback could not be written to a log file"
+    first = (str(e).splitlines() or [""])[0][:300]
+    print(f"error: unexpected {type(e).__name__}: {first} ({where}; please report it with that file)", file=sys.stderr)
+    return 1
+
+
 def main(argv=None) -> int:
     _quiet()
     args = build_parser().parse_args(argv)
@@ -301,6 +326,11 @@ def main(argv=None) -> int:
     except USER_ERRORS as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("error: interrupted; a build resumes from its last finished step", file=sys.stderr)
+        return 130
+    except Exception as e:  # noqa: BLE001 - the last line of defence: no traceback on the user's screen
+        return _report_unexpected(e)
 
 
 if __name__ == "__main__":

@@ -33,6 +33,15 @@ def target_fps_arg(value) -> float | str:
     return fps
 
 
+def file_digest(path: str | Path) -> str:
+    """SHA-256 of a file's contents."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def _cli_target_fps(value: str) -> float | str:
     try:
         return target_fps_arg(value)
@@ -92,6 +101,9 @@ class BuildConfig:
     sim_size_fifos: bool = field(default=False, metadata=cli_option(("build", "sim"), "--size-fifos",
                                                                      action="store_true"))
 
+    #: build into --out even when it is a non-empty directory that holds no qvit build (its files may be overwritten)
+    force: bool = field(default=False, metadata=cli_option("build", "--force", action="store_true"))
+
     #: the yosys step counts each layer only, not also the whole stitched design (which takes longest on large designs)
     yosys_layers_only: bool = field(default=False, metadata=cli_option("build", "--yosys-layers-only",
                                                                        action="store_true"))
@@ -108,15 +120,40 @@ class BuildConfig:
             raise ValueError("verify_vectors must be at least 1")
         if self.sim_images < 0:
             raise ValueError(f"--images must be 0 or more, got {self.sim_images}")
+        if self.sim_vectors < 1:
+            raise ValueError(f"--vectors must be at least 1 (the random inputs that check the simulation), got "
+                             f"{self.sim_vectors}")
+        if not 0 <= self.sim_stall < 1:
+            raise ValueError(f"--stall is a probability in [0, 1) (of a stalled valid/ready cycle), got {self.sim_stall}")
+        if self.sim_fifo_depth < 2:
+            raise ValueError(f"--fifo-depth must be at least 2, got {self.sim_fifo_depth}")
+        if self.folding_file is not None:
+            path = Path(self.folding_file)
+            if not path.is_file():
+                raise ValueError(f"--folding-file {path} does not exist")
+            try:
+                folding = json.loads(path.read_text())
+            except (ValueError, UnicodeDecodeError) as e:
+                raise ValueError(f"--folding-file {path} is not a FINN folding JSON ({e})") from None
+            if not isinstance(folding, dict):
+                raise ValueError(f"--folding-file {path} must map layer names to {{PE: .., SIMD: ..}}")
+        if self.clock_mhz is not None and not (math.isfinite(self.clock_mhz) and self.clock_mhz > 0):
+            raise ValueError(f"--clock-mhz must be a positive, finite number of MHz (or left out for the board's), got "
+                             f"{self.clock_mhz}")
 
     @property
     def clock(self) -> float:
-        return self.clock_mhz or get_board(self.board).clock_mhz
+        return get_board(self.board).clock_mhz if self.clock_mhz is None else self.clock_mhz
 
     def fingerprint(self) -> str:
         """Hash of everything that changes a build's results up to estimates (not ``out``, ``until``, or the
-        simulation settings, which `qvit sim` may change on an existing build)."""
-        d = {k: v for k, v in dataclasses.asdict(self).items() if k not in ("out", "until") and not k.startswith("sim_")}
+        simulation settings, which `qvit sim` may change on an existing build), with the contents, not only the
+        paths, of the files it names (the model file, the checkpoint, the folding file): a file changed under the
+        same path is a different build."""
+        d = {k: v for k, v in dataclasses.asdict(self).items()
+             if k not in ("out", "until", "force") and not k.startswith("sim_")}
+        d["file_contents"] = {k: file_digest(d[k]) for k in ("model", "checkpoint", "folding_file")
+                              if d[k] and Path(d[k]).is_file()}
         return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
     def save(self, path: str | Path) -> None:
@@ -125,10 +162,21 @@ class BuildConfig:
     @classmethod
     def load(cls, path: str | Path, **overrides) -> BuildConfig:
         """Read a YAML file of BuildConfig fields; ``overrides`` (not None) replace fields."""
-        data = yaml.safe_load(Path(path).read_text()) or {}
+        try:
+            data = yaml.safe_load(Path(path).read_text()) or {}
+        except yaml.YAMLError as e:
+            raise ValueError(f"{path} is not valid YAML: {str(e).splitlines()[0]}") from None
+        if not isinstance(data, dict):
+            raise ValueError(f"{path} must be a mapping of build config fields (field: value), got {type(data).__name__}")
         names = {f.name for f in dataclasses.fields(cls)}
         bad = sorted(set(data) - names)
         if bad:
             raise ValueError(f"{path}: unknown build config fields {bad}; known: {', '.join(sorted(names))}")
         data.update({k: v for k, v in overrides.items() if v is not None})
+        for f in dataclasses.fields(cls):  # numbers written as words in a YAML file: name the field
+            if f.name in data and data[f.name] is not None and f.type in ("int", "float", "float | None"):
+                try:
+                    data[f.name] = (int if f.type == "int" else float)(data[f.name])
+                except (TypeError, ValueError):
+                    raise ValueError(f"{path}: {f.name} must be a number, got {data[f.name]!r}") from None
         return cls(**data)

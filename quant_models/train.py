@@ -61,6 +61,24 @@ class TrainConfig:
     init: str | None = None  # start from this checkpoint's weights and config (e.g. a pruned model)
     stop_after: int | None = None  # end this invocation after N epochs (the run stays resumable)
 
+    def __post_init__(self):
+        import math
+
+        for name in ("epochs", "batch_size", "threads"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
+        for name in ("max_train", "stop_after"):
+            if getattr(self, name) is not None and int(getattr(self, name)) < 1:
+                raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
+        for name in ("lr", "distill_tau"):
+            value = float(getattr(self, name))
+            if not math.isfinite(value) or value <= 0:
+                raise ValueError(f"--{name.replace('_', '-')} must be a positive, finite number, got {value}")
+        for name in ("distill_alpha", "prune_l1"):
+            value = float(getattr(self, name))
+            if not math.isfinite(value) or value < 0:
+                raise ValueError(f"--{name.replace('_', '-')} must be 0 or more, got {value}")
+
 
 def dataset_fields(ds: datasets.ImageSet) -> dict:
     """The config fields every model takes from its dataset: input size, channels, classes."""

@@ -59,13 +59,22 @@ def build(cfg: BuildConfig, log=print, rerun: tuple[str, ...] = ()) -> BuildRepo
     if until not in DEFAULT_STEPS:
         raise ValueError(f"unknown step {until!r} for --until; steps: {', '.join(DEFAULT_STEPS)}")
     out = Path(cfg.out)
-    (out / "checkpoints").mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is a file, not a directory: give a directory for the build")
+    if out.is_dir() and any(out.iterdir()) and not (out / "build_state.json").exists() and not cfg.force:
+        raise ValueError(f"--out {out} is not empty and holds no qvit build: choose a new or empty directory, or add "
+                         "--force to build into it (files of the same names are overwritten)")
+    try:
+        (out / "checkpoints").mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ValueError(f"--out {out}: cannot make the build directory ({e.strerror}); choose another --out") from None
     prepare_finn(out / "finn_tmp")
     board = get_board(cfg.board)
     state_path = out / "build_state.json"
     state = json.loads(state_path.read_text()) if state_path.exists() else None
     if state and state["fingerprint"] != cfg.fingerprint():
-        raise ValueError(f"{out} holds a build with a different configuration; choose another --out or delete it")
+        raise ValueError(f"{out} holds a build of a different configuration or of different file contents (the model "
+                         "file, checkpoint or folding file changed since): choose another --out or delete it")
     if not state:
         state = {"fingerprint": cfg.fingerprint(), "steps": [], "report": {}}
         cfg.save(out / "build_config.yaml")

@@ -14,6 +14,9 @@ from build_flows.layers.base import (
     rom_logic_lut,
 )
 
+_ROMS: dict = {}  # the gather ROM of each distinct reorder (words, width)
+_ROM_LOGIC: dict = {}  # the LUT logic of each distinct ROM
+
 
 @register_layer
 class StreamLayout(QvitLayer):
@@ -79,12 +82,21 @@ class StreamLayout(QvitLayer):
         self.set_nodeattr({"buffers": "ram_style", "gather ROM": "rom_style"}[memory], style)
 
     def _rom(self) -> tuple[list[int], int]:
-        """The gather ROM's words and width (none for an order-keeping or unfoldable gather)."""
+        """The gather ROM's words and width (none for an order-keeping or unfoldable gather); the folding search asks
+        for them many times, so they are kept per gather, PE and shapes."""
+        key = (tuple(self.get_nodeattr("gather")), self.get_nodeattr("PE"), tuple(self.get_nodeattr("in_shape")),
+               tuple(self.get_nodeattr("out_shape")), self.get_nodeattr("inputDataType"),
+               self.get_nodeattr("outputDataType"))
+        if key not in _ROMS:
+            _ROMS[key] = self._make_rom()
+        return _ROMS[key]
+
+    def _make_rom(self) -> tuple[list[int], int, int]:
         from build_flows.rtl import RTLUnsupported
         from build_flows.rtl.stream_layout.codegen import IDENTITY, params_from, rom_words
 
         try:
-            p = params_from(self.get_nodeattr)
+            p = params_from(lambda name: "distributed" if name in ("ram_style", "rom_style") else self.get_nodeattr(name))
         except RTLUnsupported:
             return [], 0
         if p.mode == IDENTITY:
@@ -101,7 +113,12 @@ class StreamLayout(QvitLayer):
 
     def rom_logic(self) -> int:
         words, width = self._rom()
-        return rom_logic_lut(bit_matrix(words, width)) if words and not self._rom_block() else 0
+        if not words or self._rom_block():
+            return 0
+        key = (tuple(words), width)
+        if key not in _ROM_LOGIC:
+            _ROM_LOGIC[key] = rom_logic_lut(bit_matrix(words, width))
+        return _ROM_LOGIC[key]
 
     def block_memories(self) -> list[tuple[int, int]]:
         words, width = self._rom()

@@ -119,8 +119,7 @@ def run_one(name, size, board, tmp) -> dict:
 def best_within_budget(build_dir: Path, board: str, clock_mhz: float) -> dict:
     """The highest FPS whose folding fits the board's budget (every resource type), on the specialised graph of
     a finished build: the search `--target-fps max` runs (:func:`fastest_within_budget`)."""
-    from qonnx.core.modelwrapper import ModelWrapper
-
+    from build_flows.build import checkpoints
     from build_flows.build.folding import fastest_within_budget, macs_by_precision
     from build_flows.layers.rtl.mvau_lut_rtl import XNOR_LUT_PER_MAC
 
@@ -128,7 +127,7 @@ def best_within_budget(build_dir: Path, board: str, clock_mhz: float) -> dict:
     ckpt = next(iter(sorted((build_dir / "checkpoints").glob("*_specialize_layers.onnx"))), None)
     if ckpt is None:
         return {}
-    model = ModelWrapper(str(ckpt))
+    model = checkpoints.load(ckpt)
     best = fastest_within_budget(model, b, clock_mhz)
     if best is None:
         return {}

@@ -91,9 +91,9 @@ def points(build_dir: Path, report: dict) -> list[dict]:
     the yosys step synthesised, so a new feature needs no new synthesis) and its yosys counts."""
     import glob
 
-    from qonnx.core.modelwrapper import ModelWrapper
     from qonnx.custom_op.registry import getCustomOp
 
+    from build_flows.build import checkpoints
     from build_flows.build.calibration import features
     from build_flows.finn_env import prepare_finn
 
@@ -101,7 +101,7 @@ def points(build_dir: Path, report: dict) -> list[dict]:
     if not counts:
         return []
     prepare_finn(build_dir / "finn_tmp")
-    model = ModelWrapper(sorted(glob.glob(str(build_dir / "checkpoints" / "*_yosys.onnx")))[0])
+    model = checkpoints.load(sorted(glob.glob(str(build_dir / "checkpoints" / "*_yosys.onnx")))[0])
     import math
 
     return [{"op": n.op_type, "layer": n.name, "features": features(getCustomOp(n), report.get("part")),

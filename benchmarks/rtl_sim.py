@@ -61,8 +61,7 @@ class SignCNN(nn.Module):
 
 
 def stitched(name, net, shape, fps, tmp, mem_mode="internal_embedded") -> dict:
-    from qonnx.core.modelwrapper import ModelWrapper
-
+    from build_flows.build import checkpoints
     from build_flows.sim.accelerator import simulate_dataflow
 
     onnx = _plain(net, shape, tmp / f"{name}.onnx")
@@ -71,7 +70,7 @@ def stitched(name, net, shape, fps, tmp, mem_mode="internal_embedded") -> dict:
     report = build(BuildConfig(model=onnx, out=str(out), target_fps=fps, until="yosys", mem_mode=mem_mode,
                                sim_size_fifos=True), log=lambda *_: None).to_dict()
     build_s = time.time() - t0
-    model = ModelWrapper(str(out / "checkpoints" / "10_sim.onnx"))
+    model = checkpoints.load(out / "checkpoints" / "10_sim.onnx")
     x = np.random.default_rng(0).standard_normal((VECTORS, *shape[1:])).astype(np.float32)
     depths = list(report["sim"]["fifo_sizing"]["depths"].values())
     (res,), _ = simulate_dataflow(model, x, tmp / f"{name}_long", report["part"], 1000.0 / report["clock_mhz"],

@@ -23,8 +23,7 @@ MARKER = "accelerator.json"
 
 
 def _sim_model(build_dir: Path):
-    from qonnx.core.modelwrapper import ModelWrapper
-
+    from build_flows.build import checkpoints
     from build_flows.build.runner import DEFAULT_STEPS
 
     state_path = build_dir / "build_state.json"
@@ -35,7 +34,7 @@ def _sim_model(build_dir: Path):
         raise BuildError(f"the build in {build_dir} has not run its 'sim' step (the simulated accelerator the package "
                          f"carries, and the check that its RTL is bit-exact): run `qvit build ... --out {build_dir} "
                          "--until sim` first")
-    return ModelWrapper(str(build_dir / "checkpoints" / f"{DEFAULT_STEPS.index('sim'):02d}_sim.onnx"))
+    return checkpoints.load(build_dir / "checkpoints" / f"{DEFAULT_STEPS.index('sim'):02d}_sim.onnx")
 
 
 def _preprocess(cfg, report: dict) -> dict:

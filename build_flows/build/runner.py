@@ -7,12 +7,13 @@ step leaves every earlier result in place.
 from __future__ import annotations
 
 import json
+import random
 import time
 import warnings
 from pathlib import Path
 
 from build_flows.boards import Board, get_board
-from build_flows.build import steps_dataflow, steps_frontend, steps_rtl  # noqa: F401  (register the steps)
+from build_flows.build import checkpoints, steps_dataflow, steps_frontend, steps_rtl  # noqa: F401  (register the steps)
 from build_flows.build.context import STEP_FUNCTIONS, BuildContext, BuildError
 from build_flows.build.report import BuildReport
 from build_flows.build.steps_vivado import VIVADO_STEPS
@@ -53,7 +54,6 @@ def _write_json(path: Path, obj) -> None:
 def build(cfg: BuildConfig, log=print, rerun: tuple[str, ...] = ()) -> BuildReport:
     """Run (or resume) the build; returns the report (also in ``DIR/report.json``). Steps named in
     ``rerun`` run again even when done (`qvit sim` re-simulates an existing build)."""
-    from qonnx.core.modelwrapper import ModelWrapper
 
     until = cfg.until or default_until()
     if until not in DEFAULT_STEPS:
@@ -91,10 +91,13 @@ def build(cfg: BuildConfig, log=print, rerun: tuple[str, ...] = ()) -> BuildRepo
             last_ckpt = ckpt
             continue
         if model is None and i > 0:
-            model = ModelWrapper(str(last_ckpt))
+            model = checkpoints.load(last_ckpt)
             log(f"resuming after step '{DEFAULT_STEPS[i - 1]}' ({last_ckpt.name})")
         log(f"[{i + 1}/{stop + 1}] {name} ...")
         start = time.time()
+        # FINN's and qonnx's passes name new tensors with python's random: seeded per step, identical builds in two
+        # directories (or a build resumed) name them alike
+        random.seed(f"{state['fingerprint']}:{name}")
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -110,7 +113,7 @@ def build(cfg: BuildConfig, log=print, rerun: tuple[str, ...] = ()) -> BuildRepo
                 raise BuildError(f"step '{name}' failed: {e}") from e
             raise BuildError(f"step '{name}' failed ({type(e).__name__}: {e}); earlier steps are kept in {out}/checkpoints "
                              "and the build resumes from them") from e
-        model.save(str(ckpt))
+        checkpoints.save(model, ckpt, out)
         last_ckpt = ckpt
         state["steps"] = [s for s in state["steps"] if s["name"] != name] + [
             {"name": name, "status": "done", "seconds": round(time.time() - start, 2)}]

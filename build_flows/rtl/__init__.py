@@ -4,6 +4,7 @@ and width converter: stitching infrastructure, not layers)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 RTL_DIR = Path(__file__).parent
@@ -27,6 +28,9 @@ def write_wrapper(path: Path, module: str, core: str, plist: str, in_widths: lis
     ports += ["\tinput  logic out0_V_TREADY,", "\toutput logic out0_V_TVALID,",
               f"\toutput logic [{out_width - 1}:0] out0_V_TDATA"]
     nl = "\n"
+    # memory files by name, not by path: the same design generated in two directories is the same text (one
+    # simulator build serves both); the simulation runs where the files are (build_flows.sim.run.simulate)
+    plist = re.sub(r'"/[^"]*/([^/"]+\.dat)"', r'"\1"', plist)
     path.write_text(f"{comment.rstrip()}{nl}module {module} ({nl}{nl.join(ports)}{nl});{nl}{body}"
                     f"\t{core} #({nl}\t\t{plist}{nl}\t) core (.*);{nl}endmodule{nl}")
     return path

@@ -296,11 +296,7 @@ def simulate_dataflow(model, x: np.ndarray, workdir: str | Path, fpgapart: str, 
         design.edges = design.with_depths(fifo_depths)
     for node in lead:
         x = _host_step(model, node)(x)
-    run_dir = workdir / "run"
-    run_dir.mkdir(parents=True, exist_ok=True)
-    for st in design.stages:  # finn-rtllib layers read their memory files relative to the working directory
-        for dat in (workdir / "rtl" / st.name).glob("*.dat"):
-            shutil.copy(dat, run_dir / dat.name)
+    run_dir = workdir / "run"  # where the memory files are gathered (build_flows.sim.run.simulate)
     results = []
     for i, stall in enumerate(stalls):
         res = simulate(design.stages, x.reshape(len(x), -1), design.idt, design.in_per_beat, design.odt,

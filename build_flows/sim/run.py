@@ -75,6 +75,7 @@ def simulate(stages: list[stitch.Stage], x: np.ndarray, idt: DataType, in_per_be
         per_img.append(flat.shape[1] // h.per_beat)
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
+    _gather_memory_files(stages, workdir)
     sources = stitch.write_top(stages, edges, workdir / "qvit_sim_top.sv")
     hwm_bytes = stitch.HWM_BITS * len(edges) // 8
     sides = stitch.side_streams(stages)
@@ -101,6 +102,19 @@ def simulate(stages: list[stitch.Stage], x: np.ndarray, idt: DataType, in_per_be
     hwm = _fields(stats["hwm_hex"], len(edges))
     return SimResult(y, stats["cycles"], ii, done[0] - stats["first_in"][0] + 1, hwm, sim.build_seconds,
                      stats["seconds"], sim.cached)
+
+
+def _gather_memory_files(stages: list[stitch.Stage], workdir: Path) -> None:
+    """The memory files of every stage (next to its generated sources; the RTL names them without a path, as
+    finn-rtllib's does) copied into ``workdir``, where the simulation runs."""
+    import shutil
+
+    for st in stages:
+        for folder in {Path(src).parent for src in st.sources}:
+            for dat in folder.glob("*.dat"):
+                target = workdir / dat.name
+                if dat.resolve() != target.resolve():
+                    shutil.copy(dat, target)
 
 
 def _fields(hex_text: str, n: int) -> list[int]:

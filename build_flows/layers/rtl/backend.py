@@ -75,8 +75,11 @@ class QvitRTLBackend(LayerFacts):
         return [*self.SOURCES, Path(self.get_nodeattr("code_gen_dir_ipgen")) / f"{name}.sv"]
 
     def code_generation_ipi(self):
-        """Vivado IP-integrator commands (untested here: no Vivado)."""
+        """Vivado IP-integrator commands: the sources and the memory files (the RTL names them without a path;
+        Vivado finds project files by name), then the module as a block-design cell."""
+        code_dir = Path(self.get_nodeattr("code_gen_dir_ipgen"))
         cmds = [f"add_files -norecurse {f}" for f in self.get_rtl_file_list(abspath=True)]
+        cmds += [f"add_files -norecurse {f}" for f in sorted(code_dir.glob("*.dat"))]
         cmds.append(f"create_bd_cell -type module -reference {self.get_nodeattr('gen_top_module')} {self.onnx_node.name}")
         return cmds
 

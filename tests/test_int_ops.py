@@ -84,3 +84,20 @@ def test_qonnx_executes_the_custom_ops_with_the_same_definition():
     cs = np.array([0.5], dtype=np.float32)
     m = _single_node_model("MLGRU", {"f": f, "c": c, "cs": cs}, dict(f_bits=4))
     assert np.array_equal(execute_onnx(m, {"f": f, "c": c, "cs": cs})["y"], mlgru_scan(f, c, 0.5, 4))
+
+
+def test_hand_computed_cases():
+    """Values worked out by hand, independent of the implementations: equal scores share the probability, a
+    dominant score takes the top code (saturated at 1 - 1/levels), a masked diagonal gets nothing; the MLGRU
+    state follows h = f h + (1 - f) c on the grid of c_scale, ties rounding up."""
+    p = int_softmax(np.array([[0.0, 0.0]], dtype=np.float32), 0.5, 2)
+    assert p.tolist() == [[0.5, 0.5]]  # 2 of 4 levels each
+    p = int_softmax(np.array([[20.0, -20.0]], dtype=np.float32), 0.5, 2)
+    assert p.tolist() == [[0.75, 0.0]]  # the top code of 2 bits is 3/4
+    p = int_softmax(np.array([[[9.0, 0.0], [0.0, 9.0]]], dtype=np.float32), 0.5, 3, mask_diagonal=True)
+    assert p.tolist() == [[[0.0, 0.875], [0.875, 0.0]]]  # each row's only other entry: the top code 7/8
+    f = np.full((1, 3, 1), 0.5, dtype=np.float32)
+    c = np.array([[[1.0], [1.0], [-1.0]]], dtype=np.float32)
+    # h1 = 0.5 * 0 + 0.5 * 1 = 0.5; h2 = 0.5 * 0.5 + 0.5 * 1 = 0.75 -> 1.5 steps of 0.5, a tie, up: 1.0;
+    # h3 = 0.5 * 1.0 + 0.5 * -1 = 0.0
+    assert mlgru_scan(f, c, 0.5, 1).reshape(-1).tolist() == [0.5, 1.0, 0.0]

@@ -120,8 +120,8 @@ def best_within_budget(build_dir: Path, board: str, clock_mhz: float) -> dict:
     """The highest FPS whose folding fits the board's budget (every resource type), on the specialised graph of
     a finished build: the search `--target-fps max` runs (:func:`fastest_within_budget`)."""
     from build_flows.build import checkpoints
+    from build_flows.build.calibration import lut_per_binary_mac
     from build_flows.build.folding import fastest_within_budget, macs_by_precision
-    from build_flows.layers.rtl.mvau_lut_rtl import XNOR_LUT_PER_MAC
 
     b = get_board(board)
     ckpt = next(iter(sorted((build_dir / "checkpoints").glob("*_specialize_layers.onnx"))), None)
@@ -133,7 +133,7 @@ def best_within_budget(build_dir: Path, board: str, clock_mhz: float) -> dict:
         return {}
     ops = 2 * macs_by_precision(model).get("binary", 0) * best["fps"]
     return {"fps": best["fps"], "LUT": best["totals"]["LUT"], "BRAM": best["totals"]["BRAM"], "limit": best["limit"],
-            "roofline_fraction": ops / b.binary_op_ceiling(XNOR_LUT_PER_MAC, clock_mhz)}
+            "roofline_fraction": ops / b.binary_op_ceiling(lut_per_binary_mac(), clock_mhz)}
 
 
 def _fmt(v, spec):

@@ -133,14 +133,15 @@ def step_estimates(model, ctx: BuildContext):
     est = Estimate(cycles_per_image=cycles, fps=fps, latency_us=perf["critical_path_cycles"] / clock_hz * 1e6,
                    bottleneck=bottleneck, io_cycles_per_image=io["cycles"], compute_cycles_per_image=perf["max_cycles"],
                    **on_chip_totals(layers))
-    from build_flows.layers.rtl.mvau_lut_rtl import XNOR_LUT_PER_MAC
+    from build_flows.build.calibration import lut_per_binary_mac
 
     report = ctx.report
     report.layers, report.estimated = layers, est
     report.ops_per_image = {k: 2 * v for k, v in macs_by_precision(model).items()}
     report.binary_ops_per_image = report.ops_per_image.get("binary", 0)
     report.binary_ops_per_second = report.binary_ops_per_image * fps
-    report.roofline_fraction = report.binary_ops_per_second / ctx.board.binary_op_ceiling(XNOR_LUT_PER_MAC, ctx.cfg.clock)
+    report.roofline_fraction = report.binary_ops_per_second / ctx.board.binary_op_ceiling(lut_per_binary_mac(),
+                                                                                          ctx.cfg.clock)
     over = ctx.board.over_budget(on_chip_totals(layers))
     if over:
         from qonnx.core.modelwrapper import ModelWrapper

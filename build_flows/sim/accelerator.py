@@ -314,10 +314,9 @@ def export_simulated_board(model, rtl_dir: str | Path, out_dir: str | Path, fpga
                            fifo_depths: list[int] | None = None) -> Design:
     """Write the stitched accelerator of ``model``'s core (its HDL regenerated into ``rtl_dir``, FIFOs of
     ``fifo_depths`` as simulated) as a self-contained simulated board in ``out_dir``: ``rtl/`` (every source and
-    memory file, memory files named relative to it), ``board.json`` (what :class:`build_flows.driver.backends.
+    memory file), ``board.json`` (what :class:`build_flows.driver.backends.
     SimBackend` builds and runs) and ``side_streams.npz`` (beats of external weights). Gives the design."""
     import json
-    import re
 
     _, core, _ = split_host_steps(model)
     design = rtl_design(model, core, rtl_dir, fpgapart, 1000.0 / clock_mhz)
@@ -327,12 +326,9 @@ def export_simulated_board(model, rtl_dir: str | Path, out_dir: str | Path, fpga
     (out / "rtl").mkdir(parents=True, exist_ok=True)
     sources = stitch.write_top(design.stages, design.edges, out / "rtl" / f"{stitch.TOP}.sv")
     names = []
-    for src in sources:
+    for src in sources:  # the RTL names its memory files without a path (build_flows.rtl.write_wrapper)
         src = Path(src)
         text = src.read_text()
-        for path in set(re.findall(r'"(/[^"\s]+\.dat)"', text)):  # absolute memory-file paths -> by name
-            shutil.copy(path, out / "rtl" / Path(path).name)
-            text = text.replace(f'"{path}"', f'"{Path(path).name}"')
         target = out / "rtl" / src.name
         if target.exists() and src.resolve() != target.resolve() and target.read_text() != text:
             raise ValueError(f"two different RTL sources are both named {src.name}: cannot flatten the design")

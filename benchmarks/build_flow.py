@@ -175,7 +175,7 @@ def main(argv=None):
                      f"{r['bit_exact']} ({r['vectors']} vectors) | {_fmt(r['fps'], ',.0f')} | {_fmt(r['LUT'], ',')} | "
                      f"{_fmt(r['BRAM'], ',')} | {_fmt(r['DSP'], ',')} | {'yes' if r['fits'] else 'no'} | "
                      f"{_fmt(r['roofline_fraction'], '.3f')} | {r['seconds']} |")
-    lines += ["", "Highest estimated FPS whose folding fits the budget (70 % of LUTs, all BRAM18, URAM and DSP), "
+    lines += ["", "Highest estimated FPS whose folding fits the budget (70 % of LUTs, FFs and LUTRAM, all BRAM18, URAM and DSP), "
               "found by the search `--target-fps max` runs, and what stops it going faster:", "",
               "| model | input | board | FPS | LUT | BRAM18 | roofline fraction | limited by |",
               "|---|---|---|---|---|---|---|---|"]

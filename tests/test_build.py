@@ -113,3 +113,23 @@ def test_config_yaml_and_changed_config(mlp_onnx, tmp_path):
     (tmp_path / "bad.yaml").write_text("model: x\nout: y\nboards: z\n")
     with pytest.raises(ValueError, match="unknown build config fields"):
         BuildConfig.load(tmp_path / "bad.yaml")
+
+
+def test_post_synthesis_reports_are_read(tmp_path):
+    """What FINN's bitfile step leaves (it needs Vivado, so the files here are stand-ins in the layout and format
+    Vivado and FINN write): the bitfile, the resource JSON as FINN wrote it, the post-route worst negative slack."""
+    from build_flows.build.steps_vivado import post_synthesis, worst_negative_slack
+
+    (tmp_path / "bitfile").mkdir()
+    (tmp_path / "bitfile" / "finn-accel.bit").write_bytes(b"\x00")
+    (tmp_path / "report").mkdir()
+    (tmp_path / "report" / "post_synth_resources.json").write_text('{"top": {"LUT": 12345.0, "BRAM_18K": 40.0}}')
+    (tmp_path / "report" / "post_route_timing.rpt").write_text(
+        "| Design Timing Summary\n| ---------------------\n\n"
+        "    WNS(ns)      TNS(ns)  TNS Failing Endpoints  TNS Total Endpoints      WHS(ns)\n"
+        "    -------      -------  ---------------------  -------------------      -------\n"
+        "     -0.412       -3.101                     12                48211        0.021\n")
+    got = post_synthesis(tmp_path)
+    assert got["post_synth_resources"] == {"top": {"LUT": 12345.0, "BRAM_18K": 40.0}}
+    assert got["wns_ns"] == -0.412 and got["timing_met"] is False and got["bitfile"][0].endswith("finn-accel.bit")
+    assert worst_negative_slack("no summary here") is None

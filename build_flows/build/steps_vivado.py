@@ -142,7 +142,41 @@ def step_synthesize_bitfile(model, ctx: BuildContext):
     require_vivado("synthesize_bitfile", ctx.board)
     import finn.builder.build_dataflow_steps as finn_steps
 
-    return finn_steps.step_synthesize_bitfile(model, ctx.finn_cfg)
+    model = finn_steps.step_synthesize_bitfile(model, ctx.finn_cfg)
+    ctx.report.vivado = {**(ctx.report.vivado or {}), **post_synthesis(Path(ctx.finn_cfg.output_dir))}
+    return model
+
+
+def worst_negative_slack(timing_report: str) -> float | None:
+    """WNS in ns from a Vivado ``report_timing_summary`` text: the first number under its ``WNS(ns)`` header."""
+    lines = timing_report.splitlines()
+    for i, line in enumerate(lines):
+        if "WNS(ns)" in line:
+            for row in lines[i + 1:]:
+                fields = row.split()
+                if fields and not set(row.strip()) <= {"-", " "}:
+                    try:
+                        return float(fields[0])
+                    except ValueError:
+                        break
+    return None
+
+
+def post_synthesis(finn_dir: Path) -> dict:
+    """What FINN's bitfile step left in ``finn_dir``: the bitfile and hwh, the post-synthesis resources (FINN's
+    ``report/post_synth_resources.json``, as it wrote them) and the post-route worst negative slack."""
+    import json
+
+    out = {"bitfile": sorted(str(p) for p in (finn_dir / "bitfile").glob("*.bit"))}
+    res = finn_dir / "report" / "post_synth_resources.json"
+    if res.exists():
+        out["post_synth_resources"] = json.loads(res.read_text())
+    timing = finn_dir / "report" / "post_route_timing.rpt"
+    if timing.exists():
+        out["post_route_timing_report"] = str(timing)
+        out["wns_ns"] = worst_negative_slack(timing.read_text())
+        out["timing_met"] = out["wns_ns"] is not None and out["wns_ns"] >= 0
+    return out
 
 
 __all__ = ["VIVADO_STEPS", "VivadoRequiredError"]

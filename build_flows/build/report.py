@@ -173,6 +173,12 @@ def summary(report: BuildReport) -> str:
             lines.append(f"yosys stitched design ({st['fifo_depths']} FIFO depths): {st['LUT']:,} LUT "
                          f"({st['LUT_logic']:,} logic), {st['FF']:,} FF, "
                          f"{st['LUTRAM']:,} LUTRAM, {st['SRL']:,} SRL, {st['BRAM18']} BRAM18{boxed}")
+    viv = report.vivado or {}
+    if "project_script" in viv:
+        lines.append(f"Vivado project script (stitched IP, {viv['ip_cells']} IP cells, checked): {viv['project_script']}")
+    if "wns_ns" in viv:
+        lines.append(f"post-route worst negative slack {viv['wns_ns']} ns (timing {'met' if viv['timing_met'] else 'NOT met'});"
+                     f" post-synthesis resources in report.json; bitfile {', '.join(viv.get('bitfile', [])) or 'none'}")
     sim = report.sim
     if sim and "skipped" in sim:
         lines.append(f"sim: skipped ({sim['skipped'].splitlines()[0]})")

@@ -63,10 +63,14 @@ def read_checkpoint(path: str | Path) -> dict:
     Raises a ``ValueError`` when the file cannot be read or holds no ``state_dict``.
     """
     path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"checkpoint {path} does not exist; pass a file written by `qvit train`.")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - any unreadable file is the same user error
-        raise ValueError(f"cannot read checkpoint {path}: {e}. Pass a file written by `qvit train`.") from e
+        why = str(e).splitlines()[0][:160] if str(e) else type(e).__name__
+        raise ValueError(f"{path} is not a torch checkpoint ({type(e).__name__}: {why}); pass a file written by "
+                         "`qvit train`.") from e
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
         raise ValueError(f"{path} is not a qvit checkpoint (no 'state_dict'); pass a file written by `qvit train`.")
     return ckpt

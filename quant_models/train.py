@@ -74,10 +74,10 @@ class TrainConfig:
             value = float(getattr(self, name))
             if not math.isfinite(value) or value <= 0:
                 raise ValueError(f"--{name.replace('_', '-')} must be a positive, finite number, got {value}")
-        for name in ("distill_alpha", "prune_l1"):
-            value = float(getattr(self, name))
-            if not math.isfinite(value) or value < 0:
-                raise ValueError(f"--{name.replace('_', '-')} must be 0 or more, got {value}")
+        if not 0 <= float(self.distill_alpha) <= 1:
+            raise ValueError(f"--distill-alpha must be in [0, 1], got {self.distill_alpha}")
+        if not math.isfinite(float(self.prune_l1)) or float(self.prune_l1) < 0:
+            raise ValueError(f"--prune-l1 must be 0 or more, got {self.prune_l1}")
 
 
 def dataset_fields(ds: datasets.ImageSet) -> dict:
@@ -207,9 +207,6 @@ def train(cfg: TrainConfig, resume: bool = False, command: str = "") -> dict:
         raise ValueError(f"unknown preset {cfg.preset!r}; available: {', '.join(PRESETS)}")
     if cfg.distill not in ("soft", "hard"):
         raise ValueError(f"--distill must be 'soft' or 'hard', got {cfg.distill!r}")
-    if cfg.teacher and not (cfg.distill_tau > 0 and 0 <= cfg.distill_alpha <= 1):
-        raise ValueError(f"--distill-tau must be > 0 and --distill-alpha in [0, 1]; "
-                         f"got {cfg.distill_tau} and {cfg.distill_alpha}")
     out = Path(cfg.out)
     ckpt_path = out / "checkpoint.pt"
     if out.exists() and ckpt_path.exists() and not resume:

@@ -117,7 +117,7 @@ def test_teacher_or_init_for_another_dataset_is_refused(tmp_path, capsys):
     teacher = shipped / "resnet-tiny-fp_fashion-mnist.pt"
     with pytest.raises(ValueError, match=r"--teacher .* takes 28x28x1 inputs and 10 classes, but digits has 8x8x1"):
         train(_cfg(tmp_path / "t", teacher=str(teacher)))
-    with pytest.raises(ValueError, match=r"--distill-tau must be > 0"):
+    with pytest.raises(ValueError, match=r"--distill-tau must be a positive, finite number"):
         train(_cfg(tmp_path / "t", teacher=str(teacher), distill_tau=0.0))
     args = ["train", "--model", "ternaryvit-tiny", "--dataset", "digits", "--out", str(tmp_path / "i"),
             "--init", str(shipped / "ternaryvit-tiny_cifar10.pt")]

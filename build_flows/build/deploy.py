@@ -66,8 +66,7 @@ def describe(model, report: dict, cfg, design) -> dict:
 
     lead, core, trail = split_host_steps(model)
     by_name = {n.name: n for n in model.graph.node}
-    first_stage = next(e.dst[0] for e in design.edges if e.src is None)
-    first, last = (getCustomOp(by_name[design.stages[i].name]) for i in (first_stage, -1))
+    first, last = (getCustomOp(by_name[design.stages[i].name]) for i in (design.first_stage, -1))
     ifold, ofold = first.get_folded_input_shape(0), last.get_folded_output_shape(0)
     ibytes = (design.in_per_beat * design.idt.bitwidth() + 7) // 8
     obytes = (design.out_per_beat * design.odt.bitwidth() + 7) // 8

@@ -110,8 +110,7 @@ class SimBackend:
                                              side=side, idle_cycles=self.board["idle_cycles"])
         except self._verilator.SimulatorError as e:
             raise DriverError(f"the simulated board failed: {e}") from None
-        done = stats["last_out"]
-        ii = (done[-1] - done[0]) / (len(done) - 1) if len(done) > 1 else float(done[0] - stats["first_in"][0] + 1)
+        ii = self._verilator.cycles_per_image(stats)
         clock = self.board["clock_mhz"] * 1e6
         self._stats = {"simulated_cycles": stats["cycles"], "simulated_cycles_per_image": ii,
                        "simulated_images_per_s_at_clock": clock / ii, "clock_mhz": self.board["clock_mhz"],

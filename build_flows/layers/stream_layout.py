@@ -42,29 +42,19 @@ class StreamLayout(QvitLayer):
     def host_reorder(self):
         return np.asarray(self.get_nodeattr("gather"), dtype=np.int64)
 
-    def _memories(self) -> list[int]:
-        """Bits of each memory of the RTL (rtl/stream_layout): none for an order-keeping gather, else the
-        gather ROM and a buffer of two images (ping-pong), one copy per lane when output beats gather
-        single elements rather than whole input beats."""
+    def _buffers(self) -> list[tuple[int, int]]:
+        """(depth, width) of each two-image buffer of the RTL (rtl/stream_layout, ping-pong): none for an
+        order-keeping or unfoldable gather, one for a gather of whole input beats, one copy per lane when output
+        beats gather single elements."""
         from build_flows.rtl.stream_layout.codegen import BEATS, IDENTITY, layout_mode
 
         pe, gather = self.get_nodeattr("PE"), self.host_reorder()
         size = int(np.prod(self.get_normal_input_shape()))
-        bits = self.get_output_datatype().bitwidth()
         if gather.size % pe or len(gather) != self.elements():
-            return [size * bits]  # not foldable: the bare buffer
-        mode = layout_mode(gather, pe, size)
-        if mode == IDENTITY:
             return []
-        beats, copies = self.elements() // pe, 1 if mode == BEATS else pe
-        beat_bits = max(1, (size // pe - 1).bit_length())
-        rom_bits = beats * (beat_bits if mode == BEATS else pe * (beat_bits + max(1, (pe - 1).bit_length())))
-        return [rom_bits] + copies * [2 * size * bits]
-
-    def _buffers(self) -> list[tuple[int, int]]:
-        """(depth, width) of each two-image buffer (one per copy)."""
-        return [(2 * int(np.prod(self.get_normal_input_shape())) // self.get_nodeattr("PE"),
-                 self.get_nodeattr("PE") * self.get_output_datatype().bitwidth())] * (len(self._memories()) - 1)
+        mode = layout_mode(gather, pe, size)
+        copies = 0 if mode == IDENTITY else 1 if mode == BEATS else pe
+        return [(2 * size // pe, pe * self.get_output_datatype().bitwidth())] * copies
 
     def _rom_block(self) -> bool:
         from build_flows.rtl.stream_layout.codegen import rom_in_block

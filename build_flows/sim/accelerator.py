@@ -50,6 +50,11 @@ class Design:
     host: list[str] = field(default_factory=list)  # layers at the graph's ends that the host does (numpy)
 
     @property
+    def first_stage(self) -> int:
+        """Index of the stage that takes the host's input."""
+        return next(e.dst[0] for e in self.edges if e.src is None)
+
+    @property
     def fifo_depths(self) -> list[int]:
         return [e.depth for e in self.edges]
 
@@ -340,8 +345,7 @@ def export_simulated_board(model, rtl_dir: str | Path, out_dir: str | Path, fpga
     sides = stitch.side_streams(design.stages)
     if sides:
         np.savez(out / "side_streams.npz", **{f"side{k}": s.beats for k, s in enumerate(sides)})
-    first = getCustomOp(next(n for n in model.graph.node if n.name == design.stages[
-        next(e.dst[0] for e in design.edges if e.src is None)].name))
+    first = getCustomOp(next(n for n in model.graph.node if n.name == design.stages[design.first_stage].name))
     in_beats = int(np.prod(first.get_folded_input_shape(0)[1:-1]))
     board = {"sources": names, "in_bits": stitch.host_inputs(design.stages, design.edges) + [s.bits for s in sides],
              "out_bits": stitch._pad(stitch.output_bits(design.stages, design.edges)),

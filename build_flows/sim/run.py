@@ -98,7 +98,7 @@ def simulate(stages: list[stitch.Stage], x: np.ndarray, idt: DataType, in_per_be
         raise verilator.SimulatorError(f"{e}\nFIFOs full when it stopped: {', '.join(full) or 'none'}", e.stats) from None
     y = streams.unpack_beats(out, odt, out_per_beat).reshape(n_img, out_per_image)
     done = stats["last_out"]
-    ii = (done[-1] - done[0]) / (len(done) - 1) if len(done) > 1 else float(done[0] - stats["first_in"][0] + 1)
+    ii = verilator.cycles_per_image(stats)
     hwm = _fields(stats["hwm_hex"], len(edges))
     return SimResult(y, stats["cycles"], ii, done[0] - stats["first_in"][0] + 1, hwm, sim.build_seconds,
                      stats["seconds"], sim.cached)

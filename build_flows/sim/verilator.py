@@ -143,6 +143,13 @@ def lint(sources: list[str | Path], top: str, params: dict | None = None) -> lis
     return [line for line in proc.stderr.splitlines() if line.startswith(("%Warning", "%Error"))]
 
 
+def cycles_per_image(stats: dict) -> float:
+    """The steady-state initiation interval of a run (``run``'s stats): cycles between consecutive images leaving;
+    for one image, its latency."""
+    done = stats["last_out"]
+    return (done[-1] - done[0]) / (len(done) - 1) if len(done) > 1 else float(done[0] - stats["first_in"][0] + 1)
+
+
 def run(sim: Simulator, beats_in: np.ndarray, n_out: int, in_per_image: int, out_per_image: int,
         stall_in: float = 0.0, stall_out: float = 0.0, seed: int = 0, max_cycles: int | None = None,
         cwd: str | Path | None = None, side: list[tuple[np.ndarray, int]] = (), idle_cycles: int = 0,

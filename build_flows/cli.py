@@ -126,7 +126,8 @@ def cmd_train(args) -> int:
     from quant_models.train import TrainConfig, train
 
     cfg = TrainConfig(model=args.model, dataset=args.dataset, out=args.out, epochs=args.epochs, batch_size=args.batch_size,
-                      lr=args.lr, preset=args.preset, seed=args.seed, threads=args.threads, data_root=args.data_root,
+                      lr=args.lr, preset=args.preset, seed=args.seed, threads=args.threads, device=args.device,
+                      scale_lr=args.scale_lr, data_root=args.data_root,
                       max_train=args.max_train, teacher=args.teacher, distill=args.distill, distill_alpha=args.distill_alpha,
                       distill_tau=args.distill_tau,
                       overrides=_overrides(args.set), progress=not args.no_progress, prune_l1=args.prune_l1,
@@ -257,6 +258,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--preset", default="light", help="augmentation/regularisation preset: none | light | medium | strong")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--threads", type=int, default=2, help="CPU threads for torch")
+    t.add_argument("--device", default="auto",
+                   help="auto (a CUDA GPU when torch sees one, else the CPU) | cpu | cuda | cuda:N")
+    t.add_argument("--scale-lr", action="store_true",
+                   help="scale --lr linearly by batch size / 128 (for large GPU batches)")
     t.add_argument("--data-root", help="dataset location (default: the dataset's standard place)")
     t.add_argument("--max-train", type=int, help="use only the first N training images (quick runs)")
     t.add_argument("--teacher", help="teacher checkpoint (model.pt of an earlier run) for distillation")

@@ -5,7 +5,8 @@ total T up to 1024 at 1..8 bits, and every table value 0..2**16 for totals acros
 import numpy as np
 import pytest
 
-from build_flows.rtl.stream_softmax.codegen import codes_by_comparison, exp_table
+from build_flows.rtl.stream_softmax.codegen import codes_by_comparison
+from quant_models.int_ops import softmax_exp_table as exp_table
 
 
 def _floor_rule(e, total, out_bits):

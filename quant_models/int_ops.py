@@ -5,6 +5,10 @@ each: the quantized softmax and the MLGRU token recurrence. Each is defined here
 and in integer arithmetic, so that the torch forward pass, the qonnx custom op
 (`quant_models.custom_ops`) and the RTL golden models all compute the same bits.
 
+Each also has a torch form (``*_torch``) that runs on any device, for training: the same integer
+arithmetic on int64 tensors, bit for bit equal to the numpy definition (tests/test_int_ops.py
+compares them on random inputs).
+
 In torch they are exported as single custom nodes (`torch.autograd.Function.symbolic`) in the
 ONNX domain ``quant_models.custom_ops``; during training a straight-through estimator gives them a
 float gradient while the forward value stays the integer one.
@@ -34,11 +38,24 @@ def int_softmax(x: np.ndarray, scale: float, out_bits: int, mask_diagonal: bool 
     return (codes.astype(np.float32) / np.float32(2**out_bits)).astype(np.float32)
 
 
+def softmax_exp_table(scale: float, span: int) -> np.ndarray:
+    """The softmax's exp() lookup table: e(d) = floor(exp(-d * scale) * 2**16 + 0.5) for d = 0..span,
+    cut after its first zero (e is non-increasing in d, so an index saturated at the last entry gives 0).
+    int64. The one table of the numpy and torch definitions and of the RTL's ROM."""
+    # beyond d * scale = 12 every entry is 0 (exp(-12) * 2**16 < 0.5): a huge span needs no more
+    span = int(min(span, np.ceil(12.0 / float(scale)))) if float(scale) > 0 else int(span)
+    d = np.arange(span + 1, dtype=np.float64)
+    e = np.floor(np.exp(-d * float(scale)) * 2.0**SOFTMAX_FRAC_BITS + 0.5).astype(np.int64)
+    zeros = np.flatnonzero(e == 0)
+    return e[: zeros[0] + 1] if zeros.size else e
+
+
 def int_softmax_codes(z: np.ndarray, scale: float, out_bits: int, mask_diagonal: bool = False) -> np.ndarray:
     """What the hardware computes: integer scores ``z`` in, integer probabilities 0..2**out_bits-1 out.
 
-    d = max(z) - z; e = round(2**16 * exp(-d * scale)) (a lookup table indexed by d);
-    p = min(round_half_up(e * 2**n / sum(e)), 2**n - 1). ``scale`` only sets the lookup table.
+    d = max(z) - z; e = round(2**16 * exp(-d * scale)) (a lookup table indexed by d,
+    :func:`softmax_exp_table`); p = min(round_half_up(e * 2**n / sum(e)), 2**n - 1).
+    ``scale`` only sets the lookup table.
     """
     z = np.asarray(z).astype(np.int64)
     keep = np.ones(z.shape, dtype=bool)
@@ -48,12 +65,38 @@ def int_softmax_codes(z: np.ndarray, scale: float, out_bits: int, mask_diagonal:
         keep = np.broadcast_to(~np.eye(z.shape[-1], dtype=bool), z.shape)
     lowest = np.iinfo(np.int64).min
     m = np.where(keep, z, lowest).max(axis=-1, keepdims=True)
-    d = (m - z).astype(np.float64)
-    e = np.floor(np.exp(-d * float(scale)) * 2.0**SOFTMAX_FRAC_BITS + 0.5).astype(np.int64)
-    e = np.where(keep, e, 0)
+    d = np.where(keep, m - z, 0)
+    table = softmax_exp_table(scale, int(d.max()) if d.size else 0)
+    e = np.where(keep, table[np.minimum(d, len(table) - 1)], 0)
     total = e.sum(axis=-1, keepdims=True)
     levels = 2**out_bits
     return np.minimum((2 * e * levels + total) // (2 * total), levels - 1)
+
+
+def int_softmax_codes_torch(z: torch.Tensor, scale: float, out_bits: int, mask_diagonal: bool = False) -> torch.Tensor:
+    """:func:`int_softmax_codes` on an integer tensor on any device; gives int64 codes there."""
+    z = z.to(torch.int64)
+    keep = torch.ones_like(z, dtype=torch.bool)
+    if mask_diagonal:
+        if z.shape[-1] != z.shape[-2]:
+            raise ValueError(f"mask_diagonal needs square score matrices, got shape {tuple(z.shape)}")
+        keep = ~torch.eye(z.shape[-1], dtype=torch.bool, device=z.device).expand(z.shape)
+    lowest = torch.iinfo(torch.int64).min
+    m = torch.where(keep, z, lowest).amax(dim=-1, keepdim=True)
+    d = torch.where(keep, m - z, 0)
+    table = torch.from_numpy(softmax_exp_table(scale, int(d.max()) if d.numel() else 0)).to(z.device)
+    e = torch.where(keep, table[d.clamp(max=len(table) - 1)], 0)
+    total = e.sum(dim=-1, keepdim=True)
+    levels = 2**out_bits
+    return torch.clamp((2 * e * levels + total) // (2 * total), max=levels - 1)
+
+
+def int_softmax_torch(x: torch.Tensor, scale: torch.Tensor, out_bits: int, mask_diagonal: bool = False) -> torch.Tensor:
+    """:func:`int_softmax` on a tensor on any device (no gradient); float32 on x's device."""
+    scale = torch.as_tensor(scale).detach().float().reshape(-1)[0]
+    z = torch.round(x.detach().float() / scale.to(x.device)).to(torch.int64)
+    codes = int_softmax_codes_torch(z, float(scale), out_bits, mask_diagonal)
+    return codes.float() / float(2**out_bits)
 
 
 def mlgru_scan(f: np.ndarray, c: np.ndarray, c_scale: float, f_bits: int) -> np.ndarray:
@@ -86,8 +129,24 @@ def mlgru_codes(big_f: np.ndarray, big_c: np.ndarray, f_bits: int) -> np.ndarray
     return out
 
 
-def _np(t: torch.Tensor) -> np.ndarray:
-    return t.detach().cpu().float().numpy()
+def mlgru_codes_torch(big_f: torch.Tensor, big_c: torch.Tensor, f_bits: int) -> torch.Tensor:
+    """:func:`mlgru_codes` on integer tensors on any device; gives int64 H there."""
+    fm = 2**f_bits
+    big_f, big_c = big_f.to(torch.int64), big_c.to(torch.int64)
+    h = torch.zeros_like(big_c[:, 0])
+    out = torch.empty_like(big_c)
+    for t in range(big_c.shape[1]):
+        h = (big_f[:, t] * h + (fm - big_f[:, t]) * big_c[:, t] + fm // 2) >> f_bits
+        out[:, t] = h
+    return out
+
+
+def mlgru_scan_torch(f: torch.Tensor, c: torch.Tensor, c_scale: torch.Tensor, f_bits: int) -> torch.Tensor:
+    """:func:`mlgru_scan` on tensors on any device (no gradient); float32 on c's device."""
+    c_scale = torch.as_tensor(c_scale).detach().float().reshape(-1)[0].to(c.device)
+    big_f = torch.round(f.detach().float() * float(2**f_bits)).to(torch.int64)
+    big_c = torch.round(c.detach().float() / c_scale).to(torch.int64)
+    return mlgru_codes_torch(big_f, big_c, f_bits).float() * c_scale
 
 
 class IntSoftmaxFn(torch.autograd.Function):
@@ -95,7 +154,7 @@ class IntSoftmaxFn(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, scale, out_bits, mask_diagonal):
-        return torch.from_numpy(int_softmax(_np(x), _np(scale), out_bits, mask_diagonal)).to(x.device)
+        return int_softmax_torch(x, scale, out_bits, mask_diagonal)
 
     @staticmethod
     def symbolic(g, x, scale, out_bits, mask_diagonal):
@@ -110,7 +169,7 @@ class MLGRUFn(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, f, c, c_scale, f_bits):
-        return torch.from_numpy(mlgru_scan(_np(f), _np(c), _np(c_scale), f_bits)).to(c.device)
+        return mlgru_scan_torch(f, c, c_scale, f_bits)
 
     @staticmethod
     def symbolic(g, f, c, c_scale, f_bits):

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from brevitas import nn as qnn
 from torch import nn
 
-from quant_models.int_ops import IntSoftmaxFn, exporting, int_softmax
+from quant_models.int_ops import IntSoftmaxFn, exporting, int_softmax_torch
 from quant_models.quantizers import BinaryAct, int_act, uint_act, weight_bits, weight_quant
 
 Bits = int | str | None  # activation bits (1 = binary sign); weights: 'binary' | 'ternary' | int
@@ -192,9 +192,7 @@ class QuantSoftmax(nn.Module):
         else:
             s_float = s
         p = torch.softmax(s_float, dim=-1)
-        with torch.no_grad():
-            q = int_softmax(s.detach().float().numpy(), scale.detach().numpy(), self.out_bits, self.mask_diagonal)
-            q = torch.from_numpy(q)
+        q = int_softmax_torch(s, scale, self.out_bits, self.mask_diagonal)
         return p + (q - p).detach()
 
 

@@ -15,7 +15,7 @@ import torch
 from brevitas import nn as qnn
 from torch import nn
 
-from quant_models.int_ops import MLGRUFn, exporting, mlgru_scan
+from quant_models.int_ops import MLGRUFn, exporting, mlgru_scan_torch
 from quant_models.layers import InputQuant, ResidualAdd, act_scale, conv2d, grid_to_tokens, linear, norm, quant_act
 from quant_models.quantizers import power_of_two_scales, unit_interval_act
 from quant_models.registry import configured, register_model
@@ -107,8 +107,7 @@ class MLGRU(nn.Module):
             state = state + (torch.round(state / scale) * scale - state).detach()
             outs.append(state)
         h = torch.stack(outs, dim=1)
-        with torch.no_grad():
-            exact = torch.from_numpy(mlgru_scan(f.detach().numpy(), c.detach().numpy(), scale.detach().numpy(), self.f_bits))
+        exact = mlgru_scan_torch(f, c, scale, self.f_bits)
         return h + (exact - h).detach()
 
 

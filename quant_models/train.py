@@ -48,6 +48,8 @@ class TrainConfig:
     preset: str = "light"
     seed: int = 0
     threads: int = 2
+    device: str = "auto"  # auto (a GPU when there is one) | cpu | cuda | cuda:N
+    scale_lr: bool = False  # lr is for batch 128; scale it linearly with the batch size
     data_root: str | None = None
     max_train: int | None = None
     val_size: int = 5000
@@ -78,6 +80,36 @@ class TrainConfig:
             raise ValueError(f"--distill-alpha must be in [0, 1], got {self.distill_alpha}")
         if not math.isfinite(float(self.prune_l1)) or float(self.prune_l1) < 0:
             raise ValueError(f"--prune-l1 must be 0 or more, got {self.prune_l1}")
+        resolve_device(self.device)
+
+    @property
+    def effective_lr(self) -> float:
+        """The peak learning rate used: ``lr``, times batch_size / 128 with ``scale_lr`` (the linear
+        scaling rule; 128 is the batch of the shipped recipes)."""
+        return self.lr * (self.batch_size / REFERENCE_BATCH if self.scale_lr else 1.0)
+
+
+REFERENCE_BATCH = 128
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` -> the first CUDA GPU when torch sees one, else the CPU; ``cpu``, ``cuda`` and ``cuda:N``
+    as given. Raises ValueError for an unknown name or a GPU that is not there."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ValueError(f"--device must be auto, cpu, cuda or cuda:N, got {name!r}") from None
+    if device.type not in ("cpu", "cuda"):
+        raise ValueError(f"--device must be auto, cpu, cuda or cuda:N, got {name!r}")
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"--device {name}: torch sees no CUDA GPU here (torch {torch.__version__}, "
+                             f"CUDA build {torch.version.cuda or 'none'}); use --device cpu or auto")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ValueError(f"--device {name}: there are only {torch.cuda.device_count()} CUDA GPUs")
+    return device
 
 
 def dataset_fields(ds: datasets.ImageSet) -> dict:
@@ -116,21 +148,32 @@ def to_unit_float(images_u8: torch.Tensor) -> torch.Tensor:
 
 
 def standardise(x01: torch.Tensor, mean, std) -> torch.Tensor:
-    m = torch.tensor(mean).view(1, -1, 1, 1)
-    s = torch.tensor(std).view(1, -1, 1, 1)
+    m = torch.tensor(mean, device=x01.device).view(1, -1, 1, 1)
+    s = torch.tensor(std, device=x01.device).view(1, -1, 1, 1)
     return (x01 - m) / s
 
 
 def evaluate(model, ds: datasets.ImageSet, batch_size: int = 500) -> float:
-    """Top-1 accuracy (%) of ``model`` on an ImageSet."""
+    """Top-1 accuracy (%) of ``model`` on an ImageSet, computed on the device the model is on."""
     model.eval()
+    device = next(model.parameters()).device
     correct = 0
     with torch.no_grad():
         for i in range(0, len(ds), batch_size):
             # torch.tensor copies: a cached test set may be read-only
-            x = standardise(to_unit_float(torch.tensor(ds.images[i:i + batch_size])), ds.mean, ds.std)
-            correct += (model(x).argmax(1).numpy() == ds.labels[i:i + batch_size]).sum()
+            x = standardise(to_unit_float(torch.tensor(ds.images[i:i + batch_size], device=device)), ds.mean, ds.std)
+            correct += (model(x).argmax(1).cpu().numpy() == ds.labels[i:i + batch_size]).sum()
     return float(100.0 * correct / max(1, len(ds)))
+
+
+def device_name(device: torch.device) -> str:
+    """``cpu`` or the GPU's name (``cuda: NVIDIA H200``), as recorded in metrics.json."""
+    return f"cuda: {torch.cuda.get_device_name(device)}" if device.type == "cuda" else "cpu"
+
+
+def _cpu(state: dict) -> dict:
+    """A state dict with every tensor on the CPU (checkpoints load anywhere)."""
+    return {k: v.cpu() if torch.is_tensor(v) else v for k, v in state.items()}
 
 
 def _lr_at(step, total, warmup, base):
@@ -184,7 +227,9 @@ def lineage(init: str | Path) -> dict | None:
 
 
 # Settings that --resume may change: they do not affect the numbers a run computes.
-RESUMABLE_CHANGES = {"out", "progress", "threads", "stop_after"}
+# The device is one of them: a run may start on a GPU and end on the CPU (its float rounding then
+# follows the new device; the quantized forward's integer ops are the same bits on every device).
+RESUMABLE_CHANGES = {"out", "progress", "threads", "stop_after", "device"}
 
 
 def _check_same_run(cfg: TrainConfig, started: dict, out: Path) -> None:
@@ -213,6 +258,7 @@ def train(cfg: TrainConfig, resume: bool = False, command: str = "") -> dict:
         raise FileExistsError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
+    device = resolve_device(cfg.device)
     preset = PRESETS[cfg.preset]
 
     full = datasets.load(cfg.dataset, "train", cfg.data_root)
@@ -230,7 +276,7 @@ def train(cfg: TrainConfig, resume: bool = False, command: str = "") -> dict:
         overrides = {**getattr(model, "config_overrides", {}), **cfg.overrides}
     else:
         model = create_model(cfg.model, **overrides)
-    teacher = load_checkpoint(cfg.teacher).eval() if cfg.teacher else None
+    teacher = load_checkpoint(cfg.teacher).eval().to(device) if cfg.teacher else None
     if teacher is not None:
         check_fits_dataset(teacher, full, cfg.dataset, "--teacher", cfg.teacher)
     steps_per_epoch = len(train_set) // cfg.batch_size
@@ -238,6 +284,7 @@ def train(cfg: TrainConfig, resume: bool = False, command: str = "") -> dict:
     gen = torch.Generator().manual_seed(cfg.seed)
     metrics = {"model": cfg.model, "dataset": cfg.dataset, "config": overrides,
                "train_config": dataclasses.asdict(cfg), "epochs": [], "wall_seconds": 0.0}
+    metrics["device"] = device_name(device)
     if cfg.init and (before := lineage(cfg.init)):
         metrics["continued_from"] = before
     start_epoch = 0
@@ -258,9 +305,11 @@ def train(cfg: TrainConfig, resume: bool = False, command: str = "") -> dict:
         torch.set_rng_state(state["torch_rng"])
         metrics, start_epoch = state["metrics"], state["epoch"]
     out.mkdir(parents=True, exist_ok=True)
+    model.to(device)
 
-    images = torch.from_numpy(train_set.images)
-    labels = torch.from_numpy(train_set.labels)
+    # the whole training set lives on the device as uint8; batches are cut, augmented and mixed there
+    images = torch.from_numpy(train_set.images).to(device)
+    labels = torch.from_numpy(train_set.labels).to(device)
     if not resume and not cfg.init:
         calibrate(model, images, full.mean, full.std, cfg.batch_size)
     # Built only now: Brevitas replaces its scale parameters when a state dict is loaded, and an
@@ -268,7 +317,7 @@ def train(cfg: TrainConfig, resume: bool = False, command: str = "") -> dict:
     decay = [p for p in model.parameters() if p.dim() > 1]
     no_decay = [p for p in model.parameters() if p.dim() <= 1]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
-                             {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr)
+                             {"params": no_decay, "weight_decay": 0.0}], lr=cfg.effective_lr)
     if resume:
         opt.load_state_dict(state["optimizer"])
     n_cls = len(full.classes)
@@ -286,11 +335,11 @@ def train(cfg: TrainConfig, resume: bool = False, command: str = "") -> dict:
         for i in bar:
             step = epoch * steps_per_epoch + i
             for group in opt.param_groups:
-                group["lr"] = _lr_at(step, total, warmup, cfg.lr)
-            idx = perm[i * cfg.batch_size:(i + 1) * cfg.batch_size]
+                group["lr"] = _lr_at(step, total, warmup, cfg.effective_lr)
+            idx = perm[i * cfg.batch_size:(i + 1) * cfg.batch_size].to(device)
             x = augment(to_unit_float(images[idx]), preset, gen)
             y = labels[idx]
-            soft = F.one_hot(y, n_cls).float() * (1 - cfg.label_smoothing) + cfg.label_smoothing / n_cls
+            soft = F.one_hot(y.long(), n_cls).float() * (1 - cfg.label_smoothing) + cfg.label_smoothing / n_cls
             x, soft = mix(x, soft, gen, preset.mixup_alpha, preset.cutmix_alpha)
             x = standardise(x, full.mean, full.std)
             t_logits = None
@@ -315,13 +364,14 @@ def train(cfg: TrainConfig, resume: bool = False, command: str = "") -> dict:
         seconds = time.time() - t0
         val_acc = evaluate(model, val)
         record = {"epoch": epoch + 1, "train_loss": loss_sum / max(1, seen), "train_acc": 100 * correct / max(1, seen),
-                  "val_acc": val_acc, "seconds": seconds, "images_per_s": seen / max(seconds, 1e-9)}
+                  "val_acc": val_acc, "seconds": seconds, "images_per_s": seen / max(seconds, 1e-9),
+                  "device": device_name(device)}
         metrics["epochs"].append(record)
         metrics["wall_seconds"] += seconds
         # one line per epoch, with or without the progress bar (the log of a background run)
         print(f"epoch {epoch + 1}/{cfg.epochs}: loss {record['train_loss']:.3f} train {record['train_acc']:.1f}% "
               f"val {val_acc:.2f}% ({seconds:.0f} s, {record['images_per_s']:.0f} img/s)", flush=True)
-        atomic_save(ckpt_path, {"model": cfg.model, "config": overrides, "state_dict": model.state_dict(),
+        atomic_save(ckpt_path, {"model": cfg.model, "config": overrides, "state_dict": _cpu(model.state_dict()),
                                 "optimizer": opt.state_dict(), "generator": gen.get_state(),
                                 "torch_rng": torch.get_rng_state(), "epoch": epoch + 1, "metrics": metrics})
     if end_epoch < cfg.epochs:
@@ -329,7 +379,7 @@ def train(cfg: TrainConfig, resume: bool = False, command: str = "") -> dict:
     metrics["test_top1"] = evaluate(model, test)
     metrics["test_size"] = len(test)
     metrics["train_images_per_s"] = float(np.mean([e["images_per_s"] for e in metrics["epochs"]])) if metrics["epochs"] else 0
-    save_checkpoint(out / "model.pt", cfg.model, overrides, model.state_dict(),
+    save_checkpoint(out / "model.pt", cfg.model, overrides, _cpu(model.state_dict()),
                     test_top1=metrics["test_top1"], dataset=cfg.dataset)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     return metrics

@@ -73,6 +73,10 @@ CASES = [
                               "--resume"], "--resume"),
     ("train resume foreign", ["train", "--model", "binaryvit-tiny-hw", "--dataset", "digits", "--out", "{w}/run",
                               "--resume"], "not a run checkpoint"),
+    ("train device unknown", ["train", "--model", "binaryvit-tiny-hw", "--dataset", "digits", "--out", "{w}/t8",
+                              "--device", "tpu"], "--device"),
+    ("train device beyond the GPUs", ["train", "--model", "binaryvit-tiny-hw", "--dataset", "digits", "--out",
+                                      "{w}/t9", "--device", "cuda:64"], "--device cuda:64"),
     ("train teacher missing", ["train", "--model", "binaryvit-tiny-hw", "--dataset", "digits", "--out", "{w}/t7",
                                "--teacher", "{w}/none.pt"], "none.pt"),
     # deploy

@@ -5,8 +5,10 @@ from onnx import TensorProto, helper
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.core.onnx_exec import execute_onnx
 
-from quant_models.int_ops import DOMAIN, int_softmax, mlgru_scan
+from quant_models.int_ops import DOMAIN, int_softmax, int_softmax_codes_torch, int_softmax_torch, mlgru_scan, mlgru_scan_torch
 from quant_models.layers import QuantSoftmax
+
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
 
 def _scores(shape, scale, bits=8, seed=0):
@@ -101,3 +103,58 @@ def test_hand_computed_cases():
     # h1 = 0.5 * 0 + 0.5 * 1 = 0.5; h2 = 0.5 * 0.5 + 0.5 * 1 = 0.75 -> 1.5 steps of 0.5, a tie, up: 1.0;
     # h3 = 0.5 * 1.0 + 0.5 * -1 = 0.0
     assert mlgru_scan(f, c, 0.5, 1).reshape(-1).tolist() == [0.5, 1.0, 0.0]
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_torch_softmax_equals_numpy_definition(device):
+    """The training forward (torch, any device) gives the numpy definition's bits, over random scores of
+    many shapes, widths, scales (ties in x / scale included: scores drawn on the grid) and masks."""
+    rng = np.random.default_rng(7)
+    for trial in range(60):
+        bits, out_bits = int(rng.integers(2, 11)), int(rng.integers(1, 9))
+        scale = float(np.float32(2.0 ** rng.uniform(-8, 1)))
+        n = int(rng.integers(1, 20))
+        shape = (int(rng.integers(1, 4)), int(rng.integers(1, 3)), n, n)
+        x = _scores(shape, scale, bits, seed=trial)
+        if trial % 3 == 0:  # off-grid values too: the rounding to the grid must agree
+            x = (x + rng.normal(0, scale, shape)).astype(np.float32)
+        mask = bool(trial % 2) and n > 1
+        want = int_softmax(x, scale, out_bits, mask)
+        got = int_softmax_torch(torch.from_numpy(x).to(device), torch.tensor([scale]), out_bits, mask)
+        assert got.device.type == device and got.dtype == torch.float32
+        assert np.array_equal(got.cpu().numpy(), want), (trial, bits, out_bits, scale, shape, mask)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_torch_mlgru_equals_numpy_definition(device):
+    rng = np.random.default_rng(8)
+    for trial in range(40):
+        f_bits = int(rng.integers(1, 9))
+        c_scale = np.float32(2.0 ** rng.uniform(-8, 2))
+        shape = (int(rng.integers(1, 4)), int(rng.integers(1, 40)), int(rng.integers(1, 9)))
+        f = (rng.integers(0, 2**f_bits, size=shape) / 2**f_bits).astype(np.float32)
+        c = (rng.integers(-2**9, 2**9, size=shape) * c_scale).astype(np.float32)
+        if trial % 2:
+            c = (c + rng.normal(0, c_scale, shape)).astype(np.float32)
+        want = mlgru_scan(f, c, c_scale, f_bits)
+        got = mlgru_scan_torch(torch.from_numpy(f).to(device), torch.from_numpy(c).to(device), torch.tensor([c_scale]), f_bits)
+        assert got.device.type == device and np.array_equal(got.cpu().numpy(), want), (trial, f_bits, c_scale, shape)
+
+
+def test_torch_forms_catch_a_wrong_definition():
+    """Companion: the same comparison fails for plausible wrong torch forms: the MLGRU rounding ties to
+    even (torch.round) instead of up, the softmax truncating scores to integers where the definition rounds them."""
+    rng = np.random.default_rng(9)
+    f = (rng.integers(0, 16, size=(2, 30, 8)) / 16).astype(np.float32)
+    c = (rng.integers(-512, 512, size=(2, 30, 8)) / 32).astype(np.float32)
+    h = torch.zeros(2, 8, dtype=torch.float64)
+    tied_to_even = []
+    for t in range(30):
+        h = torch.round((torch.from_numpy(f[:, t]).double() * h + (1 - torch.from_numpy(f[:, t]).double())
+                         * torch.from_numpy(c[:, t]).double()) * 32) / 32
+        tied_to_even.append(h.float())
+    assert not np.array_equal(torch.stack(tied_to_even, 1).numpy(), mlgru_scan(f, c, np.float32(1 / 32), 4))
+    x = (_scores((64, 16), 0.05, 8, seed=3) + rng.normal(0, 0.05, (64, 16))).astype(np.float32)
+    truncated = (torch.from_numpy(x) / 0.05).long()  # .long() truncates where the definition rounds
+    wrong = int_softmax_codes_torch(truncated, 0.05, 8).numpy() / 256
+    assert not np.array_equal(wrong, int_softmax(x, 0.05, 8))

@@ -9,7 +9,9 @@ from quant_models import create_model, load_checkpoint
 from quant_models import data as datasets
 from quant_models.checkpoint import read_checkpoint
 from quant_models.data.augment import PRESETS
-from quant_models.train import TrainConfig, model_overrides, train
+from quant_models.train import TrainConfig, model_overrides, resolve_device, train
+
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
 SMALL = dict(embed_dims=(32, 64), depths=(1, 1), num_heads=(1, 2))
 
@@ -167,3 +169,26 @@ def test_pruning_shrinks_dims_and_the_exported_graph(tmp_path):
     tuned = train(_cfg(tmp_path / "ft", model="binaryvit-tiny-hw", epochs=1, init=str(tmp_path / "pruned.pt")))
     assert tuple(tuned["config"]["mlp_hidden"]) == pruned.cfg.mlp_hidden
     assert main(["prune", "--checkpoint", str(tmp_path / "g" / "model.pt"), "--rate", "1.5", "--out", "x.pt"]) == 2
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_every_model_trains_on_the_device(tmp_path, device):
+    """One step of each quantized ViT on the device (CPU here; CUDA too where torch sees a GPU): the integer
+    softmax and MLGRU run there in torch, the checkpoint comes back on the CPU and says where it was trained."""
+    for name, overrides in (("binaryvit-tiny-hw", dict(embed_dims=(32, 64), depths=(1, 1), num_heads=(1, 2))),
+                            ("ternaryvit-tiny", SMALL), ("mmfree-vit-tiny", dict(dim=32, depth=1))):
+        out = tmp_path / name
+        m = train(_cfg(out, model=name, overrides=overrides, epochs=1, max_train=128, device=device))
+        assert m["epochs"][0]["device"].startswith(device) and m["device"].startswith(device)
+        state = read_checkpoint(out / "model.pt")["state_dict"]
+        assert all(v.device.type == "cpu" for v in state.values() if torch.is_tensor(v))
+
+
+def test_auto_device_and_the_scaled_learning_rate():
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert resolve_device("cpu").type == "cpu"
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="no CUDA GPU"):
+            resolve_device("cuda")
+    assert TrainConfig(model="m", dataset="d", out="o", lr=1e-3, batch_size=1024, scale_lr=True).effective_lr == 8e-3
+    assert TrainConfig(model="m", dataset="d", out="o", lr=1e-3, batch_size=1024).effective_lr == 1e-3

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from build_flows.layers.base import QvitLayer, memory_cost, register_layer
-from quant_models.int_ops import SOFTMAX_FRAC_BITS, int_softmax_codes
+from quant_models.int_ops import SOFTMAX_FRAC_BITS, int_softmax_codes, softmax_exp_table
 
 
 @register_layer
@@ -31,10 +31,7 @@ class StreamSoftmax(QvitLayer):
     def _lut_entries(self):
         """Entries of the exp() table as built: d = 0..(max - min of the input), cut after the first 0."""
         dt = self.get_input_datatype()
-        d = np.arange(int(dt.max() - dt.min()) + 1, dtype=np.float64)
-        e = np.floor(np.exp(-d * float(self.get_nodeattr("scale"))) * 2.0**SOFTMAX_FRAC_BITS + 0.5)
-        zeros = np.flatnonzero(e == 0)
-        return int(zeros[0]) + 1 if zeros.size else len(d)
+        return len(softmax_exp_table(self.get_nodeattr("scale"), int(dt.max() - dt.min())))
 
     def _row_bits(self):
         """Bits of the row buffers: 3 rows in flight, one more while a row is short (N/PE < 2 beats)."""

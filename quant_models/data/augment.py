@@ -1,7 +1,9 @@
 """Batch augmentations written in torch (no torchvision), and AugReg-style presets.
 
-All functions take and give float image batches [B, C, H, W] in [0, 1] (before normalisation),
-and draw their randomness from the ``generator`` passed in, so runs are reproducible.
+All functions take and give float image batches [B, C, H, W] in [0, 1] (before normalisation) on
+any device, and draw their randomness from the CPU ``generator`` passed in (a few numbers per image,
+moved to the batch's device), so runs are reproducible and a run draws the same augmentations on
+every device.
 """
 
 from __future__ import annotations
@@ -19,18 +21,19 @@ def random_crop(x, padding: int, g: torch.Generator):
         return x
     b, _, h, w = x.shape
     padded = F.pad(x, (padding,) * 4)
-    dy = torch.randint(0, 2 * padding + 1, (b,), generator=g)
-    dx = torch.randint(0, 2 * padding + 1, (b,), generator=g)
-    rows = (dy[:, None] + torch.arange(h)[None]).view(b, 1, h, 1).expand(-1, x.shape[1], -1, w)
-    cols = (dx[:, None] + torch.arange(w)[None]).view(b, 1, 1, w).expand(-1, x.shape[1], h, -1)
-    idx = torch.arange(b)[:, None, None, None]
-    ch = torch.arange(x.shape[1])[None, :, None, None]
+    dev = x.device
+    dy = torch.randint(0, 2 * padding + 1, (b,), generator=g).to(dev)
+    dx = torch.randint(0, 2 * padding + 1, (b,), generator=g).to(dev)
+    rows = (dy[:, None] + torch.arange(h, device=dev)[None]).view(b, 1, h, 1).expand(-1, x.shape[1], -1, w)
+    cols = (dx[:, None] + torch.arange(w, device=dev)[None]).view(b, 1, 1, w).expand(-1, x.shape[1], h, -1)
+    idx = torch.arange(b, device=dev)[:, None, None, None]
+    ch = torch.arange(x.shape[1], device=dev)[None, :, None, None]
     return padded[idx, ch, rows, cols]
 
 
 def random_flip(x, g: torch.Generator):
     """Horizontal flip of half the images."""
-    flip = torch.rand(x.shape[0], generator=g) < 0.5
+    flip = (torch.rand(x.shape[0], generator=g) < 0.5).to(x.device)
     return torch.where(flip[:, None, None, None], x.flip(-1), x)
 
 
@@ -42,8 +45,8 @@ def _affine(x, theta):
 def _rand_ops(x, g, magnitude: float):
     """One RandAugment-style op per image, chosen at random, at strength ``magnitude`` in [0, 1]."""
     b = x.shape[0]
-    op = torch.randint(0, 7, (b,), generator=g)
-    sign = torch.where(torch.rand(b, generator=g) < 0.5, -1.0, 1.0)
+    op = torch.randint(0, 7, (b,), generator=g).to(x.device)
+    sign = torch.where(torch.rand(b, generator=g) < 0.5, -1.0, 1.0).to(x.device)
     m = magnitude * sign
     out = x.clone()
     # 0 brightness, 1 contrast, 2 rotate, 3 translate, 4 shear, 5 solarize, 6 posterize
@@ -52,9 +55,9 @@ def _rand_ops(x, g, magnitude: float):
     ct = mean + (x - mean) * (1 + 0.6 * m[:, None, None, None])
     ang = m * math.radians(20)
     cos, sin = torch.cos(ang), torch.sin(ang)
-    zeros = torch.zeros(b)
+    zeros = torch.zeros(b, device=x.device)
     rot = torch.stack([torch.stack([cos, -sin, zeros], 1), torch.stack([sin, cos, zeros], 1)], 1)
-    ones = torch.ones(b)
+    ones = torch.ones(b, device=x.device)
     tr = torch.stack([torch.stack([ones, zeros, 0.3 * m], 1), torch.stack([zeros, ones, 0.3 * m.flip(0)], 1)], 1)
     sh = torch.stack([torch.stack([ones, 0.3 * m, zeros], 1), torch.stack([zeros, ones, zeros], 1)], 1)
     variants = [br, ct, _affine(x, rot), _affine(x, tr), _affine(x, sh),
@@ -70,7 +73,7 @@ def mix(x, y_onehot, g: torch.Generator, mixup_alpha: float, cutmix_alpha: float
     """Mixup or CutMix (one of them per batch, at random) on images and one-hot targets."""
     if mixup_alpha <= 0 and cutmix_alpha <= 0:
         return x, y_onehot
-    perm = torch.randperm(x.shape[0], generator=g)
+    perm = torch.randperm(x.shape[0], generator=g).to(x.device)
     use_cutmix = cutmix_alpha > 0 and (mixup_alpha <= 0 or torch.rand(1, generator=g).item() < 0.5)
     alpha = cutmix_alpha if use_cutmix else mixup_alpha
     lam = torch.distributions.Beta(alpha, alpha).sample().item() if alpha > 0 else 1.0

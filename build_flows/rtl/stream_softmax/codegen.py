@@ -21,20 +21,11 @@ import numpy as np
 from qonnx.core.datatype import DataType
 
 from build_flows.rtl import RTLUnsupported, write_wrapper  # noqa: F401 (callers catch codegen.RTLUnsupported)
-from quant_models.int_ops import SOFTMAX_FRAC_BITS
+from quant_models.int_ops import softmax_exp_table
 
 SOURCE = Path(__file__).with_name("qvit_stream_softmax.sv")
 MAX_TABLE = 4096  # deepest exp() table the generator emits
 PIPE_GAP = 2      # cycles between the exp/sum pass reading a row's last beat and the output pass starting it
-
-
-def exp_table(scale: float, span: int) -> np.ndarray:
-    """e(d) = floor(exp(-d * scale) * 2**16 + 0.5) for d = 0..span, cut after its first zero (e is
-    non-increasing in d, so a saturated index gives 0 beyond). int64."""
-    d = np.arange(span + 1, dtype=np.float64)
-    e = np.floor(np.exp(-d * float(scale)) * 2.0**SOFTMAX_FRAC_BITS + 0.5).astype(np.int64)
-    zeros = np.flatnonzero(e == 0)
-    return e[: zeros[0] + 1] if zeros.size else e
 
 
 def row_slots(folds: int) -> int:
@@ -109,7 +100,7 @@ def params_from(get, in_shape) -> StreamSoftmaxParams:
     if mask and (len(in_shape) < 2 or in_shape[-2] != cols or cols < 2):
         raise RTLUnsupported(f"mask_diagonal on shape {in_shape} (needs square matrices of at least 2x2)")
     span = int(idt.max() - idt.min())
-    table = exp_table(scale, span)
+    table = softmax_exp_table(scale, span)
     if len(table) > MAX_TABLE:
         raise RTLUnsupported(f"an exp() table of {len(table)} entries (more than {MAX_TABLE})")
     return StreamSoftmaxParams(pe, cols, idt, odt, out_bits, mask, tuple(int(v) for v in table),

@@ -42,7 +42,7 @@ def file_digest(path: str | Path) -> str:
     return h.hexdigest()
 
 
-def _cli_target_fps(value: str) -> float | str:
+def cli_target_fps(value: str) -> float | str:
     try:
         return target_fps_arg(value)
     except ValueError as e:
@@ -63,7 +63,7 @@ class BuildConfig:
     clock_mhz: float | None = field(default=None, metadata=cli_option("build", type=float))
     #: frames per second the folding should reach, or "max" (the default): the highest FPS whose estimate fits the
     #: board's budget, found by bisection over balanced foldings
-    target_fps: float | str | None = field(default="max", metadata=cli_option("build", type=_cli_target_fps))
+    target_fps: float | str | None = field(default="max", metadata=cli_option("build", type=cli_target_fps))
     #: a FINN folding JSON ({layer: {PE:, SIMD:}}) that overrides the automatic folding
     folding_file: str | None = field(default=None, metadata=cli_option("build"))
     #: a checkpoint for a registered model (default: the shipped one that fits the overrides)

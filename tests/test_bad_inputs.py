@@ -83,6 +83,21 @@ CASES = [
     ("deploy of no build", ["deploy", "{w}/mine", "--out", "{w}/p1"], "not a qvit build directory"),
     ("deploy before sim", ["deploy", "{w}/built", "--out", "{w}/p2"], "'sim' step"),
     ("deploy images negative", ["deploy", "{w}/built", "--out", "{w}/p3", "--images", "-1"], "--images"),
+    # eval
+    ("eval checkpoint missing", ["eval", "{w}/none.pt"], "none.pt"),
+    ("eval not a checkpoint", ["eval", "{w}/notes.txt"], "notes.txt"),
+    ("eval other dataset", ["eval", "{w}/ckpt.pt", "--dataset", "cifar10"], "cifar10"),
+    ("eval limit 0", ["eval", "{w}/ckpt.pt", "--limit", "0"], "--limit"),
+    ("eval device unknown", ["eval", "{w}/ckpt.pt", "--device", "tpu"], "--device"),
+    # report
+    ("report of no build", ["report", "{w}/mine"], "no report.json"),
+    ("report of a broken report", ["report", "{w}/broken"], "not a qvit build report"),
+    # run
+    ("run without a shipped checkpoint", ["run", "binaryvit-tiny-hw", "--dataset", "digits", "--out", "{w}/r1"],
+     "no shipped checkpoint"),
+    ("run target fps negative", ["run", "binaryvit-tiny-hw", "--target-fps", "-1", "--out", "{w}/r2"], "--target-fps"),
+    ("run out holds user files", ["run", "binaryvit-tiny-hw", "--dataset", "fashion-mnist", "--out", "{w}/mine"],
+     "not empty"),
     # prune
     ("prune checkpoint missing", ["prune", "--checkpoint", "{w}/none.pt", "--rate", "0.5", "--out", "{w}/x.pt"],
      "none.pt"),
@@ -103,6 +118,8 @@ def workspace(tmp_path_factory):
     (w / "list.yaml").write_text("- board\n- AUP-ZU3\n")
     (w / "field.yaml").write_text("bored: AUP-ZU3\n")
     (w / "word.yaml").write_text("clock_mhz: fast\n")
+    (w / "broken").mkdir()
+    (w / "broken" / "report.json").write_text('{"layers": [{"name": 3}]}')
     (w / "run").mkdir()
     (w / "run" / "checkpoint.pt").write_text("not a checkpoint\n")
     shutil.copy(CHECKPOINT, w / "ckpt.pt")
@@ -134,7 +151,8 @@ def test_bad_input_gives_one_clear_error(workspace, capsys, case, argv, words):
 
 def test_the_suite_covers_every_command():
     assert len(CASES) >= 40
-    assert {c[1][0] for c in CASES} == {"build", "sim", "export", "train", "deploy", "prune"}
+    assert {c[1][0] for c in CASES} == {"build", "sim", "export", "train", "deploy", "prune", "eval",
+                                       "report", "run"}
 
 
 def test_an_unexpected_error_is_one_line_and_a_log(monkeypatch, tmp_path, capsys):

@@ -198,7 +198,8 @@ def markdown(report: BuildReport, plots: dict[str, str], skipped: dict[str, str]
     est = report.estimated
     if est:
         lines.append(f"Estimate: **{est.fps:,.0f} FPS** ({est.cycles_per_image:,} cycles/image, bottleneck "
-                     f"{est.bottleneck}), latency {est.latency_us:.1f} us, roofline fraction {report.roofline_fraction or 0:.3f}.\n")
+                     f"{est.bottleneck}), latency {est.latency_us:.1f} us, "
+                     f"roofline fraction {report.roofline_fraction or 0:.3f}.\n")
         budget = get_board(report.board).budget()
         lines += ["| resource | used | budget | % |", "|---|---|---|---|"]
         lines += [f"| {RESOURCE_NAMES[k]} | {getattr(est, k):,} | {budget[k]:,.0f} | "
@@ -213,7 +214,8 @@ def markdown(report: BuildReport, plots: dict[str, str], skipped: dict[str, str]
                      f"clock), latency {sim['latency_us']:.2f} us, bit-exact {sim['bit_exact']} on {sim['vectors']} vectors.")
         real = sim.get("real_images", {})
         if "top1_simulated" in real:
-            lines.append(f"Real {real['dataset']} test images: {real['images']}, bit-exact on {sum(real['bit_exact_per_image'])}; "
+            lines.append(f"Real {real['dataset']} test images: {real['images']}, "
+                         f"bit-exact on {sum(real['bit_exact_per_image'])}; "
                          f"top-1 of the simulated outputs {real['top1_simulated']:.2f} % (torch {real['top1_torch']:.2f} %).")
     lines.append("")
     for title, name in plots.items():

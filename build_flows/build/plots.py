@@ -36,7 +36,7 @@ def load_report(build_dir: str | Path) -> BuildReport:
         raise ReportError(f"{path} is not a qvit build report ({type(e).__name__}: {e}); rebuild into a new --out") from None
 
 
-def _pyplot():
+def pyplot():
     import matplotlib
 
     matplotlib.use("Agg")  # files only, never a window
@@ -59,7 +59,7 @@ def _by_type(report: BuildReport) -> dict[str, dict[str, int]]:
 
 def plot_resources_by_layer(report: BuildReport, path: Path) -> Path:
     """LUT (as logic and as RAM) of every on-chip layer, the board's LUT budget in the title."""
-    plt = _pyplot()
+    plt = pyplot()
     layers = [la for la in report.layers if not la.host]
     fig, ax = plt.subplots(figsize=(max(8, 0.18 * len(layers)), 4.5))
     x = range(len(layers))
@@ -79,7 +79,7 @@ def plot_resources_by_layer(report: BuildReport, path: Path) -> Path:
 
 def plot_resources_by_type(report: BuildReport, path: Path) -> Path:
     """Each resource type's share of the board's budget, stacked by layer type; the budget as a line."""
-    plt = _pyplot()
+    plt = pyplot()
     budget = get_board(report.board).budget()
     kinds = [k for k in RESOURCES if budget[k] > 0]
     bottom = [0.0] * len(kinds)
@@ -103,7 +103,7 @@ def plot_resources_by_type(report: BuildReport, path: Path) -> Path:
 
 def plot_cycles(report: BuildReport, path: Path) -> Path:
     """Cycles per image of every on-chip layer; the bottleneck in red, the design's rate as a line."""
-    plt = _pyplot()
+    plt = pyplot()
     layers = [la for la in report.layers if not la.host]
     est = report.estimated
     fig, ax = plt.subplots(figsize=(max(8, 0.18 * len(layers)), 4.5))
@@ -126,7 +126,7 @@ def plot_cycles(report: BuildReport, path: Path) -> Path:
 
 def plot_fifos(report: BuildReport, path: Path) -> Path:
     """Every FIFO's high-water mark in the simulation against its depth."""
-    plt = _pyplot()
+    plt = pyplot()
     sim = report.sim
     names = list(sim["fifo_depths"])
     depth = [sim["fifo_depths"][n] for n in names]
@@ -166,7 +166,7 @@ def shipped_accuracy() -> list[dict]:
 
 def plot_accuracy(rows: list[dict], path: Path) -> Path:
     """Recorded test top-1 of every shipped checkpoint against its weight bits, one marker per dataset."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5))
     bits = sorted({r["weight_bits"] for r in rows})
     for marker, ds in zip("os^v", sorted({r["dataset"] for r in rows})):

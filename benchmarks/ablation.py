@@ -1,7 +1,8 @@
 """Ablation of the BinaryViT features on Fashion-MNIST: short runs of binaryvit-tiny-hw with all
-features on, then with each one switched off. Writes benchmarks/ablation.md (quoted by the README).
+features on, then with each one switched off. Writes ablation.md into --out (default build/benchmarks;
+``--out benchmarks`` regenerates benchmarks/ablation.md, quoted by the README).
 
-    python benchmarks/ablation.py [--epochs 2 --max-train 20000 --out benchmarks/ablation.md]
+    python benchmarks/ablation.py [--epochs 2 --max-train 20000 --out build/benchmarks]
 
 Short runs on purpose (CPU only): they rank the features, they do not give final accuracies.
 """
@@ -16,6 +17,7 @@ import tempfile
 from pathlib import Path
 
 from machine import describe
+from results import add_out_argument, out_dir
 
 from quant_models.train import TrainConfig, train
 
@@ -34,10 +36,13 @@ def main(argv=None):
     p.add_argument("--epochs", type=int, default=2)
     p.add_argument("--max-train", type=int, default=20000)
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--out", default=str(Path(__file__).with_name("ablation.md")))
+    add_out_argument(p)
     args = p.parse_args(argv)
+    out = out_dir(args) / "ablation.md"
     results = []
-    for label, override in [("all features on", {})] + list(FEATURES.items()):
+    configs = [("all features on", {})] + list(FEATURES.items())
+    for i, (label, override) in enumerate(configs, 1):
+        print(f"[{i}/{len(configs)}] {label} ...", flush=True)
         work = Path(tempfile.mkdtemp(prefix="qvit-ablation-"))
         try:
             m = train(TrainConfig(model="binaryvit-tiny-hw", dataset="fashion-mnist", out=str(work / "run"), epochs=args.epochs,
@@ -54,8 +59,9 @@ def main(argv=None):
              "| configuration | override | test top-1 % | training s |", "|---|---|---|---|"]
     for label, override, top1, secs in results:
         lines.append(f"| {label} | `{json.dumps(override)}` | {top1:.2f} | {secs:.0f} |")
-    Path(args.out).write_text("\n".join(lines) + "\n")
+    out.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":

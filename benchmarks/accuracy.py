@@ -1,7 +1,8 @@
 """Accuracy table of the shipped checkpoints: re-evaluates each on its full test set and writes
-benchmarks/accuracy.md (quoted by the README) with the machine and date.
+accuracy.md with the machine and date into --out (default build/benchmarks; ``--out benchmarks`` regenerates
+benchmarks/accuracy.md, quoted by the README).
 
-    python benchmarks/accuracy.py [--out benchmarks/accuracy.md]
+    python benchmarks/accuracy.py [--out build/benchmarks]
 """
 
 from __future__ import annotations
@@ -9,10 +10,10 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-from pathlib import Path
 
 import torch
 from machine import describe
+from results import add_out_argument, out_dir
 
 from quant_models import data
 from quant_models.checkpoint import load_checkpoint, read_checkpoint, shipped_checkpoints
@@ -29,13 +30,15 @@ def kind_rank(model_name: str) -> int:
 
 
 def rows():
-    for ckpt in shipped_checkpoints():
+    ckpts = shipped_checkpoints()
+    for i, ckpt in enumerate(ckpts, 1):
+        print(f"[{i}/{len(ckpts)}] {ckpt.name} ...", flush=True)
         meta = json.loads(ckpt.with_suffix(".json").read_text()) if ckpt.with_suffix(".json").exists() else {}
         model = load_checkpoint(ckpt)
         dataset = meta.get("dataset") or read_checkpoint(ckpt).get("dataset")
         test = data.load(dataset, "test")
         c = count(model, model_input_shape(model))
-        yield {
+        row = {
             "checkpoint": ckpt.name, "model": model.registry_name, "dataset": dataset,
             "top1": evaluate(model, test), "params": c.params, "ops": c.ops,
             # a run continued from an earlier one (--init) counts both
@@ -43,12 +46,15 @@ def rows():
             "train_minutes": (meta.get("wall_seconds", 0) + meta.get("continued_from", {}).get("wall_seconds", 0)) / 60,
             "command": " ; then ".join(meta.get("continued_from", {}).get("commands", []) + meta.get("commands", [])),
         }
+        print(json.dumps({k: row[k] for k in ("checkpoint", "model", "dataset", "top1")}), flush=True)
+        yield row
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--out", default=str(Path(__file__).with_name("accuracy.md")))
+    add_out_argument(p)
     args = p.parse_args(argv)
+    out = out_dir(args) / "accuracy.md"
     torch.set_num_threads(2)
     table = sorted(rows(), key=lambda r: (r["dataset"], kind_rank(r["model"]), r["model"]))
     lines = ["# Accuracy of the shipped checkpoints\n",
@@ -59,8 +65,9 @@ def main(argv=None):
     for r in table:
         lines.append(f"| {r['dataset']} | {r['model']} | {r['top1']:.2f} | {r['params']:,} | {r['ops']:.3g} | {r['epochs']} "
                      f"| {r['train_minutes']:.0f} | `{r['command']}` |")
-    Path(args.out).write_text("\n".join(lines) + "\n")
+    out.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """Build-flow benchmark: node mapping, exactness, estimates and build time of `qvit build` for the
 hardware-bound ViTs (28x28x1 and 32x32x3) and plain Brevitas MLPs/CNNs, on AUP-ZU3 and Pynq-Z2.
 
-Writes ``benchmarks/build_flow.md`` (quoted by the README) and ``benchmarks/build_flow.json``.
-Usage: ``python benchmarks/build_flow.py [--quick]`` (``--quick``: AUP-ZU3 only).
+Writes ``build_flow.md`` and ``build_flow.json`` (rewritten after every build) into ``--out`` (default
+``build/benchmarks``; ``--out benchmarks`` regenerates the files the README quotes).
+Usage: ``python benchmarks/build_flow.py [--quick] [--out build/benchmarks]`` (``--quick``: AUP-ZU3 only).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.machine import describe  # noqa: E402
+from benchmarks.results import add_out_argument, out_dir  # noqa: E402
 from build_flows.boards import get_board  # noqa: E402
 from build_flows.build import BuildError, build  # noqa: E402
 from build_flows.config import BuildConfig  # noqa: E402
@@ -31,7 +33,6 @@ from quant_models.export import to_qonnx  # noqa: E402
 from quant_models.layers import quant_act  # noqa: E402
 from quant_models.quantizers import BinaryAct, BinaryWeightPerTensor  # noqa: E402
 
-HERE = Path(__file__).parent
 TARGET_FPS = 5311  # measured FPS of FINN's cnv-w1a1 on AUP-ZU3
 SIZES = {"28x28x1": dict(img_size=28, in_chans=1), "32x32x3": dict(img_size=32, in_chans=3)}
 DATASET = {"28x28x1": "fashion-mnist", "32x32x3": "cifar10"}
@@ -143,22 +144,25 @@ def _fmt(v, spec):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true", help="AUP-ZU3 only")
+    add_out_argument(ap)
     args = ap.parse_args(argv)
+    out = out_dir(args)
     boards = ["AUP-ZU3"] if args.quick else ["AUP-ZU3", "Pynq-Z2"]
     cases = [(m, s) for m in ("binaryvit-tiny-hw", "ternaryvit-tiny", "mmfree-vit-tiny") for s in SIZES]
     cases += [("plain-mlp", "28x28x1"), ("plain-cnn", "32x32x3")]
     rows = []
+    jobs = [(board, name, size) for board in boards for name, size in cases]
     with tempfile.TemporaryDirectory() as tmp:
-        for board in boards:
-            for name, size in cases:
-                row = run_one(name, size, board, Path(tmp))
-                if row["nodes_hw"] and row["nodes_hw"] == row["nodes_total"]:
-                    row["best"] = best_within_budget(Path(tmp) / f"{name}-{size}-{board}", board, get_board(board).clock_mhz)
-                print(json.dumps({k: row[k] for k in ("model", "input", "board", "nodes_hw", "nodes_total", "bit_exact",
-                                                       "fps", "LUT", "seconds", "error")}), flush=True)
-                rows.append(row)
-                (HERE / "build_flow.json").write_text(json.dumps({"machine": describe(torch.get_num_threads()), "rows": rows},
-                                                                 indent=2))
+        for i, (board, name, size) in enumerate(jobs, 1):
+            print(f"[{i}/{len(jobs)}] {name} {size} on {board} ...", flush=True)
+            row = run_one(name, size, board, Path(tmp))
+            if row["nodes_hw"] and row["nodes_hw"] == row["nodes_total"]:
+                row["best"] = best_within_budget(Path(tmp) / f"{name}-{size}-{board}", board, get_board(board).clock_mhz)
+            print(json.dumps({k: row[k] for k in ("model", "input", "board", "nodes_hw", "nodes_total", "bit_exact",
+                                                   "fps", "LUT", "seconds", "error")}), flush=True)
+            rows.append(row)
+            (out / "build_flow.json").write_text(json.dumps({"machine": describe(torch.get_num_threads()), "rows": rows},
+                                                             indent=2))
     machine = describe(torch.get_num_threads())
     lines = ["# Build flow: mapping, exactness and estimates", "",
              f"Measured by `benchmarks/build_flow.py` on {datetime.date.today()} ({machine}). "
@@ -188,8 +192,8 @@ def main(argv=None):
     if errors:
         lines += ["", "Builds that stopped:", ""]
         lines += [f"- {r['model']} {r['input']} on {r['board']}: {r['error']}" for r in errors]
-    (HERE / "build_flow.md").write_text("\n".join(lines) + "\n")
-    print(f"wrote {HERE / 'build_flow.md'}")
+    (out / "build_flow.md").write_text("\n".join(lines) + "\n")
+    print(f"wrote {out / 'build_flow.md'} and {out / 'build_flow.json'}")
 
 
 if __name__ == "__main__":

@@ -3,11 +3,12 @@
 shipped ViTs at two foldings, networks with joined streams and upsampling), non-negative coefficients per type
 fitted by weighted least squares, and the error per layer before and after.
 
-Writes ``build_flows/data/calibration.yaml`` (the coefficients the estimates apply), ``benchmarks/calibration.json``
-and ``benchmarks/calibration.md`` (quoted by the README). finn-rtllib's layers (Thresholding_rtl,
-ConvolutionInputGenerator_rtl) are beyond yosys' parser and keep FINN's models uncalibrated.
-Usage: ``python benchmarks/calibration.py [--designs NAME ...] [--out DIR]``; finished designs are kept in
-``--out`` (default ``/tmp/qvit_calibration``) and reused on a re-run.
+Writes ``calibration.json``, ``calibration.md`` and ``calibration.yaml`` (the fitted coefficients) into ``--out``
+(default ``build/benchmarks``; ``--out benchmarks`` regenerates the files the README quotes); with ``--install`` also
+``build_flows/data/calibration.yaml``, the coefficients every build's estimates apply. finn-rtllib's layers
+(Thresholding_rtl, ConvolutionInputGenerator_rtl) are beyond yosys' parser and keep FINN's models uncalibrated.
+Usage: ``python benchmarks/calibration.py [--designs NAME ...] [--work DIR] [--out build/benchmarks] [--install]``;
+finished designs are kept in ``--work`` (default ``/tmp/qvit_calibration``) and reused on a re-run.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.machine import describe  # noqa: E402
+from benchmarks.results import add_out_argument, out_dir  # noqa: E402
 from build_flows.build.calibration import FEATURES, POOLED, RESOURCES, estimate  # noqa: E402
 
 HERE = Path(__file__).parent
@@ -187,32 +189,41 @@ def held_out(pts: list[dict]) -> dict[str, float]:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--designs", nargs="*", default=list(DESIGNS), choices=list(DESIGNS))
-    p.add_argument("--out", default="/tmp/qvit_calibration", help="where the designs are built (kept, reused)")
+    p.add_argument("--work", default="/tmp/qvit_calibration", metavar="DIR", help="where the designs are built (kept, reused)")
+    add_out_argument(p)
+    p.add_argument("--install", action="store_true",
+                   help=f"also write the fitted coefficients to {DATA.relative_to(HERE.parent)} (the ones every build applies)")
     args = p.parse_args(argv)
-    out = Path(args.out)
+    work, out = Path(args.work), out_dir(args)
+    machine, today = describe(1), datetime.date.today()
     pts, runs = [], {}
-    for name in args.designs:
-        print(f"[calibration] {name} ...", flush=True)
-        report = run_design(name, out)
+    for i, name in enumerate(args.designs, 1):
+        print(f"[{i}/{len(args.designs)}] {name} ...", flush=True)
+        report = run_design(name, work)
         runs[name] = {"fps": (report.get("estimated") or {}).get("fps"), "seconds": report.get("calibration_seconds"),
                       "not_synthesised": sorted((report.get("yosys") or {}).get("not_synthesised") or {})}
-        mine = points(out / name / "b", report)
+        mine = points(work / name / "b", report)
         pts += [{**q, "design": name} for q in mine]
-        print(f"[calibration] {name}: {len(mine)} layers synthesised", flush=True)
+        print(json.dumps({"design": name, "layers_synthesised": len(mine), **runs[name]}), flush=True)
+        # the designs measured so far (no fit yet): an interrupted run keeps them; the full file replaces this one
+        (out / "calibration.json").write_text(json.dumps({"machine": machine, "date": str(today), "partial": True,
+                                                          "designs": runs, "points": pts}, indent=1))
     table = fit_coefficients(pts)
     errs = errors(table, pts)
     for op, w in held_out(pts).items():
         errs[op]["held_out_worst_design_error"] = w
-    machine, today = describe(1), datetime.date.today()
-    (HERE / "calibration.json").write_text(json.dumps({"machine": machine, "date": str(today), "designs": runs,
-                                                       "coefficients": table, "errors": errs, "points": pts}, indent=1))
-    DATA.write_text(f"# Resource models per RTL layer type, fitted to yosys synth_xilinx by benchmarks/calibration.py on "
-                    f"{today}:\n# estimate of a resource = sum of coefficient x feature (build_flows/build/calibration.py); "
-                    f"{POOLED}: the fit over all layers, for types without their own\n"
-                    + yaml.safe_dump({op: {**row, "layers": errs.get(op, {}).get("layers", len(pts))}
-                                      for op, row in table.items()}, sort_keys=True))
+    (out / "calibration.json").write_text(json.dumps({"machine": machine, "date": str(today), "designs": runs,
+                                                      "coefficients": table, "errors": errs, "points": pts}, indent=1))
+    fitted = (f"# Resource models per RTL layer type, fitted to yosys synth_xilinx by benchmarks/calibration.py on "
+              f"{today}:\n# estimate of a resource = sum of coefficient x feature (build_flows/build/calibration.py); "
+              f"{POOLED}: the fit over all layers, for types without their own\n"
+              + yaml.safe_dump({op: {**row, "layers": errs.get(op, {}).get("layers", len(pts))}
+                                for op, row in table.items()}, sort_keys=True))
+    (out / "calibration.yaml").write_text(fitted)
+    if args.install:
+        DATA.write_text(fitted)
     pct = "{:.0%}".format
     lines = ["# Resource estimates calibrated to yosys", "",
              f"Measured by `benchmarks/calibration.py` on {today} ({machine}): `qvit build ... --until yosys` of the "
@@ -243,8 +254,13 @@ def main(argv=None) -> int:
     lines += ["", "Not calibrated: finn-rtllib's Thresholding_rtl and ConvolutionInputGenerator_rtl (yosys cannot read "
               "them; FINN's LUT models stand, FF and LUTRAM take the pooled fit), and the host steps (ChannelFloat, "
               "SumParts, TopKLabels: no hardware)."]
-    (HERE / "calibration.md").write_text("\n".join(lines) + "\n")
-    print(f"wrote {HERE / 'calibration.md'} and {DATA}")
+    (out / "calibration.md").write_text("\n".join(lines) + "\n")
+    print(f"wrote {out / 'calibration.md'}, {out / 'calibration.json'} and {out / 'calibration.yaml'}")
+    if args.install:
+        print(f"installed the fitted coefficients: {DATA}")
+    else:
+        print(f"not installed: builds still apply {DATA}; to install the new fit, re-run with --install (the designs "
+              f"in {work} are reused) or copy {out / 'calibration.yaml'} there")
     return 0
 
 

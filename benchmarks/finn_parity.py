@@ -9,8 +9,10 @@ Weights are random (seeded): the trained BNN-PYNQ weights are downloaded from Gi
 machine cannot reach. Estimates and simulation do not depend on trained weights, except where a threshold
 table's size does (both flows see the same graph).
 
-Writes ``benchmarks/finn_parity.md`` (quoted by the README) and ``benchmarks/finn_parity.json``.
-Usage: ``python benchmarks/finn_parity.py [--networks cnv_1w1a tfc_1w1a ...] [--target-fps 5311] [--until yosys]``.
+Writes ``finn_parity.md`` and ``finn_parity.json`` (rewritten after every network; rows of networks not run are
+kept) into ``--out`` (default ``build/benchmarks``; ``--out benchmarks`` regenerates the files the README quotes).
+Usage: ``python benchmarks/finn_parity.py [--networks cnv_1w1a tfc_1w1a ...] [--target-fps 5311] [--until yosys]
+[--out build/benchmarks]``.
 """
 
 from __future__ import annotations
@@ -30,10 +32,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.machine import describe  # noqa: E402
+from benchmarks.results import add_out_argument, out_dir  # noqa: E402
 from build_flows.boards import get_board  # noqa: E402
 from quant_models.bnn_pynq import NETWORKS, export_bnn_pynq  # noqa: E402
 
-HERE = Path(__file__).parent
 BOARD, TARGET_FPS = "AUP-ZU3", 5311
 #: finn-plus reads Vivado's version from this path at start-up; its estimate-only steps run no Vivado tool
 FINN_VIVADO_PATH = "/opt/Xilinx/Vivado/2024.2"
@@ -121,19 +123,21 @@ def qvit_build(onnx: Path, out: Path, board: str, target_fps: float, until: str)
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--networks", nargs="+", default=list(NETWORKS), choices=NETWORKS)
     p.add_argument("--board", default=BOARD)
     p.add_argument("--target-fps", type=float, default=TARGET_FPS)
     p.add_argument("--until", default="yosys", choices=("estimates", "sim", "yosys"),
                    help="how far ours is built: estimates, the Verilator simulation, then yosys (default)")
+    add_out_argument(p)
     args = p.parse_args(argv)
+    out = out_dir(args)
     board = get_board(args.board)
     os.environ.setdefault("QVIT_SIM_CACHE", tempfile.mkdtemp(prefix="qvit_parity_cache_"))  # uncached builds
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for net in args.networks:
-            print(f"== {net}", flush=True)
+        for i, net in enumerate(args.networks, 1):
+            print(f"[{i}/{len(args.networks)}] {net} ...", flush=True)
             onnx = export_bnn_pynq(net, Path(tmp) / f"{net}.onnx")
             row = {"network": net, "board": board.name, "target_fps": args.target_fps,
                    "finn": finn_estimate(onnx, Path(tmp) / f"finn_{net}", board.name, args.target_fps, board.clock_mhz),
@@ -142,7 +146,8 @@ def main(argv=None) -> int:
                    "date": datetime.date.today().isoformat(), "load_average_at_start": os.getloadavg()[0]}
             print(json.dumps(row), flush=True)
             rows.append(row)
-            write(rows)
+            write(rows, out)
+    print(f"wrote {out / 'finn_parity.md'} and {out / 'finn_parity.json'}")
     return 0
 
 
@@ -157,9 +162,9 @@ def _yosys(q: dict) -> str:
     return f"{q['yosys_LUT']:,}{boxed}"
 
 
-def write(rows: list[dict]) -> None:
-    """Merge ``rows`` into finn_parity.json (other networks' rows are kept) and rewrite finn_parity.md."""
-    path = HERE / "finn_parity.json"
+def write(rows: list[dict], out: Path) -> None:
+    """Merge ``rows`` into ``out``/finn_parity.json (other networks' rows are kept) and rewrite finn_parity.md."""
+    path = out / "finn_parity.json"
     old = json.loads(path.read_text())["rows"] if path.exists() else []
     ran = {(r["network"], r["board"], r["target_fps"]) for r in rows}
     rows = [r for r in old if (r["network"], r["board"], r["target_fps"]) not in ran] + rows
@@ -189,7 +194,7 @@ def write(rows: list[dict]) -> None:
                      f"{_fmt(q, 'fps')} | {_fmt(f, 'LUT')} | {_fmt(q, 'LUT')} | {_yosys(q)} | {_fmt(f, 'BRAM18')} | "
                      f"{_fmt(q, 'BRAM18')} | {_fmt(f, 'seconds', '.0f')} | {_fmt(q, 'seconds', '.0f')} | "
                      f"{q.get('sim_bit_exact', '-')} | {_fmt(q, 'sim_cycles')} | {_fmt(q, 'sim_vs_est', '.3f')} |")
-    (HERE / "finn_parity.md").write_text("\n".join(lines) + "\n")
+    (out / "finn_parity.md").write_text("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

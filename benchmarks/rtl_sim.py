@@ -1,12 +1,14 @@
 """RTL benchmark: Verilator simulation speed of stitched accelerators (with build time), simulated cycles
 against the FINN-style cycle estimate, and yosys LUTs per binary MAC of qvit_mvau.sv against FINN's model.
 
-Writes ``benchmarks/rtl_sim.md`` (quoted by the README) and ``benchmarks/rtl_sim.json``.
-Usage: ``python benchmarks/rtl_sim.py``.
+Writes ``rtl_sim.md`` and ``rtl_sim.json`` (rewritten after every design) into ``--out`` (default
+``build/benchmarks``; ``--out benchmarks`` regenerates the files the README quotes).
+Usage: ``python benchmarks/rtl_sim.py [--out build/benchmarks]``.
 """
 
 from __future__ import annotations
 
+import argparse
 import datetime
 import json
 import os
@@ -24,12 +26,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.build_flow import _plain  # noqa: E402 (random-weight export with calibrated statistics)
 from benchmarks.machine import describe  # noqa: E402
+from benchmarks.results import add_out_argument, out_dir  # noqa: E402
 from build_flows.boards import LUT_PER_BINARY_MAC  # noqa: E402
 from build_flows.build import build  # noqa: E402
 from build_flows.config import BuildConfig  # noqa: E402
 from quant_models.quantizers import BinaryAct, BinaryWeightPerTensor  # noqa: E402
 
-HERE = Path(__file__).parent
 VECTORS = 200
 
 
@@ -115,21 +117,39 @@ def lut_per_mac(tmp) -> list[dict]:
     return rows
 
 
-def main() -> int:
+#: name, network, input shape, target FPS, mem_mode of the stitched designs (the networks are made in this order,
+#: after one torch.manual_seed(0): their random weights, and so the yosys counts, are the same every run)
+DESIGNS = [("binary-mlp-784-256-256-10", SignMLP, (1, 1, 28, 28), 200_000, "internal_embedded"),
+           ("binary-mlp-784-256-256-10-external-weights", SignMLP, (1, 1, 28, 28), 200_000, "external"),
+           ("binary-cnn-28x28-32-64-64", SignCNN, (1, 1, 28, 28), 20_000, "internal_embedded")]
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_out_argument(p)
+    args = p.parse_args(argv)
+    out = out_dir(args)
     os.environ["QVIT_SIM_CACHE"] = tempfile.mkdtemp(prefix="qvit_bench_cache_")  # measure uncached builds
+    n = len(DESIGNS) + 1
+    runs, luts = [], []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         load = os.getloadavg()[0]
+        result = {"date": datetime.date.today().isoformat(), "machine": describe(torch.get_num_threads()),
+                  "load_average_at_start": load,
+                  "stitched": runs, "xnor_mvau_yosys": luts, "finn_lut_per_binary_mac": LUT_PER_BINARY_MAC}
         torch.manual_seed(0)  # the networks' random weights (and so the yosys counts) are the same every run
-        runs = [stitched("binary-mlp-784-256-256-10", SignMLP(), (1, 1, 28, 28), 200_000, tmp),
-                stitched("binary-mlp-784-256-256-10-external-weights", SignMLP(), (1, 1, 28, 28), 200_000, tmp,
-                         mem_mode="external"),
-                stitched("binary-cnn-28x28-32-64-64", SignCNN(), (1, 1, 28, 28), 20_000, tmp)]
-        luts = lut_per_mac(tmp)
-    result = {"date": datetime.date.today().isoformat(), "machine": describe(torch.get_num_threads()),
-              "load_average_at_start": load,
-              "stitched": runs, "xnor_mvau_yosys": luts, "finn_lut_per_binary_mac": LUT_PER_BINARY_MAC}
-    (HERE / "rtl_sim.json").write_text(json.dumps(result, indent=2))
+        for i, (name, net, shape, fps, mem_mode) in enumerate(DESIGNS, 1):
+            print(f"[{i}/{n}] {name} ...", flush=True)
+            runs.append(stitched(name, net(), shape, fps, tmp, mem_mode=mem_mode))
+            print(json.dumps({k: runs[-1][k] for k in ("model", "bit_exact_8_vectors_with_and_without_stalls",
+                                                        "estimated_cycles_per_image", "simulated_cycles_per_image",
+                                                        "cycles_per_second", "build_until_yosys_seconds")}), flush=True)
+            (out / "rtl_sim.json").write_text(json.dumps(result, indent=2))  # partial results survive an interruption
+        print(f"[{n}/{n}] yosys LUTs per binary MAC of qvit_mvau.sv ...", flush=True)
+        luts += lut_per_mac(tmp)
+        print(json.dumps(luts), flush=True)
+    (out / "rtl_sim.json").write_text(json.dumps(result, indent=2))
     lines = [f"# RTL simulation and synthesis benchmark ({result['date']})", "",
              f"Machine: {result['machine']}; 1-minute load average {load:.1f} when it started (other jobs share the "
              "cores).",
@@ -169,8 +189,9 @@ def main() -> int:
                      f"{r['BRAM18']} | {r['LUT_per_MAC']:.2f} |")
     lines += ["", f"FINN's LUT model for its HLS binary MVAU: about {LUT_PER_BINARY_MAC} LUT per binary MAC. yosys counts "
               "are before placement (no Vivado here), including control, accumulators and the threshold comparator.", ""]
-    (HERE / "rtl_sim.md").write_text("\n".join(lines))
+    (out / "rtl_sim.md").write_text("\n".join(lines))
     print("\n".join(lines))
+    print(f"wrote {out / 'rtl_sim.md'} and {out / 'rtl_sim.json'}")
     return 0
 
 

@@ -1,12 +1,10 @@
 """Training speed of the quantized ViTs: images/s of `qvit train`'s own loop (augmentation, forward with
 the integer softmax/MLGRU, backward, AdamW step) on CIFAR-10, on the CPU and, where torch sees one, on a
-CUDA GPU, at the batch sizes that suit each. Writes a Markdown table and a JSON file with the machine
-and date.
+CUDA GPU, at the batch sizes that suit each. Writes train_speed.md (a Markdown table with the machine and
+date) and train_speed.json (rewritten after every measurement) into --out (default build/benchmarks, outside
+the tracked files; --out benchmarks writes benchmarks/train_speed.md and benchmarks/train_speed.json).
 
-    python benchmarks/train_speed.py [--out build/benchmarks/train_speed.md] [--steps N] [--devices cpu,cuda]
-
-The default --out is outside the tracked files; the README quotes benchmarks/train_speed.md
-(regenerate it with --out benchmarks/train_speed.md).
+    python benchmarks/train_speed.py [--out build/benchmarks] [--steps N] [--devices cpu,cuda]
 """
 
 from __future__ import annotations
@@ -15,10 +13,10 @@ import argparse
 import datetime
 import json
 import tempfile
-from pathlib import Path
 
 import torch
 from machine import describe
+from results import add_out_argument, out_dir
 
 from quant_models.train import TrainConfig, device_name, train
 
@@ -40,24 +38,23 @@ def measure(model: str, device: str, batch: int, steps: int, threads: int) -> di
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out", default="build/benchmarks/train_speed.md")
+    add_out_argument(p)
     p.add_argument("--steps", type=int, help="timed steps per model, device and batch (default 8 on the CPU, 40 on a GPU)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--devices", default="cpu,cuda", help="comma-separated; cuda is left out where there is none")
     args = p.parse_args(argv)
     devices = [d for d in args.devices.split(",") if d != "cuda" or torch.cuda.is_available()]
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    out = out_dir(args) / "train_speed.md"
     rows = []
-    for device in devices:
-        for model in MODELS:
-            for batch in BATCHES[device.split(":")[0]]:
-                steps = args.steps or (8 if device == "cpu" else 40)
-                r = measure(model, device, batch, steps, args.threads)
-                rows.append(r)
-                print(f"{model} on {r['device']}, batch {batch}: {r['images_per_s']:.0f} images/s "
-                      f"({steps} steps in {r['seconds']:.1f} s)", flush=True)
-                out.with_suffix(".json").write_text(json.dumps(rows, indent=2))  # partial results survive
+    jobs = [(device, model, batch) for device in devices for model in MODELS for batch in BATCHES[device.split(":")[0]]]
+    for i, (device, model, batch) in enumerate(jobs, 1):
+        steps = args.steps or (8 if device == "cpu" else 40)
+        print(f"[{i}/{len(jobs)}] {model} on {device}, batch {batch}, {steps} steps ...", flush=True)
+        r = measure(model, device, batch, steps, args.threads)
+        rows.append(r)
+        print(f"{model} on {r['device']}, batch {batch}: {r['images_per_s']:.0f} images/s "
+              f"({steps} steps in {r['seconds']:.1f} s)", flush=True)
+        out.with_suffix(".json").write_text(json.dumps(rows, indent=2))  # partial results survive
     gpus = [device_name(torch.device(d)) for d in devices if d.startswith("cuda")]
     lines = ["# Training speed\n",
              f"Measured by `benchmarks/train_speed.py` on {datetime.date.today()} "

@@ -84,3 +84,19 @@ def test_calibrated_estimates_stay_on_their_grid_points(tmp_path):
         for r in ("LUT", "FF"):
             est, real = sums[(op, r)]
             assert abs(est - real) <= 0.25 * real, f"{op}: estimated {est} {r}, yosys {real}"
+
+
+def test_distributed_ram_model_is_yosys_mapping(tmp_path):
+    """lutram_sdp (the LUTRAM model of our runtime-written buffers) is yosys' mapping: an attention matmul's b
+    buffer of 8 lanes x 392 words x 1 bit takes 8 x 7 RAM64M8 (8 LUTs each, 64 x 7 bits), its a-row buffer of
+    8 words one RAM32M16; the bits-over-64 count would say 56 LUTs in all, an eighth of it."""
+    from qonnx.core.datatype import DataType
+
+    from build_flows.layers.base import lutram_for, lutram_sdp
+    from build_flows.rtl.stream_matmul.codegen import StreamMatMulParams, write
+
+    p = StreamMatMulParams(49, 32, 49, 8, 1, DataType["BIPOLAR"], DataType["BIPOLAR"], DataType["INT8"], (), 10)
+    counts = synth(write(p, tmp_path, "smm"), "smm", nodsp=True)
+    memories = [(2 * (32 // 8) * 49, 1)] * 8 + [(2 * (32 // 8), 8)]
+    assert counts["cells"]["RAM64M8"] == 56 and counts["LUTRAM"] == sum(lutram_sdp(*m) for m in memories) == 456
+    assert sum(lutram_for(*m) for m in memories) == 64  # the old model, off by 7x

@@ -174,11 +174,16 @@ def best_fps(model, clock_mhz: float) -> float:
 
 
 def performance(model) -> dict:
-    """Cycles of the slowest layer (the initiation interval), its name, and the critical-path latency
-    (sum of cycles along the longest input-to-output path; pessimistic, as FINN's)."""
+    """Cycles of the slowest layer of the accelerator (the initiation interval), its name, and the critical-path
+    latency (sum of cycles along the longest input-to-output path; pessimistic, as FINN's). The host driver's
+    steps at the graph's ends (:func:`~build_flows.sim.accelerator.split_host_steps`) are not the accelerator's."""
+    from build_flows.sim.accelerator import split_host_steps
+
+    lead, _, trail = split_host_steps(model)
+    host = {n.name for n in lead + trail}
     latency, worst, worst_name = {}, 0, ""
     for node in model.graph.node:
-        if not is_fpgadataflow_node(node):
+        if not is_fpgadataflow_node(node) or node.name in host:
             continue
         c = cycles(node)
         if c > worst:

@@ -82,6 +82,18 @@ def lutram_for(depth: int, width: int) -> int:
     return width * math.ceil(depth / LUTRAM_BITS)
 
 
+def lutram_sdp(depth: int, width: int) -> int:
+    """LUTs of a ``depth`` x ``width`` simple dual-port RAM with a registered read, as yosys synth_xilinx maps it:
+    RAM32M16 (32 words x 14 bits in 8 LUTs) up to 32 words, else RAM64M8 (64 words x 7 bits in 8 LUTs) tiled
+    (a 392 x 1 memory: 7 RAM64M8, 56 LUTs). Vivado packs narrow memories tighter (RAM64X1D, 64 x 1 in 2 LUTs),
+    so for them this is the conservative count."""
+    if depth <= 0 or width <= 0:
+        return 0
+    if depth <= 32:
+        return 8 * math.ceil(width / 14)
+    return 8 * math.ceil(width / 7) * math.ceil(depth / 64)
+
+
 def bit_matrix(words, width: int) -> np.ndarray:
     """(depth, width) 0/1 matrix of non-negative integer ``words``, bit 0 first."""
     w = np.asarray([int(v) for v in words], dtype=object)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from build_flows.layers.base import QvitLayer, bram18_for, lutram_for, register_layer, synth_in_block
+from build_flows.layers.base import QvitLayer, bram18_for, lutram_sdp, register_layer, synth_in_block
 
 
 @register_layer
@@ -46,7 +46,7 @@ class GridPoolSum(QvitLayer):
         return sum(bram18_for(*m) for m in self.block_memories())
 
     def lutram_model(self) -> int:
-        return sum(lutram_for(*m) for m in self._segments() if not synth_in_block(*m))
+        return sum(lutram_sdp(*m) for m in self._segments() if not synth_in_block(*m))
 
     def block_memories(self) -> list[tuple[int, int]]:
         """The segments synthesis makes block RAM (the RTL leaves the choice to it)."""

@@ -8,7 +8,7 @@ from build_flows.layers.base import (
     QvitLayer,
     bit_matrix,
     bram18_for,
-    lutram_for,
+    lutram_sdp,
     memory_cost,
     register_layer,
     rom_logic_lut,
@@ -116,7 +116,7 @@ class StreamLayout(QvitLayer):
         return rom + (self._buffers() if self.get_nodeattr("ram_style") == "block" else [])
 
     def lutram_model(self) -> int:
-        return sum(lutram_for(*b) for b in self._buffers()) if self.get_nodeattr("ram_style") != "block" else 0
+        return sum(lutram_sdp(*b) for b in self._buffers()) if self.get_nodeattr("ram_style") != "block" else 0
 
     def lut_estimation(self, fpgapart=None):
         words, width = self._rom()

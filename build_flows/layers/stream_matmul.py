@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from build_flows.boards import LUT_PER_BINARY_MAC
-from build_flows.layers.base import TwoInputLayer, bram18_for, lutram_for, precision, register_layer, synth_in_block
+from build_flows.layers.base import TwoInputLayer, bram18_for, lutram_sdp, precision, register_layer, synth_in_block
 
 
 @register_layer
@@ -73,7 +73,7 @@ class StreamMatMul(TwoInputLayer):
         return [m for m in self._memories() if synth_in_block(*m)]
 
     def lutram_model(self) -> int:
-        return sum(lutram_for(*m) for m in self._memories() if not synth_in_block(*m))
+        return sum(lutram_sdp(*m) for m in self._memories() if not synth_in_block(*m))
 
     def bram_estimation(self, fpgapart=None):
         return sum(bram18_for(*m) for m in self.block_memories())

@@ -58,16 +58,19 @@ def features(inst, fpgapart: str | None = None) -> dict[str, float]:
 
 def lut_per_binary_mac() -> float:
     """LUTs per XNOR-popcount multiply-accumulate under the calibrated models: for each layer type that does binary
-    MACs (MVAU_lut_rtl, StreamMatMul_rtl), its coefficients on its own LUT model (times that model's LUTs per binary
-    MAC) and on its lanes; the cheaper type's. The roofline ceiling divides the LUT budget by it, so no design that
-    fits exceeds the ceiling (every coefficient is non-negative)."""
+    MACs (MVAU_lut_rtl, StreamMatMul_rtl), the cheapest cost its fitted LUT model gives one more MAC lane: its
+    coefficient on its own LUT model (times that model's LUTs per binary MAC) and on its lanes, plus the cheaper of
+    the stream bit a lane adds (one more SIMD lane: an input bit; one more PE lane: at least an output bit); the
+    cheaper type's. The roofline ceiling divides the LUT budget by it, so no design that fits exceeds the ceiling
+    (every coefficient is non-negative)."""
     from build_flows.boards import LUT_PER_BINARY_MAC
     from build_flows.layers.rtl.mvau_lut_rtl import XNOR_LUT_PER_MAC
 
     per_mac = []
     for op, model_per_mac in (("MVAU_lut_rtl", XNOR_LUT_PER_MAC), ("StreamMatMul_rtl", LUT_PER_BINARY_MAC)):
         coef = coefficients().get(op, {}).get("LUT", {"model": 1.0})
-        per_mac.append(coef.get("model", 0.0) * model_per_mac + coef.get("lanes", 0.0))
+        stream_bit = min(coef.get("in_bits", 0.0), coef.get("out_bits", 0.0))
+        per_mac.append(coef.get("model", 0.0) * model_per_mac + coef.get("lanes", 0.0) + stream_bit)
     return min(v for v in per_mac if v > 0) if any(v > 0 for v in per_mac) else XNOR_LUT_PER_MAC
 
 

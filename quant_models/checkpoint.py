@@ -57,6 +57,17 @@ def save_checkpoint(path: str | Path, model: torch.nn.Module | str, config: dict
     return atomic_save(path, {"model": name, "config": config, "state_dict": state_dict, **meta})
 
 
+def load_failure(e: Exception) -> str:
+    """Why ``torch.load(..., weights_only=True)`` refused a file, in words: a file holding objects other than
+    tensors and plain data is refused as such (torch's own message suggests loading it unsafely)."""
+    import pickle
+
+    if isinstance(e, pickle.UnpicklingError) and "weights_only" in str(e):
+        return "it holds Python objects other than tensors and plain data; refused, since loading it could run code"
+    why = str(e).splitlines()[0][:160] if str(e) else ""
+    return f"{type(e).__name__}: {why}" if why else type(e).__name__
+
+
 def read_checkpoint(path: str | Path) -> dict:
     """The dict stored in a checkpoint file (tensors on the CPU; read with ``weights_only=True``).
 
@@ -68,8 +79,7 @@ def read_checkpoint(path: str | Path) -> dict:
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - any unreadable file is the same user error
-        why = str(e).splitlines()[0][:160] if str(e) else type(e).__name__
-        raise ValueError(f"{path} is not a torch checkpoint ({type(e).__name__}: {why}); pass a file written by "
+        raise ValueError(f"{path} is not a torch checkpoint ({load_failure(e)}); pass a file written by "
                          "`qvit train`.") from e
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
         raise ValueError(f"{path} is not a qvit checkpoint (no 'state_dict'); pass a file written by `qvit train`.")

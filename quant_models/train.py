@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from quant_models import data as datasets
-from quant_models.checkpoint import atomic_save, load_checkpoint, save_checkpoint
+from quant_models.checkpoint import atomic_save, load_checkpoint, load_failure, save_checkpoint
 from quant_models.data.augment import PRESETS, augment, mix
 from quant_models.prune import l1_penalty
 from quant_models.quantizers import CALIBRATION_STEPS
@@ -294,8 +294,8 @@ def train(cfg: TrainConfig, resume: bool = False, command: str = "") -> dict:
         try:  # tensors and plain data only: a crafted file cannot run code when it is read
             state = torch.load(ckpt_path, map_location="cpu", weights_only=True)
         except Exception as e:  # noqa: BLE001 - torch raises UnpicklingError, RuntimeError, EOFError, ...
-            raise ValueError(f"{ckpt_path} is not a run checkpoint of `qvit train` ({type(e).__name__}: "
-                             f"{str(e).splitlines()[0][:200]}); start the run afresh in another --out") from None
+            raise ValueError(f"{ckpt_path} is not a run checkpoint of `qvit train` ({load_failure(e)}); "
+                             "start the run afresh in another --out") from None
         if not isinstance(state, dict) or not {"state_dict", "metrics", "epoch"} <= set(state):
             raise ValueError(f"{ckpt_path} is not a run checkpoint of `qvit train` (no state_dict, metrics and epoch); "
                              "start the run afresh in another --out")

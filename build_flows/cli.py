@@ -42,21 +42,23 @@ def cmd_models(args) -> int:
     from quant_models.export import model_input_shape
     from quant_models.registry import model_description
 
-    rows = []
-    for name in list_models():
+    def row(name):
         model = create_model(name)
         shape = model_input_shape(model)
-        c = count(model, shape)
-        rows.append((name, "x".join(map(str, shape[1:])), c, model_description(name)))
+        return name, "x".join(map(str, shape[1:])), count(model, shape), model_description(name)
+
     if args.json:
+        rows = [row(name) for name in list_models()]
         print(json.dumps([{"name": n, "input": s, **c.to_dict(), "description": d} for n, s, c, d in rows], indent=2))
         return 0
     head = (f"{'model':<22}{'input':>9}{'params':>12}{'binary MACs':>15}{'ternary MACs':>14}"
             f"{'other MACs':>12}{'OPs':>11}  description")
     print(head)
-    print("-" * len(head))
-    for n, s, c, d in rows:
-        print(f"{n:<22}{s:>9}{c.params:>12,}{c.binary_macs:>15,}{c.ternary_macs:>14,}{c.other_macs:>12,}{c.ops:>11.3g}  {d}")
+    print("-" * len(head), flush=True)
+    for name in list_models():  # each row as it is counted (the ImageNet configuration takes a while)
+        n, s, c, d = row(name)
+        print(f"{n:<22}{s:>9}{c.params:>12,}{c.binary_macs:>15,}{c.ternary_macs:>14,}{c.other_macs:>12,}{c.ops:>11.3g}  {d}",
+              flush=True)
     print("\nOPs = BOPs/64 + FLOPs per image (BinaryViT convention); MACs per image at the default input size.")
     return 0
 
@@ -461,6 +463,9 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted; a build resumes from its last finished step", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader of our output went away (`qvit models | head`): stop quietly, as on SIGPIPE
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except Exception as e:  # noqa: BLE001 - the last line of defence: no traceback on the user's screen
         return _report_unexpected(e)
 

@@ -160,8 +160,20 @@ def cmd_prune(args) -> int:
     return 0
 
 
+def _build_or_say_why(cfg):
+    """Run the build of ``cfg``; its report, or None after printing the step's error and where the report so far is."""
+    from build_flows.build import BuildError, build
+
+    try:
+        return build(cfg)
+    except BuildError as e:
+        print(f"error: {e}", file=sys.stderr)
+        print(f"the report so far is in {cfg.out}/report.json", file=sys.stderr)
+        return None
+
+
 def cmd_build(args) -> int:
-    from build_flows.build import BuildError, build, summary
+    from build_flows.build import summary
     from build_flows.cli_fields import fields_from_args
     from build_flows.config import BuildConfig
 
@@ -172,11 +184,8 @@ def cmd_build(args) -> int:
         cfg = BuildConfig.load(args.config, **fields)
     else:
         cfg = BuildConfig(**fields)
-    try:
-        report = build(cfg)
-    except BuildError as e:
-        print(f"error: {e}", file=sys.stderr)
-        print(f"the report so far is in {cfg.out}/report.json", file=sys.stderr)
+    report = _build_or_say_why(cfg)
+    if report is None:
         return 2
     print(summary(report))
     print(f"wrote {cfg.out}/report.json")
@@ -277,7 +286,6 @@ def torch_threads(n: int) -> None:
 
 
 def cmd_run(args) -> int:
-    from build_flows.build import BuildError, build
     from build_flows.build.plots import render
     from build_flows.build.report import budget_line
     from build_flows.config import BuildConfig
@@ -294,11 +302,8 @@ def cmd_run(args) -> int:
     print(f"qvit run: {args.model} from {ckpt.name}, {args.board} at --target-fps {args.target_fps}, simulated on "
           f"{args.images} real {args.dataset} test images; build directory {out} (resumable: run the same command again)",
           flush=True)
-    try:
-        report = build(cfg)
-    except BuildError as e:
-        print(f"error: {e}", file=sys.stderr)
-        print(f"the report so far is in {out}/report.json", file=sys.stderr)
+    report = _build_or_say_why(cfg)
+    if report is None:
         return 2
     sim, est = report.sim or {}, report.estimated
     real = sim.get("real_images", {})

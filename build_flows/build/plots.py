@@ -45,6 +45,23 @@ def pyplot():
     return plt
 
 
+def _bars(labels: list[str], ylabel: str, title: str, width_per_bar: float = 0.18):
+    """A figure wide enough for one labelled bar per item: (figure, axes); the caller draws the bars."""
+    fig, ax = pyplot().subplots(figsize=(max(8, width_per_bar * len(labels)), 4.5))
+    ax.set_xticks(range(len(labels)), labels, rotation=90, fontsize=6 if width_per_bar >= 0.18 else 5)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    return fig, ax
+
+
+def _save(fig, ax, path: Path, legend_size: int = 8, **legend) -> Path:
+    ax.legend(fontsize=legend_size, **legend)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    pyplot().close(fig)
+    return path
+
+
 def _by_type(report: BuildReport) -> dict[str, dict[str, int]]:
     out: dict[str, dict[str, int]] = collections.defaultdict(lambda: dict.fromkeys(("layers",) + RESOURCES, 0))
     for layer in report.layers:
@@ -59,22 +76,14 @@ def _by_type(report: BuildReport) -> dict[str, dict[str, int]]:
 
 def plot_resources_by_layer(report: BuildReport, path: Path) -> Path:
     """LUT (as logic and as RAM) of every on-chip layer, the board's LUT budget in the title."""
-    plt = pyplot()
     layers = [la for la in report.layers if not la.host]
-    fig, ax = plt.subplots(figsize=(max(8, 0.18 * len(layers)), 4.5))
-    x = range(len(layers))
-    logic = [la.LUT - la.LUTRAM for la in layers]
-    ax.bar(x, logic, label="LUT as logic", color="tab:blue")
-    ax.bar(x, [la.LUTRAM for la in layers], bottom=logic, label="LUT as RAM", color="tab:orange")
-    ax.set_xticks(list(x), [la.name for la in layers], rotation=90, fontsize=6)
-    ax.set_ylabel("LUT (estimate)")
     budget = get_board(report.board).budget()["LUT"]
-    ax.set_title(f"{report.model} on {report.board}: LUT by layer ({report.estimated.LUT:,} of a {budget:,.0f} budget)")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    fig, ax = _bars([la.name for la in layers], "LUT (estimate)",
+                    f"{report.model} on {report.board}: LUT by layer ({report.estimated.LUT:,} of a {budget:,.0f} budget)")
+    logic = [la.LUT - la.LUTRAM for la in layers]
+    ax.bar(range(len(layers)), logic, label="LUT as logic", color="tab:blue")
+    ax.bar(range(len(layers)), [la.LUTRAM for la in layers], bottom=logic, label="LUT as RAM", color="tab:orange")
+    return _save(fig, ax, path)
 
 
 def plot_resources_by_type(report: BuildReport, path: Path) -> Path:
@@ -94,19 +103,14 @@ def plot_resources_by_type(report: BuildReport, path: Path) -> Path:
                                       for k in kinds], fontsize=8)
     ax.set_ylabel("% of the board's budget")
     ax.set_title(f"{report.board}: resources by layer type (LUT, FF, LUTRAM budgets: 70 % of the device)", fontsize=10)
-    ax.legend(fontsize=6, ncol=2, loc="upper right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, ax, path, 6, ncol=2, loc="upper right")
 
 
 def plot_cycles(report: BuildReport, path: Path) -> Path:
     """Cycles per image of every on-chip layer; the bottleneck in red, the design's rate as a line."""
-    plt = pyplot()
     layers = [la for la in report.layers if not la.host]
     est = report.estimated
-    fig, ax = plt.subplots(figsize=(max(8, 0.18 * len(layers)), 4.5))
+    fig, ax = _bars([la.name for la in layers], "cycles per image", f"cycles by layer (bottleneck {est.bottleneck}, red)")
     colors = ["tab:red" if la.name == est.bottleneck else "tab:blue" for la in layers]
     ax.bar(range(len(layers)), [la.cycles for la in layers], color=colors)
     ax.axhline(est.cycles_per_image, color="black", linestyle="--", linewidth=1,
@@ -114,35 +118,20 @@ def plot_cycles(report: BuildReport, path: Path) -> Path:
     if est.io_cycles_per_image:
         ax.axhline(est.io_cycles_per_image, color="tab:green", linestyle=":", linewidth=1,
                    label=f"I/O: {est.io_cycles_per_image:,} cycles/image")
-    ax.set_xticks(range(len(layers)), [la.name for la in layers], rotation=90, fontsize=6)
-    ax.set_ylabel("cycles per image")
-    ax.set_title(f"cycles by layer (bottleneck {est.bottleneck}, red)")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, ax, path)
 
 
 def plot_fifos(report: BuildReport, path: Path) -> Path:
     """Every FIFO's high-water mark in the simulation against its depth."""
-    plt = pyplot()
     sim = report.sim
     names = list(sim["fifo_depths"])
-    depth = [sim["fifo_depths"][n] for n in names]
-    hwm = [sim["fifo_high_water"].get(n, 0) for n in names]
-    fig, ax = plt.subplots(figsize=(max(8, 0.14 * len(names)), 4.5))
-    ax.bar(range(len(names)), depth, color="lightgray", label="depth")
-    ax.bar(range(len(names)), hwm, color="tab:purple", label="high-water mark (simulation)")
+    fig, ax = _bars(names, "beats", f"FIFO occupancy in Verilator ({len(names)} FIFOs, stall probability "
+                                    f"{sim.get('stall_probability', 0)})", width_per_bar=0.14)
+    ax.bar(range(len(names)), [sim["fifo_depths"][n] for n in names], color="lightgray", label="depth")
+    ax.bar(range(len(names)), [sim["fifo_high_water"].get(n, 0) for n in names], color="tab:purple",
+           label="high-water mark (simulation)")
     ax.set_yscale("log")
-    ax.set_xticks(range(len(names)), names, rotation=90, fontsize=5)
-    ax.set_ylabel("beats")
-    ax.set_title(f"FIFO occupancy in Verilator ({len(names)} FIFOs, stall probability {sim.get('stall_probability', 0)})")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, ax, path)
 
 
 def shipped_accuracy() -> list[dict]:
@@ -181,12 +170,8 @@ def plot_accuracy(rows: list[dict], path: Path) -> Path:
     ax.set_xlabel("weight bits")
     ax.set_ylabel("test top-1 %")
     ax.set_title("shipped checkpoints: accuracy against weight precision")
-    ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, ax, path)
 
 
 def markdown(report: BuildReport, plots: dict[str, str], skipped: dict[str, str]) -> str:

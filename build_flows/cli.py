@@ -321,15 +321,24 @@ def cmd_run(args) -> int:
         f"resources   {budget_line(report)}",
         f"bit-exact   {'yes' if sim['bit_exact'] else 'NO'}: Verilator = QONNX = FINN python on {sim['vectors']} random "
         f"vectors (with and without stalls)" + (f" and {sum(real['bit_exact_per_image'])}/{real['images']} real images"
-                                                if real else ""),
+                                                if "bit_exact_per_image" in real else ""),
     ]
     if "top1_simulated" in real:
         lines.append(f"accuracy    top-1 {real['top1_simulated']:.2f} % on {real['images']} {real['dataset']} test images "
                      f"from the simulated outputs (torch {real['top1_torch']:.2f} %; checkpoint's full test set "
                      f"{report.checkpoint_info.get('test_top1', float('nan')):.2f} %)")
+    else:
+        lines.append(f"accuracy    not measured: {real.get('skipped', 'no real images were simulated')}")
     lines.append(f"report      {out}/report.json, {out}/report.md and {len(files) - 1} plots in {out}/plots/")
     print("\n".join(lines))
-    return 0 if sim["bit_exact"] else 1
+    if not sim["bit_exact"]:
+        print("error: the simulated accelerator is not bit-exact with QONNX; see report.json sim", file=sys.stderr)
+        return 1
+    if "top1_simulated" not in real:
+        print(f"error: no accuracy from the simulation ({real.get('skipped')}); the build in {out} is kept: run the same "
+              "command again once the test set is there", file=sys.stderr)
+        return 2
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -299,7 +299,8 @@ def cmd_run(args) -> int:
     out = args.out or f"runs/{args.model}_{args.dataset}_{args.board}"
     cfg = BuildConfig(model=args.model, out=out, board=args.board, target_fps=args.target_fps, checkpoint=str(ckpt),
                       until="sim", sim_images=args.images, force=args.force)
-    print(f"qvit run: {args.model} from {ckpt.name}, {args.board} at --target-fps {args.target_fps}, simulated on "
+    target = args.target_fps if isinstance(args.target_fps, str) else f"{args.target_fps:g}"
+    print(f"qvit run: {args.model} from {ckpt.name}, {args.board} at --target-fps {target}, simulated on "
           f"{args.images} real {args.dataset} test images; build directory {out} (resumable: run the same command again)",
           flush=True)
     report = _build_or_say_why(cfg)

@@ -168,8 +168,8 @@ def main(argv=None):
              f"Measured by `benchmarks/build_flow.py` on {datetime.date.today()} ({machine}). "
              f"`qvit build MODEL --board B --target-fps {TARGET_FPS} --until estimates` (FINN's cnv-w1a1 measures "
              f"{TARGET_FPS} FPS on AUP-ZU3). Estimates are "
-             "FINN's resource models for its layers and ours for our layers (first-order, see "
-             "`build_flows/layers/`), not synthesis results. Bit-exact: FINN's python execution of the hardware "
+             "our layers' models calibrated to yosys (`benchmarks/calibration.md`) and FINN's models for "
+             "finn-rtllib's layers, not placement results. Bit-exact: FINN's python execution of the hardware "
              "graph equals QONNX execution of the export on every vector.", "",
              "| model | input | board | weights | nodes in hardware | bit-exact | est. FPS | LUT | BRAM18 | DSP | "
              "fits budget | roofline fraction | build time (s) |",

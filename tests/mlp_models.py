@@ -118,3 +118,33 @@ class UpsampleCNN(nn.Module):
 def export_upsample_cnn(path, mode="nearest"):
     """UpsampleCNN (``mode``: nn.Upsample's) with calibrated activation scales, exported for [1, 3, 4, 4]."""
     return _export_calibrated(lambda: UpsampleCNN(mode), path)
+
+
+class SignCNN(nn.Module):
+    """Binary CNN whose output is a feature map (NCHW): sign -> binary 3x3 conv (21 channels) -> BatchNorm -> sign.
+    Its last node is the reorder of the channels-last stream to NCHW, which the host driver does."""
+
+    def __init__(self):
+        super().__init__()
+        layers, ch = [], 1
+        for out in (21,):
+            layers += [qnn.QuantIdentity(act_quant=BinaryAct),
+                       qnn.QuantConv2d(ch, out, 3, bias=False, weight_quant=BinaryWeightPerTensor), nn.BatchNorm2d(out)]
+            ch = out
+        self.body = nn.Sequential(*layers, qnn.QuantIdentity(act_quant=BinaryAct))
+
+    def forward(self, x):
+        return self.body(x)
+
+
+def export_sign_cnn(path):
+    """SignCNN with non-trivial BatchNorm statistics, exported for [1, 1, 12, 12]."""
+    torch.manual_seed(0)
+    m = SignCNN().eval()
+    with torch.no_grad():
+        for mod in m.modules():
+            if isinstance(mod, nn.BatchNorm2d):
+                mod.running_mean.uniform_(-3, 3)
+                mod.bias.uniform_(-1, 1)
+    to_qonnx(m, path, (1, 1, 12, 12))
+    return str(path)

@@ -32,11 +32,16 @@ def cycles(node) -> int:
 def set_folding(model, target_cycles: float, folding: dict | None = None) -> dict:
     """Fold every dataflow layer to at most ``target_cycles`` per image (least parallelism that meets
     it), or to the user's ``folding`` {layer name: {attr: value}} where given. Returns
-    {layer name: cycles} of the layers that cannot meet the target even fully unfolded."""
+    {layer name: cycles} of the layers that cannot meet the target even fully unfolded. The host driver's steps at
+    the graph's ends are not the accelerator's and are left as they are."""
+    from build_flows.sim.accelerator import split_host_steps
+
+    lead, _, trail = split_host_steps(model)
+    host = {n.name for n in lead + trail}
     folding = folding or {}
     short = {}
     for node in model.graph.node:
-        if not is_fpgadataflow_node(node):
+        if not is_fpgadataflow_node(node) or node.name in host:
             continue
         inst = getCustomOp(node)
         if node.name in folding:

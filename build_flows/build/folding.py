@@ -34,10 +34,9 @@ def set_folding(model, target_cycles: float, folding: dict | None = None) -> dic
     it), or to the user's ``folding`` {layer name: {attr: value}} where given. Returns
     {layer name: cycles} of the layers that cannot meet the target even fully unfolded. The host driver's steps at
     the graph's ends are not the accelerator's and are left as they are."""
-    from build_flows.sim.accelerator import split_host_steps
+    from build_flows.sim.accelerator import host_step_names
 
-    lead, _, trail = split_host_steps(model)
-    host = {n.name for n in lead + trail}
+    host = host_step_names(model)
     folding = folding or {}
     short = {}
     for node in model.graph.node:
@@ -182,10 +181,9 @@ def performance(model) -> dict:
     """Cycles of the slowest layer of the accelerator (the initiation interval), its name, and the critical-path
     latency (sum of cycles along the longest input-to-output path; pessimistic, as FINN's). The host driver's
     steps at the graph's ends (:func:`~build_flows.sim.accelerator.split_host_steps`) are not the accelerator's."""
-    from build_flows.sim.accelerator import split_host_steps
+    from build_flows.sim.accelerator import host_step_names
 
-    lead, _, trail = split_host_steps(model)
-    host = {n.name for n in lead + trail}
+    host = host_step_names(model)
     latency, worst, worst_name = {}, 0, ""
     for node in model.graph.node:
         if not is_fpgadataflow_node(node) or node.name in host:
@@ -230,10 +228,9 @@ def layer_table(model, fpgapart: str) -> list[LayerRow]:
     """Per layer: name, op, PE, SIMD, cycles, LUT, FF and LUTRAM (the models fitted to yosys,
     :mod:`build_flows.build.calibration`), BRAM (18k), URAM, DSP (FINN's and our estimates), and whether
     the host driver runs it instead of the accelerator (``split_host_steps``)."""
-    from build_flows.sim.accelerator import split_host_steps
+    from build_flows.sim.accelerator import host_step_names
 
-    lead, _, trail = split_host_steps(model)
-    host = {n.name for n in lead + trail}
+    host = host_step_names(model)
     rows = []
     for node in model.graph.node:
         if not is_fpgadataflow_node(node):

@@ -112,14 +112,19 @@ def split_host_steps(model) -> tuple[list, list, list]:
     return lead, nodes[len(lead): len(nodes) - len(trail)], trail
 
 
+def host_step_names(model) -> set[str]:
+    """Names of the layers the host driver runs (:func:`split_host_steps`' leading and trailing ones)."""
+    lead, _, trail = split_host_steps(model)
+    return {n.name for n in lead + trail}
+
+
 def core_model(model):
     """A copy of ``model`` holding only the accelerator core (:func:`split_host_steps`): the host's steps at
     either end removed, the graph's input and output those of the core, as FINN stitches and packages it."""
     from onnx import TensorProto, helper
     from qonnx.core.modelwrapper import ModelWrapper
 
-    lead, _, trail = split_host_steps(model)
-    drop = {n.name for n in lead + trail}
+    drop = host_step_names(model)
     copy = ModelWrapper(model.model.__deepcopy__())
     keep = [n for n in copy.graph.node if n.name not in drop]
     ends = (keep[0].input[0], keep[-1].output[0])

@@ -37,9 +37,10 @@ def load_report(build_dir: str | Path) -> BuildReport:
 
 
 def pyplot():
+    """matplotlib.pyplot on the Agg backend (files only: no display is needed or opened)."""
     import matplotlib
 
-    matplotlib.use("Agg")  # files only, never a window
+    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     return plt

@@ -6,7 +6,9 @@ step leaves every earlier result in place.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import random
 import time
 import warnings
@@ -49,6 +51,27 @@ def _write_json(path: Path, obj) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(obj, indent=2, default=str))
     tmp.replace(path)
+
+
+FINN_LOG = "finn.log"  # FINN's own log lines (datatype changes, float nodes at the graph's ends), per build
+
+
+@contextlib.contextmanager
+def finn_log_in(path: Path):
+    """Send FINN's logger (``finn_logger``: its notices during datatype inference and partitioning) to ``path``
+    instead of the console, for the duration of a step; the build's own progress lines stay on the console."""
+    finn_log = logging.getLogger("finn_logger")
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    propagate = finn_log.propagate
+    finn_log.addHandler(handler)
+    finn_log.propagate = False
+    try:
+        yield
+    finally:
+        finn_log.removeHandler(handler)
+        finn_log.propagate = propagate
+        handler.close()
 
 
 def build(cfg: BuildConfig, log=print, rerun: tuple[str, ...] = ()) -> BuildReport:
@@ -99,7 +122,7 @@ def build(cfg: BuildConfig, log=print, rerun: tuple[str, ...] = ()) -> BuildRepo
         # directories (or a build resumed) name them alike
         random.seed(f"{state['fingerprint']}:{name}")
         try:
-            with warnings.catch_warnings():
+            with warnings.catch_warnings(), finn_log_in(out / FINN_LOG):
                 warnings.simplefilter("ignore")
                 model = STEP_FUNCTIONS[name](model, ctx)
         except Exception as e:

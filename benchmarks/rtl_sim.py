@@ -23,6 +23,9 @@ from brevitas import nn as qnn
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the test suite's small models
+
+from mlp_models import SignCNN  # noqa: E402
 
 from benchmarks.build_flow import _plain  # noqa: E402 (random-weight export with calibrated statistics)
 from benchmarks.machine import describe  # noqa: E402
@@ -44,22 +47,6 @@ class SignMLP(nn.Sequential):
             layers += [qnn.QuantIdentity(act_quant=BinaryAct),
                        qnn.QuantLinear(a, b, bias=False, weight_quant=BinaryWeightPerTensor), nn.BatchNorm1d(b)]
         super().__init__(nn.Flatten(), *layers, qnn.QuantIdentity(act_quant=BinaryAct))
-
-
-class SignCNN(nn.Module):
-    """Binary CNN on 28x28x1: three 3x3 convolutions (32, 64, 64 channels) with BatchNorm and sign."""
-
-    def __init__(self):
-        super().__init__()
-        layers, ch = [], 1
-        for out in (32, 64, 64):
-            layers += [qnn.QuantIdentity(act_quant=BinaryAct),
-                       qnn.QuantConv2d(ch, out, 3, bias=False, weight_quant=BinaryWeightPerTensor), nn.BatchNorm2d(out)]
-            ch = out
-        self.body = nn.Sequential(*layers, qnn.QuantIdentity(act_quant=BinaryAct))
-
-    def forward(self, x):
-        return self.body(x)
 
 
 def stitched(name, net, shape, fps, tmp, mem_mode="internal_embedded") -> dict:
@@ -121,7 +108,8 @@ def lut_per_mac(tmp) -> list[dict]:
 #: after one torch.manual_seed(0): their random weights, and so the yosys counts, are the same every run)
 DESIGNS = [("binary-mlp-784-256-256-10", SignMLP, (1, 1, 28, 28), 200_000, "internal_embedded"),
            ("binary-mlp-784-256-256-10-external-weights", SignMLP, (1, 1, 28, 28), 200_000, "external"),
-           ("binary-cnn-28x28-32-64-64", SignCNN, (1, 1, 28, 28), 20_000, "internal_embedded")]
+           ("binary-cnn-28x28-32-64-64", lambda: SignCNN(channels=(32, 64, 64)), (1, 1, 28, 28), 20_000,
+            "internal_embedded")]
 
 
 def main(argv=None) -> int:

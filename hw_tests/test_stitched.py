@@ -8,28 +8,11 @@ import numpy as np
 import pytest
 import torch
 from brevitas import nn as qnn
-from mlp_models import export_mlp
-from torch import nn
+from mlp_models import SignCNN, export_mlp
 
 from build_flows.cli import main
 from quant_models.export import to_qonnx
-from quant_models.quantizers import BinaryAct, BinaryWeightPerTensor
-
-
-class BinaryCNN(nn.Module):
-    """sign -> binary 3x3 conv -> BatchNorm -> sign -> binary 3x3 conv -> BatchNorm -> sign."""
-
-    def __init__(self):
-        super().__init__()
-        layers, ch = [], 1
-        for out in (16, 32):
-            layers += [qnn.QuantIdentity(act_quant=BinaryAct),
-                       qnn.QuantConv2d(ch, out, 3, bias=False, weight_quant=BinaryWeightPerTensor), nn.BatchNorm2d(out)]
-            ch = out
-        self.body = nn.Sequential(*layers, qnn.QuantIdentity(act_quant=BinaryAct))
-
-    def forward(self, x):
-        return self.body(x)
+from quant_models.quantizers import BinaryAct
 
 
 def _build(model, out, *extra):
@@ -116,7 +99,7 @@ def test_fifos_sized_from_simulation(mlp_build, capsys):
 def test_binary_cnn_stitched_simulation_is_bit_exact(tmp_path):
     """finn-rtllib's sliding window (ConvolutionInputGenerator_rtl) and thresholding with our MVAUs."""
     torch.manual_seed(0)
-    net = BinaryCNN().train()
+    net = SignCNN(channels=(16, 32)).train()
     with torch.no_grad():
         for _ in range(3):
             net(torch.randn(8, 1, 10, 10))

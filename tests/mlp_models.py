@@ -121,13 +121,13 @@ def export_upsample_cnn(path, mode="nearest"):
 
 
 class SignCNN(nn.Module):
-    """Binary CNN whose output is a feature map (NCHW): sign -> binary 3x3 conv (21 channels) -> BatchNorm -> sign.
-    Its last node is the reorder of the channels-last stream to NCHW, which the host driver does."""
+    """Binary CNN: per entry of ``channels``, sign -> binary 3x3 conv -> BatchNorm; then sign. Its output is a
+    feature map (NCHW), so its last node is the reorder of the channels-last stream to NCHW (the host driver's)."""
 
-    def __init__(self):
+    def __init__(self, channels=(21,)):
         super().__init__()
         layers, ch = [], 1
-        for out in (21,):
+        for out in channels:
             layers += [qnn.QuantIdentity(act_quant=BinaryAct),
                        qnn.QuantConv2d(ch, out, 3, bias=False, weight_quant=BinaryWeightPerTensor), nn.BatchNorm2d(out)]
             ch = out
@@ -138,7 +138,7 @@ class SignCNN(nn.Module):
 
 
 def export_sign_cnn(path):
-    """SignCNN with non-trivial BatchNorm statistics, exported for [1, 1, 12, 12]."""
+    """SignCNN (21 channels) with non-trivial BatchNorm statistics, exported for [1, 1, 12, 12]."""
     torch.manual_seed(0)
     m = SignCNN().eval()
     with torch.no_grad():

@@ -2,6 +2,8 @@
 layer, FINN's python execution of the result equals QONNX execution of the export bit for bit, and
 a wrong layer is caught."""
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -12,7 +14,7 @@ from qonnx.custom_op.registry import getCustomOp
 
 import build_flows  # noqa: F401  (registers the domain of our layers)
 from build_flows.layers import QVIT_DOMAIN
-from build_flows.lowering import ComposeLayouts, lower_to_hw
+from build_flows.lowering import ComposeLayouts, RequantOnOuterChannels, lower_to_hw
 from build_flows.lowering.thresholds import NotMonotonicError, apply_steps, find_steps
 from quant_models import create_model
 from quant_models.export import to_qonnx
@@ -25,10 +27,11 @@ SMALL_HW = {
 INPUTS = {"28x28x1": dict(img_size=28, in_chans=1), "32x32x3": dict(img_size=32, in_chans=3)}
 
 
-def _exported(name, size, path):
-    """A small model with trained-looking statistics (a few train-mode passes), exported."""
+def _exported(name, size, path, config=None):
+    """A small model (``config``, default SMALL_HW's) with trained-looking statistics (a few train-mode
+    passes), exported."""
     torch.manual_seed(0)
-    model = create_model(name, **SMALL_HW[name], **INPUTS[size])
+    model = create_model(name, **(config or SMALL_HW[name]), **INPUTS[size])
     shape = (4, INPUTS[size]["in_chans"], INPUTS[size]["img_size"], INPUTS[size]["img_size"])
     model.train()
     with torch.no_grad():
@@ -56,7 +59,7 @@ def _assert_bit_exact(src, hw, vectors=3):
 def test_every_node_maps_and_python_execution_is_bit_exact(name, size, tmp_path):
     src = _exported(name, size, tmp_path / "m.onnx")
     hw, unmapped = lower_to_hw(src)
-    hw = hw.transform(ComposeLayouts())
+    hw = hw.transform(ComposeLayouts()).transform(RequantOnOuterChannels())
     assert unmapped == []
     assert all(is_fpgadataflow_node(n) for n in hw.graph.node)
     ops = {n.op_type for n in hw.graph.node}
@@ -104,6 +107,53 @@ def test_layout_runs_collapse():
         assert list(g) != list(range(len(g))) or inst.get_nodeattr("in_shape") != inst.get_nodeattr("out_shape")
 
 
+TWO_HEADS = dict(embed_dims=(16, 32), depths=(1, 1), num_heads=(2, 2))  # per-head requantisers in stage 1
+
+
+def _attention_requants(hw):
+    return [n for n in hw.graph.node if n.op_type == "ChannelRequant" and getCustomOp(n).get_nodeattr("inner") > 1]
+
+
+def _heads_apart(tmp_path):
+    """The lowered graph of a two-head model whose per-head requantisers give each head its own scale (head k's
+    multiplier times k + 1: a random model's heads share their constants, which would hide a wrong head order;
+    a shift alone would not do, softmax ignores it), and the same graph with RequantOnOuterChannels applied."""
+    src = _exported("binaryvit-tiny-hw", "28x28x1", tmp_path / "m.onnx", TWO_HEADS)
+    hw, _ = lower_to_hw(src)
+    hw = hw.transform(ComposeLayouts())
+    for n in hw.graph.node:
+        before = hw.find_producer(n.input[0]) if n.op_type == "ChannelRequant" else None
+        if before is not None and before.op_type == "StreamLayout":
+            inst = getCustomOp(n)
+            inst.set_nodeattr("mult", [m * (k + 1) for k, m in enumerate(inst.get_nodeattr("mult"))])
+    return hw, copy.deepcopy(hw).transform(RequantOnOuterChannels())
+
+
+def test_per_head_requantisers_work_on_the_head_major_stream(tmp_path):
+    """The reorders around a per-head requantiser of the attention scores go: the requantiser reads the
+    channel (head) as an outer axis, and the graph computes what it computed before, bit for bit."""
+    ref, hw = _heads_apart(tmp_path)
+    outer = _attention_requants(hw)
+    assert outer, "no per-head requantiser took its channel as an outer axis"
+    for n in outer:
+        inst = getCustomOp(n)
+        assert hw.find_producer(n.input[0]).op_type != "StreamLayout"
+        assert inst.get_nodeattr("inner") * inst.channels() == int(np.prod(inst.get_normal_input_shape()[1:]))
+    layouts = sum(n.op_type == "StreamLayout" for n in ref.graph.node)
+    assert sum(n.op_type == "StreamLayout" for n in hw.graph.node) == layouts - 2 * len(outer)
+    _assert_bit_exact(ref, hw)
+
+
+def test_a_wrong_head_order_is_caught(tmp_path):
+    """Companion: the requantiser with its heads' constants swapped differs from the graph before."""
+    ref, hw = _heads_apart(tmp_path)
+    inst = getCustomOp(_attention_requants(hw)[0])
+    inst.set_nodeattr("mult", list(inst.get_nodeattr("mult"))[::-1])
+    inst.set_nodeattr("add", list(inst.get_nodeattr("add"))[::-1])
+    with pytest.raises(AssertionError, match="max"):
+        _assert_bit_exact(ref, hw)
+
+
 def test_thresholds_reproduce_a_float_chain_exactly():
     gamma = np.array([0.3, -0.7, 1.1], np.float32)
     scale = np.float32(2**-3)
@@ -133,7 +183,7 @@ def test_transformation_form_and_a_whole_build(tmp_path):
 
     src = _exported("ternaryvit-tiny", "28x28x1", tmp_path / "t.onnx")
     hw, unmapped = lower_to_hw(src)
-    hw = hw.transform(ComposeLayouts())
+    hw = hw.transform(ComposeLayouts()).transform(RequantOnOuterChannels())
     assert unmapped == [] and all(is_fpgadataflow_node(n) for n in hw.graph.node)
     report = build(BuildConfig(model=str(tmp_path / "t.onnx"), out=str(tmp_path / "b"), target_fps=2000, until="estimates"),
                    log=lambda *_: None).to_dict()
@@ -173,7 +223,7 @@ def test_class_token_models_map_and_are_bit_exact(option, tmp_path):
     src = ModelWrapper(str(tmp_path / "m.onnx"))
     assert "Concat" in {n.op_type for n in src.graph.node}
     hw, unmapped = lower_to_hw(src)
-    hw = hw.transform(ComposeLayouts())
+    hw = hw.transform(ComposeLayouts()).transform(RequantOnOuterChannels())
     assert unmapped == []
     assert "InsertTokens" in {n.op_type for n in hw.graph.node}
     _assert_bit_exact(src, hw)
@@ -190,7 +240,7 @@ def test_distillation_head_average_maps_with_host_float_sum(tmp_path):
     to_qonnx(model, tmp_path / "m.onnx", (1, 1, 28, 28))
     src = ModelWrapper(str(tmp_path / "m.onnx"))
     hw, unmapped = lower_to_hw(src)
-    hw = hw.transform(ComposeLayouts())
+    hw = hw.transform(ComposeLayouts()).transform(RequantOnOuterChannels())
     assert unmapped == []
     _, core, trail = split_host_steps(hw)
     assert [n.op_type for n in trail] == ["ChannelFloat", "SumParts", "ChannelFloat"]  # scales, sum, the / 2

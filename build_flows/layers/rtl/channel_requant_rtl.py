@@ -24,16 +24,17 @@ class ChannelRequant_rtl(QvitRTLBackend, ChannelRequant, RTLBackend):  # noqa: N
     @staticmethod
     def rtl_params(inst):
         """The parameters of the ChannelRequant RTL for ``inst`` (RTLUnsupported: why not)."""
-        return codegen.params_from(inst.get_nodeattr, inst.get_normal_input_shape()[-1])
+        return codegen.params_from(inst.get_nodeattr, inst.channels())
 
     def rom_logic(self) -> int:
-        """The multiplier and addend tables as the RTL holds them: per lane, one word per channel group."""
+        """The multiplier and addend tables as the RTL holds them: per lane, one word per channel group (one
+        table for all lanes when the channel is an outer axis)."""
         try:
             p = self.rtl_params(self)
         except codegen.RTLUnsupported:
             return 0
         lanes = []
         for values, bits in ((p.mults, p.mult_bits), (p.adds, p.width)):
-            table = np.asarray(values, dtype=object).reshape(-1, p.pe)
-            lanes += [bit_matrix([int(v) & ((1 << bits) - 1) for v in table[:, lane]], bits) for lane in range(p.pe)]
+            table = np.asarray(values, dtype=object).reshape(-1, 1 if p.inner > 1 else p.pe)
+            lanes += [bit_matrix([int(v) & ((1 << bits) - 1) for v in column], bits) for column in table.T]
         return rom_logic_lut(np.concatenate(lanes, axis=1))

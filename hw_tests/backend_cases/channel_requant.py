@@ -1,7 +1,7 @@
 """ChannelRequant_rtl: every INT11 value in every channel (constants beyond 32 bits, negative multipliers,
 exact halves, clipping at both ends) under random stalls, the same constants on an outer channel axis (a
-head-major stream: the channel changes every ``inner`` elements), and a mutant whose channel never changes
-within a run of beats."""
+head-major stream: the channel changes every ``inner`` elements), and a mutant whose channel moves on every
+beat."""
 
 import numpy as np
 
@@ -31,6 +31,7 @@ def _channel_requant_lint(tmp):
 
 
 def _run(tmp, source, inner: int, n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(simulated, golden) codes of ``n`` (images x elements) through the RTL with ``inner``, under stalls."""
     p = _channel_requant_params(inner)
     assert p.width > 32  # the addends need more than 32 bits
     files = channel_requant.write(p, tmp, "cr_dut")

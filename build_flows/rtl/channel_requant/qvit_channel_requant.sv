@@ -2,9 +2,9 @@
 //   out = QMIN + clip((MULT[c] * n + ADD[c]) >>> SHIFT, 0, LEVELS)
 // where n is the integer input and >>> the arithmetic shift (floor division by 2**SHIFT). Channels cycle
 // along the stream, PE per beat (INNER = 1), or the channel is an outer axis: it changes every INNER
-// elements, every INNER/PE beats, and all lanes of a beat share it (INNER > 1). The datapath width W (signed) is sized by the generator so that
-// MULT[c] * n + ADD[c] never overflows. Two pipeline stages (multiply-add, then shift and clip) that
-// advance together; one beat per cycle; AXI-stream valid/ready.
+// elements, every INNER/PE beats, and all lanes of a beat share it (INNER > 1). The datapath width W
+// (signed) is sized by the generator so that MULT[c] * n + ADD[c] never overflows. Two pipeline stages
+// (multiply-add, then shift and clip) that advance together; one beat per cycle; AXI-stream valid/ready.
 module qvit_channel_requant #(
 	parameter int PE = 1,
 	parameter int CHANNELS = 1,

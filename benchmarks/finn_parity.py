@@ -116,7 +116,9 @@ def qvit_build(onnx: Path, out: Path, board: str, target_fps: float, until: str)
                    fifo_bits=(sim.get("fifo_sizing") or {}).get("fifo_bits_after"))
     if error:
         row["failed_step"] = error
-    if ys:  # finn-rtllib layers are beyond yosys' parser: boxed, their estimate added
+    if ys.get("failed"):  # the stitched synthesis stopped (its time limit, say): say so, keep the rest of the row
+        row["yosys_failed"] = ys["failed"][:200]
+    elif ys:  # finn-rtllib layers are beyond yosys' parser: boxed, their estimate added
         row.update(yosys_LUT=ys["LUT"], yosys_FF=ys["FF"], yosys_BRAM18=ys["BRAM18"],
                    yosys_boxed=len(ys["blackboxes"]), yosys_boxed_estimated_LUT=ys["estimated_LUT_blackboxes"])
     return row
@@ -156,6 +158,8 @@ def _fmt(side: dict, key: str, fmt: str = ",.0f") -> str:
 
 
 def _yosys(q: dict) -> str:
+    if "yosys_failed" in q:
+        return f"failed: {q['yosys_failed']}"
     if "yosys_LUT" not in q:
         return "-"
     boxed = f" + {q['yosys_boxed_estimated_LUT']:,} ({q['yosys_boxed']} boxed)" if q["yosys_boxed"] else ""

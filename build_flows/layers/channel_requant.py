@@ -32,7 +32,7 @@ class ChannelRequant(QvitLayer):
 
     def folding_knobs(self):
         inner = self.get_nodeattr("inner")
-        return [("PE", inner)] if inner > 1 else [("PE", self.get_normal_input_shape()[-1])]
+        return [("PE", inner)] if inner > 1 else super().folding_knobs()
 
     def execute_node(self, context, graph):
         n = np.round(context[self.onnx_node.input[0]]).astype(np.int64)

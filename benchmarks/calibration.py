@@ -35,6 +35,10 @@ SMALL = ["--set", "img_size=28", "--set", "in_chans=1"]
 #: design name -> how to get its model (a registered name with settings, or an exporter) and its targets
 DESIGNS = {
     "tfc_1w1a-max": ("bnn:tfc_1w1a", "max"),
+    # small MLPs at the target rate: narrow layers, deep weight ROMs (at PE=SIMD=1 the memory decision prices a
+    # 4,096 x 1 ROM in LUTs against a BRAM18)
+    "tfc_1w1a-5311": ("bnn:tfc_1w1a", "5311"),
+    "sfc_1w1a-5311": ("bnn:sfc_1w1a", "5311"),
     "sfc_2w2a-5311": ("bnn:sfc_2w2a", "5311"),
     "cnv_1w1a-5311": ("bnn:cnv_1w1a", "5311"),
     "binaryvit-28-5311": ("binaryvit-tiny-hw", "5311"),

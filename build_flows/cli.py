@@ -130,7 +130,9 @@ def cmd_train(args) -> int:
     from quant_models.train import TrainConfig, train
 
     cfg = TrainConfig(model=args.model, dataset=args.dataset, out=args.out, epochs=args.epochs, batch_size=args.batch_size,
-                      lr=args.lr, preset=args.preset, seed=args.seed, threads=args.threads, device=args.device,
+                      lr=args.lr, weight_decay=args.weight_decay, label_smoothing=args.label_smoothing,
+                      warmup_epochs=args.warmup_epochs, preset=args.preset, seed=args.seed, threads=args.threads,
+                      device=args.device,
                       scale_lr=args.scale_lr, data_root=args.data_root,
                       max_train=args.max_train, teacher=args.teacher, distill=args.distill, distill_alpha=args.distill_alpha,
                       distill_tau=args.distill_tau,
@@ -269,6 +271,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--epochs", type=int, default=10)
     t.add_argument("--batch-size", type=int, default=128)
     t.add_argument("--lr", type=float, default=2e-3)
+    t.add_argument("--weight-decay", type=float, default=0.05,
+                   help="AdamW weight decay of the weight matrices (norms and biases get none); binary nets "
+                        "often fine-tune better with 0, as latent weights pulled to 0 flip sign more often")
+    t.add_argument("--label-smoothing", type=float, default=0.1)
+    t.add_argument("--warmup-epochs", type=float, default=1.0, help="linear learning-rate warm-up before the cosine decay")
     t.add_argument("--preset", default="light", help="augmentation/regularisation preset: none | light | medium | strong")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--threads", type=int, default=2, help="CPU threads for torch")

@@ -76,6 +76,12 @@ class TrainConfig:
             value = float(getattr(self, name))
             if not math.isfinite(value) or value <= 0:
                 raise ValueError(f"--{name.replace('_', '-')} must be a positive, finite number, got {value}")
+        for name in ("weight_decay", "warmup_epochs"):
+            value = float(getattr(self, name))
+            if not math.isfinite(value) or value < 0:
+                raise ValueError(f"--{name.replace('_', '-')} must be 0 or more, got {value}")
+        if not 0 <= float(self.label_smoothing) < 1:
+            raise ValueError(f"--label-smoothing must be in [0, 1), got {self.label_smoothing}")
         if not 0 <= float(self.distill_alpha) <= 1:
             raise ValueError(f"--distill-alpha must be in [0, 1], got {self.distill_alpha}")
         if not math.isfinite(float(self.prune_l1)) or float(self.prune_l1) < 0:

@@ -12,6 +12,7 @@ from qonnx.custom_op.registry import getCustomOp
 from build_flows.boards import get_board
 from build_flows.build.folding import decide_memories, layer_table, on_chip_totals, performance, set_folding
 from build_flows.cli import main
+from build_flows.layers.base import rom_logic_lut_dense
 from quant_models.bnn_pynq import export_bnn_pynq
 
 
@@ -73,8 +74,8 @@ def test_weight_memory_is_one_decision_for_estimate_and_rtl(lfc, tmp_path):
     model = _specialized(out)
     board = get_board("Pynq-Z2")
     mvaus = [getCustomOp(n) for n in model.graph.node if n.op_type == "MVAU_lut_rtl"]
-    for m in mvaus:  # 1024x1024 at PE=SIMD=1: a 1 M x 1 ROM (16,384 LUTs or 64 BRAM18); the 1024x10 head unfolded:
-        head = m.get_nodeattr("MH") == 10  # one word of 10,240 bits (10,240 LUTs or 285 BRAM18, more than the board)
+    for m in mvaus:  # 1024x1024 at PE=SIMD=1: a 1 M x 1 ROM (20,480 LUTs or 64 BRAM18); the 1024x10 head unfolded:
+        head = m.get_nodeattr("MH") == 10  # one word of 10,240 bits (constants in LUTs, or 285 BRAM18: over the board)
         m.set_nodeattr("PE", 10 if head else 1)
         m.set_nodeattr("SIMD", 1024 if head else 1)
     decide_memories(model, board)
@@ -84,7 +85,7 @@ def test_weight_memory_is_one_decision_for_estimate_and_rtl(lfc, tmp_path):
         if m.weight_style() == "block":
             assert m.bram_estimation() > 0
             m.set_nodeattr("ram_style", "distributed")  # the same layer with its ROM in LUTs costs the ROM's LUTs
-            assert m.lut_estimation() - lut_block == m.weight_rom()[1] * -(-m.weight_rom()[0] // 64)
+            assert m.lut_estimation() - lut_block == rom_logic_lut_dense(*m.weight_rom())
             assert m.bram_estimation() == 0
             m.set_nodeattr("ram_style", "block")
         else:

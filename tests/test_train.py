@@ -140,6 +140,14 @@ def test_train_command(tmp_path, capsys):
     assert "epoch 2/2" in out and "epoch 1/2" not in out and "test top-1" in out
     assert main(args) == 2 and "--resume" in capsys.readouterr().err
     assert main(["train", "--model", "binaryvit-tiny-hw", "--dataset", "mnist", "--out", str(tmp_path / "d")]) == 2
+    for flag, value, why in (("--weight-decay", "-0.1", "must be 0 or more"), ("--label-smoothing", "1", "in [0, 1)"),
+                             ("--warmup-epochs", "nan", "must be 0 or more")):
+        assert main([*args[:6], str(tmp_path / "e"), flag, value]) == 2
+        assert flag in (err := capsys.readouterr().err) and why in err
+    assert not (tmp_path / "e").exists()
+    assert main([*args[:6], str(tmp_path / "f"), *args[7:], "--weight-decay", "0", "--label-smoothing", "0"]) == 0
+    recorded = json.loads((tmp_path / "f" / "metrics.json").read_text())["train_config"]
+    assert recorded["weight_decay"] == 0 and recorded["label_smoothing"] == 0
 
 
 def test_pruning_shrinks_dims_and_the_exported_graph(tmp_path):

@@ -123,9 +123,23 @@ def rom_logic_lut(bits: np.ndarray) -> int:
         for k in range(abits):
             a = addr[(addr ^ (1 << k)) < depth]
             support += bool(np.any(col[a] != col[a ^ (1 << k)]))
-        n = 1 if support <= 6 else 2 ** (support - 6)
-        total += n + (n // 4 if n > 4 else 0)
+        total += _column_luts(support)
     return total
+
+
+def _column_luts(support: int) -> int:
+    """LUT6s of one ROM bit column that depends on ``support`` address bits: 2**(support - 6) LUT6s (one up to six
+    bits), plus a LUT per four beyond the wide-function multiplexers."""
+    n = 1 if support <= 6 else 2 ** (support - 6)
+    return n + (n // 4 if n > 4 else 0)
+
+
+def rom_logic_lut_dense(depth: int, width: int) -> int:
+    """:func:`rom_logic_lut` of a ``depth`` x ``width`` ROM whose every bit column depends on every address bit (what
+    trained weights look like, read without their contents); 0 for a ROM of one word (constants)."""
+    if depth <= 1 or width <= 0:
+        return 0
+    return width * _column_luts((depth - 1).bit_length())
 
 
 def precision(*dts: DataType) -> str:

@@ -14,7 +14,7 @@ import math
 from finn.custom_op.fpgadataflow.matrixvectoractivation import MVAU
 from finn.custom_op.fpgadataflow.rtlbackend import RTLBackend
 
-from build_flows.layers.base import FINN_HW_DOMAIN, bram18_for, lutram_for
+from build_flows.layers.base import FINN_HW_DOMAIN, bram18_for, lutram_sdp, rom_logic_lut_dense
 from build_flows.layers.finn_layers import mvau_knobs, mvau_macs
 from build_flows.layers.rtl import register_rtl_backend
 from build_flows.layers.rtl.backend import QvitRTLBackend
@@ -90,15 +90,25 @@ class MVAU_lut_rtl(QvitRTLBackend, MVAU, RTLBackend):  # noqa: N801 (FINN's nami
         """LUT model of qvit_mvau.sv: per multiply-accumulate (product term plus its share of the adder
         tree) 2.5 LUT for XNOR-popcount, 2.9 per input bit (+1) for add/subtract, and FINN's LUT-multiplier
         model x 1.25 for low-bit products (fitted to yosys synth_xilinx counts, benchmarks/rtl_sim.py);
-        per PE lane the accumulator and threshold comparators; LUTRAM for distributed ROMs; 40 LUT control."""
+        per PE lane the accumulator and threshold comparators; a weight ROM in LUTs as logic of its address
+        (:func:`rom_logic_lut_dense`: a 4,096 x 1 ROM is 80 LUT6, not the 64 of its bits); 40 LUT control."""
         shape = self.rtl_shape()
         ib, wb = shape.idt.bitwidth(), shape.wdt.bitwidth()
         mul = 1.25 * ((2 * math.ceil((ib + wb) / 6) - 1) * (ib + wb) + 2 * (ib + wb))
         per_mac = {"xnor": XNOR_LUT_PER_MAC, "addsub": 2.9 * (ib + 1), "mul": mul}[shape.mode]
         n_thr = 0 if self.get_nodeattr("noActivation") else 2 ** shape.odt.bitwidth() - 1
         lane = shape.simd * per_mac + shape.accw + n_thr * math.ceil(shape.accw / 2)
-        rom = lutram_for(*self.weight_rom()) if self.weight_style() == "distributed" else 0
+        rom = rom_logic_lut_dense(*self.weight_rom()) if self.weight_style() == "distributed" else 0
         return int(shape.pe * lane + rom + 40)
+
+    def rom_logic(self) -> int:
+        """LUTs of the ROMs that the RTL builds as logic (a feature of the calibrated estimate): the weight ROM when
+        it is in LUTs and the threshold ROM (one word per neuron fold), each read without its contents
+        (:func:`rom_logic_lut_dense`; the weights come from the graph, which an estimate does not see)."""
+        shape = self.rtl_shape()
+        weights = rom_logic_lut_dense(*self.weight_rom()) if self.weight_style() == "distributed" else 0
+        n_thr = 0 if self.get_nodeattr("noActivation") else 2 ** shape.odt.bitwidth() - 1
+        return weights + rom_logic_lut_dense(shape.nf, shape.pe * n_thr * shape.accw)
 
     # ------------------------------------------------------------ weight memory (one decision for RTL and estimate)
     def weight_rom(self) -> tuple[int, int]:
@@ -125,7 +135,7 @@ class MVAU_lut_rtl(QvitRTLBackend, MVAU, RTLBackend):  # noqa: N801 (FINN's nami
         shape = self.rtl_shape()
         if shape.sf <= 1 or self.calc_wmem() <= shape.sf:  # one neuron fold reads the stream directly
             return 0
-        return lutram_for(shape.sf, shape.simd * shape.idt.bitwidth())
+        return lutram_sdp(shape.sf, shape.simd * shape.idt.bitwidth())
 
     def block_memories(self) -> list[tuple[int, int]]:
         return [self.weight_rom()] if self.weight_rom()[0] and self.weight_style() == "block" else []

@@ -120,6 +120,47 @@ def points(build_dir: Path, report: dict) -> list[dict]:
              **{r: counts[n.name][r] for r in RESOURCES}} for n in model.graph.node if n.name in counts]
 
 
+#: the stitched design's FIFO (rtl/stream/qvit_fifo.sv) synthesised alone: depths x widths (bits as the RTL stores
+#: them, whole bytes) per memory kind; distributed RAM only up to 1,100 words (deeper, the decision never takes it)
+FIFO_GRID = {"distributed": ([2, 5, 33, 200, 1100], [8, 24, 64, 192]),
+             "block": ([2, 33, 200, 1100, 6000, 13671], [8, 24, 64, 192])}
+
+
+def fifo_points(work: Path) -> list[dict]:
+    """One point per FIFO of :data:`FIFO_GRID`: features (:func:`build_flows.build.fifos.fifo_features`) and yosys
+    counts of ``qvit_fifo`` alone (its occupancy outputs unconnected, as in the stitched design), kept in
+    ``work/fifos`` and reused."""
+    from build_flows.build.fifos import fifo_features
+    from build_flows.layers.base import bram18_for
+    from build_flows.rtl import STREAM_DIR
+    from build_flows.synth.yosys import synth
+
+    pts = []
+    for style, (depths, widths) in FIFO_GRID.items():
+        for depth in depths:
+            for width in widths:
+                d = work / "fifos" / f"{style}_{depth}x{width}"
+                kept = d / "counts.json"
+                if not kept.exists():
+                    d.mkdir(parents=True, exist_ok=True)
+                    top = d / "fifo_top.sv"
+                    top.write_text(
+                        f"module fifo_top(input logic clk, input logic rst, input logic [{width - 1}:0] idat,\n"
+                        f"  input logic ivld, output logic irdy, output logic [{width - 1}:0] odat, output logic ovld,\n"
+                        f"  input logic ordy);\n  logic [$clog2({depth}+1):0] c, m;\n  logic [15:0] p;\n"
+                        f"  qvit_fifo #(.DEPTH({depth}), .DATA_WIDTH({width}), .RAM_STYLE(\"{style}\")) f(.clk, .rst,\n"
+                        "    .idat, .ivld, .irdy, .odat, .ovld, .ordy, .count(c), .maxcount(m), .pushed(p));\nendmodule\n")
+                    counts = synth([STREAM_DIR / "qvit_fifo.sv", top], "fifo_top", nodsp=True)
+                    counts.pop("cells", None)
+                    kept.write_text(json.dumps(counts))
+                counts = json.loads(kept.read_text())
+                pts.append({"op": f"qvit_fifo_{style}", "layer": f"{depth}x{width}", "design": "qvit_fifo grid",
+                            "features": fifo_features(depth, width, style), "BRAM18": counts["BRAM18"],
+                            "BRAM18_estimate": bram18_for(depth, width) if style == "block" else 0,
+                            **{r: counts[r] for r in RESOURCES}})
+    return pts
+
+
 def _err(pred: np.ndarray, ys: np.ndarray) -> np.ndarray:
     return np.abs(pred - ys) / np.maximum(ys, 1)
 
@@ -135,6 +176,8 @@ def _solve(pts: list[dict], resource: str, feats: tuple[str, ...]) -> dict[str, 
     1/sqrt(count) (between absolute and relative error: small layers count, large ones more)."""
     from scipy.optimize import nnls
 
+    if not pts:  # scipy's nnls crashes on an empty system
+        return {}
     x = np.array([[p["features"].get(f, 0.0) for f in feats] for p in pts], dtype=float)
     y = np.array([p[resource] for p in pts], dtype=float)
     w = 1 / np.sqrt(np.maximum(y, 8))
@@ -143,8 +186,9 @@ def _solve(pts: list[dict], resource: str, feats: tuple[str, ...]) -> dict[str, 
 
 
 def fit_coefficients(pts: list[dict]) -> dict[str, dict]:
-    """Per op (and the pooled fit ``POOLED``): resource -> feature -> coefficient."""
-    out = {POOLED: {r: _solve(pts, r, FEATURES) for r in ("FF", "LUTRAM")}}
+    """Per op (and ``POOLED``, the fit over every layer: not the FIFOs): resource -> feature -> coefficient."""
+    layers = [p for p in pts if not p["op"].startswith("qvit_fifo")]
+    out = {POOLED: {r: _solve(layers, r, FEATURES) for r in ("FF", "LUTRAM")}}
     for op in sorted({p["op"] for p in pts}):
         mine = [p for p in pts if p["op"] == op]
         if len(mine) >= MIN_LAYERS_FOR_A_FIT:
@@ -218,16 +262,19 @@ def main(argv=None) -> int:
         # the designs measured so far (no fit yet): an interrupted run keeps them; the full file replaces this one
         (out / "calibration.json").write_text(json.dumps({"machine": machine, "date": str(today), "partial": True,
                                                           "designs": runs, "points": pts}, indent=1))
+    print("qvit_fifo grid ...", flush=True)
+    pts += fifo_points(work)
     table = fit_coefficients(pts)
     errs = errors(table, pts)
     for op, w in held_out(pts).items():
         errs[op]["held_out_worst_design_error"] = w
     (out / "calibration.json").write_text(json.dumps({"machine": machine, "date": str(today), "designs": runs,
                                                       "coefficients": table, "errors": errs, "points": pts}, indent=1))
+    n_layers = sum(not p["op"].startswith("qvit_fifo") for p in pts)
     fitted = (f"# Resource models per RTL layer type, fitted to yosys synth_xilinx by benchmarks/calibration.py on "
               f"{today}:\n# estimate of a resource = sum of coefficient x feature (build_flows/build/calibration.py); "
               f"{POOLED}: the fit over all layers, for types without their own\n"
-              + yaml.safe_dump({op: {**row, "layers": errs.get(op, {}).get("layers", len(pts))}
+              + yaml.safe_dump({op: {**row, "layers": errs.get(op, {}).get("layers", n_layers)}
                                 for op, row in table.items()}, sort_keys=True))
     (out / "calibration.yaml").write_text(fitted)
     if args.install:
@@ -259,6 +306,10 @@ def main(argv=None) -> int:
                      f"{ff['yosys']:,} | {pct(ff['sum_error'])} | {pct(ff['median_error'])} | {ram['yosys']:,} | "
                      f"{pct(ram['sum_error'])} | {r['BRAM18']['yosys']:,} | {r['BRAM18']['estimate']:,} | "
                      f"{r['BRAM18']['layers_differing']} |")
+    lines += ["", "qvit_fifo_distributed and qvit_fifo_block: the stitched design's FIFO (`rtl/stream/qvit_fifo.sv`) "
+              "synthesised alone with its words in distributed RAM or block RAM, over depths x widths "
+              f"({'; '.join(f'{k}: depths {v[0]}, widths {v[1]}' for k, v in FIFO_GRID.items())}); the build prices the "
+              "FIFOs it sized from the simulation with these fits (`build_flows/build/fifos.py`)."]
     lines += ["", "Not calibrated: finn-rtllib's Thresholding_rtl and ConvolutionInputGenerator_rtl (yosys cannot read "
               "them; FINN's LUT models stand, FF and LUTRAM take the pooled fit), and the host steps (ChannelFloat, "
               "SumParts, TopKLabels: no hardware)."]

@@ -93,7 +93,18 @@ def test_fifos_sized_from_simulation(mlp_build, capsys):
     nodes = {n.name: getCustomOp(n) for n in model.graph.node}
     assert [nodes[n].get_nodeattr("inFIFODepths")[0] for n in names] == [fs["depths"][n] for n in names]
     assert nodes[names[-1]].get_nodeattr("outFIFODepths")[0] == fs["depths"]["output"]
-    assert "FIFOs sized from the simulation" in capsys.readouterr().out
+    out_text = capsys.readouterr().out
+    assert "FIFOs sized from the simulation" in out_text and "their memories:" in out_text
+    # each sized FIFO's memory placed for the board and priced by the calibrated FIFO model, added to the layers'
+    from build_flows.boards import get_board
+    from build_flows.build.fifos import place_fifos
+
+    report = json.loads((out / "report.json").read_text())
+    assert all(w % 8 == 0 for w in fs["widths"].values())  # as the RTL stores the words: whole bytes
+    styles, totals = place_fifos(list(fs["depths"].values()), list(fs["widths"].values()), get_board(report["board"]))
+    assert list(fs["styles"].values()) == styles and set(styles) <= {"distributed", "block"}
+    assert fs["resources"] == totals and totals["LUT"] > 0
+    assert fs["with_layers"]["LUT"] == report["estimated"]["LUT"] + totals["LUT"]
 
 
 def test_binary_cnn_stitched_simulation_is_bit_exact(tmp_path):

@@ -137,3 +137,28 @@ def test_memories_move_to_the_resource_with_room(lfc, tmp_path):
              if s != styles[n.name][m]]
     assert moved and all(layer_facts(n).memory_styles()[m] == "distributed"
                          for n in model.graph.node for name, m in moved if n.name == name)
+
+
+def test_sized_fifos_count_against_the_budget():
+    """The FIFOs the simulation sized are placed for the board (a deep one in BRAM, a shallow one in LUTRAM), their
+    cost is added to the layers', and a design that fits without them but not with them is refused, naming the
+    FIFOs' share and the fix; the sizing stays in the report."""
+    from types import SimpleNamespace
+
+    from build_flows.build.context import BuildError
+    from build_flows.build.fifos import fifo_cost
+    from build_flows.build.report import BuildReport, Estimate
+    from build_flows.build.steps_rtl import _place_fifos
+
+    board = get_board("Pynq-Z2")
+    layers = Estimate(cycles_per_image=1, fps=1.0, latency_us=1.0, bottleneck="x", LUT=20_000, BRAM=150, FF=10_000)
+    ctx = SimpleNamespace(board=board, report=BuildReport(estimated=layers))
+    sizing = {"depths": {"a": 2, "b": 6000}}
+    _place_fifos(ctx, sizing, [2, 6000], [16, 64])
+    assert sizing["styles"] == {"a": "distributed", "b": "block"}
+    assert sizing["resources"]["BRAM"] == fifo_cost(6000, 64, "block")["BRAM"] == 24
+    assert sizing["with_layers"]["BRAM"] == 174 and sizing["with_layers"]["LUT"] == 20_000 + sizing["resources"]["LUT"]
+    sizing = {"depths": {"a": 2, "b": 13671}}
+    with pytest.raises(BuildError, match=r"with its FIFOs .* over Pynq-Z2's budget: .*BRAM.*Lower --target-fps"):
+        _place_fifos(ctx, sizing, [2, 13671], [8, 192])
+    assert sizing["resources"]["BRAM"] == 154

@@ -200,4 +200,9 @@ def summary(report: BuildReport) -> str:
             fs = sim["fifo_sizing"]
             lines.append(f"FIFOs sized from the simulation: {fs['fifo_bits_before']:,} -> {fs['fifo_bits_after']:,} bits, "
                          f"{fs['cycles_per_image']:,.0f} cycles/image, {len(fs['depths'])} FIFOs (depths in report.json)")
+            if "resources" in fs:
+                r, t, kinds = fs["resources"], fs["with_layers"], list(fs["styles"].values())
+                lines.append(f"  their memories: {kinds.count('distributed')} in LUTRAM, {kinds.count('block')} in BRAM: "
+                             f"{r['LUT']:,} LUT ({r['LUTRAM']:,} as LUTRAM), {r['FF']:,} FF, {r['BRAM']:,} BRAM18; with the "
+                             f"layers {t['LUT']:,} LUT, {t['FF']:,} FF, {t['LUTRAM']:,} LUTRAM, {t['BRAM']:,} BRAM18")
     return "\n".join(lines)

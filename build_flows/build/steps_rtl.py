@@ -169,6 +169,31 @@ def _size_fifos(model, ctx: BuildContext, xs, ref, res, design, clk_ns: float) -
         raise BuildError(f"FIFO sizing from the simulation did not hold: {sizing}; keep the default depths "
                          "(sim_size_fifos: false) and report this")
     write_fifo_depths(model, design, depths)
+    _place_fifos(ctx, sizing, depths, bits)
+
+
+def _place_fifos(ctx: BuildContext, sizing: dict, depths: list[int], bits: list[int]) -> None:
+    """The sized FIFOs' memories placed for the board (:func:`build_flows.build.fifos.place_fifos`, the choice the
+    stitched RTL takes), their resources, and the design's with them against the budget: over it, a BuildError
+    (the report keeps the sizing)."""
+    from dataclasses import asdict
+
+    from build_flows.build.fifos import place_fifos
+    from build_flows.sim.stitch import padded_bits
+
+    widths = [padded_bits(b) for b in bits]
+    styles, fifo = place_fifos(depths, widths, ctx.board)
+    sizing["widths"] = dict(zip(sizing["depths"], widths))
+    sizing["styles"] = dict(zip(sizing["depths"], styles))
+    sizing["resources"] = fifo
+    est = asdict(ctx.report.estimated) if ctx.report.estimated else {}
+    total = {k: int(est.get(k, 0)) + fifo.get(k, 0) for k in ("LUT", "FF", "LUTRAM", "BRAM", "URAM", "DSP")}
+    sizing["with_layers"] = total
+    over = ctx.board.over_budget(total)
+    if over:
+        raise BuildError(f"with its FIFOs (sized by the simulation: {fifo['LUT']:,} LUT, {fifo['BRAM']:,} BRAM18) the "
+                         f"design is over {ctx.board.name}'s budget: {'; '.join(over)}. Lower --target-fps or choose a "
+                         "larger board (`qvit boards`).")
 
 
 @build_step("yosys")
@@ -267,7 +292,9 @@ def _synth_stitched(model, ctx: BuildContext, blackbox: set[str]) -> dict:
     depths = sim.get("fifo_sizing", {}).get("depths") or sim["fifo_depths"]
     _, core, _ = split_host_steps(model)
     design = rtl_design(model, core, ctx.dir / "sim" / "rtl", ctx.board.part, 1000.0 / ctx.cfg.clock)
-    edges = design.with_depths([depths[name] for name in design.edge_names()])
+    styles = sim.get("fifo_sizing", {}).get("styles") or {}
+    edges = design.with_depths([depths[name] for name in design.edge_names()],
+                               [styles.get(name, "auto") for name in design.edge_names()])
     try:
         counts = synth_stitched(design.stages, edges, blackbox, ctx.dir / "yosys_stitched", ctx.board.part)
     except YosysError as e:

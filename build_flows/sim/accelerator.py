@@ -68,10 +68,12 @@ class Design:
         """The width of each FIFO in bits (its consumer's input width)."""
         return [stitch._dst_bits(self.stages, e) for e in self.edges]
 
-    def with_depths(self, depths: list[int]) -> list[stitch.Edge]:
+    def with_depths(self, depths: list[int], ram_styles: list[str] | None = None) -> list[stitch.Edge]:
+        """The edges with FIFOs ``depths`` deep (and their memories in ``ram_styles``, default the tool's choice)."""
         if len(depths) != len(self.edges):
             raise ValueError(f"{len(self.edges)} FIFO depths needed, got {len(depths)}")
-        return [stitch.Edge(e.src, e.dst, int(d)) for e, d in zip(self.edges, depths)]
+        styles = ram_styles or ["auto"] * len(depths)
+        return [stitch.Edge(e.src, e.dst, int(d), s) for e, d, s in zip(self.edges, depths, styles)]
 
 
 def _host_step(model, node):
@@ -353,7 +355,7 @@ def export_simulated_board(model, rtl_dir: str | Path, out_dir: str | Path, fpga
     first = getCustomOp(next(n for n in model.graph.node if n.name == design.stages[design.first_stage].name))
     in_beats = int(np.prod(first.get_folded_input_shape(0)[1:-1]))
     board = {"sources": names, "in_bits": stitch.host_inputs(design.stages, design.edges) + [s.bits for s in sides],
-             "out_bits": stitch._pad(stitch.output_bits(design.stages, design.edges)),
+             "out_bits": stitch.padded_bits(stitch.output_bits(design.stages, design.edges)),
              "defines": dict(HWM_PORT="hwm", OCC_PORT="occ", PUSHED_PORT="pushed",
                              HWM_BYTES=stitch.HWM_BITS * len(design.edges) // 8),
              "in_beats_per_image": in_beats, "out_beats_per_image": design.out_per_image // design.out_per_beat,

@@ -80,7 +80,7 @@ def simulate(stages: list[stitch.Stage], x: np.ndarray, idt: DataType, in_per_be
     hwm_bytes = stitch.HWM_BITS * len(edges) // 8
     sides = stitch.side_streams(stages)
     sim = verilator.build(sources, stitch.host_inputs(stages, edges) + [s.bits for s in sides],
-                          stitch._pad(stitch.output_bits(stages, edges)),
+                          stitch.padded_bits(stitch.output_bits(stages, edges)),
                           defines=dict(HWM_PORT="hwm", OCC_PORT="occ", PUSHED_PORT="pushed", HWM_BYTES=hwm_bytes))
     out_per_img = out_per_image // out_per_beat
     side = [(b, n) for b, n in zip(beats[1:], per_img[1:])]

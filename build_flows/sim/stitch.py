@@ -59,11 +59,13 @@ class Stage:
 @dataclass(frozen=True)
 class Edge:
     """A FIFO connection from ``src`` (stage index, output port), or the host when None, to ``dst``
-    (stage index, input port), or the host when None, ``depth`` words deep."""
+    (stage index, input port), or the host when None, ``depth`` words deep, its memory in ``ram_style``
+    (distributed, block, or auto: the synthesis tool's choice)."""
 
     src: tuple[int, int] | None
     dst: tuple[int, int] | None
     depth: int = 2
+    ram_style: str = "auto"
 
 
 def chain_edges(n_stages: int, depths: list[int]) -> list[Edge]:
@@ -112,7 +114,8 @@ def check_graph(stages: list[Stage], edges: list[Edge]) -> None:
         raise ValueError("the graph needs exactly one output to the host")
 
 
-def _pad(bits: int) -> int:
+def padded_bits(bits: int) -> int:
+    """The width in bits a stream of ``bits`` has in the stitched RTL (whole bytes, as AXI-stream carries it)."""
     return (bits + 7) // 8 * 8
 
 
@@ -129,9 +132,9 @@ def write_top(stages: list[Stage], edges: list[Edge], path: str | Path, hwm: boo
              "\tinput  logic ap_clk,", "\tinput  logic ap_rst_n,"]
     for k, bits in enumerate(host_inputs(stages, edges) + [s.bits for s in side_streams(stages)]):
         lines += [f"\toutput logic in{k}_V_TREADY,", f"\tinput  logic in{k}_V_TVALID,",
-                  f"\tinput  logic [{_pad(bits) - 1}:0] in{k}_V_TDATA,"]
+                  f"\tinput  logic [{padded_bits(bits) - 1}:0] in{k}_V_TDATA,"]
     lines += ["\tinput  logic out0_V_TREADY,", "\toutput logic out0_V_TVALID,",
-              f"\toutput logic [{_pad(output_bits(stages, edges)) - 1}:0] out0_V_TDATA,"]
+              f"\toutput logic [{padded_bits(output_bits(stages, edges)) - 1}:0] out0_V_TDATA,"]
     if hwm:
         lines.append(f"\toutput logic [{HWM_BITS * len(edges) - 1}:0] hwm,")
         lines.append(f"\toutput logic [{HWM_BITS * len(edges) - 1}:0] occ,")
@@ -140,7 +143,7 @@ def write_top(stages: list[Stage], edges: list[Edge], path: str | Path, hwm: boo
     lines.append(");")
 
     def wires(name, bits):
-        lines.extend([f"\tlogic [{_pad(bits) - 1}:0] {name}_tdata;", f"\tlogic {name}_tvalid, {name}_tready;"])
+        lines.extend([f"\tlogic [{padded_bits(bits) - 1}:0] {name}_tdata;", f"\tlogic {name}_tvalid, {name}_tready;"])
 
     def port(prefix, k, sig):
         return f"\tassign {sig}_tdata = {prefix}{k}_V_TDATA;\n\tassign {sig}_tvalid = {prefix}{k}_V_TVALID;\n" \
@@ -177,7 +180,8 @@ def write_top(stages: list[Stage], edges: list[Edge], path: str | Path, hwm: boo
             dst = f"s{e.dst[0]}_i{e.dst[1]}"
         depth = max(2, int(e.depth))
         lines.append(f"\tlogic [$clog2({depth}+1):0] fifo{idx}_count, fifo{idx}_max;")
-        lines.append(f"\tqvit_fifo #(.DEPTH({depth}), .DATA_WIDTH({_pad(dst_bits)})) fifo{idx} (")
+        lines.append(f"\tqvit_fifo #(.DEPTH({depth}), .DATA_WIDTH({padded_bits(dst_bits)}), .RAM_STYLE(\"{e.ram_style}\")) "
+                     f"fifo{idx} (")
         lines.append("\t\t.clk(ap_clk), .rst(!ap_rst_n),")
         lines.append(f"\t\t.idat({src}_tdata), .ivld({src}_tvalid), .irdy({src}_tready),")
         lines.append(f"\t\t.odat({dst}_tdata), .ovld({dst}_tvalid), .ordy({dst}_tready),")

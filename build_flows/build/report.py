@@ -172,7 +172,7 @@ def summary(report: BuildReport) -> str:
                      f"{st['estimated_LUT_blackboxes']:,} LUT)" if st["blackboxes"] else "")
             lines.append(f"yosys stitched design ({st['fifo_depths']} FIFO depths): {st['LUT']:,} LUT "
                          f"({st['LUT_logic']:,} logic), {st['FF']:,} FF, "
-                         f"{st['LUTRAM']:,} LUTRAM, {st['SRL']:,} SRL, {st['BRAM18']} BRAM18{boxed}")
+                         f"{st['LUTRAM']:,} LUTRAM, {st['SRL']:,} SRL, {st['BRAM18']} BRAM18, {st.get('DSP', 0)} DSP{boxed}")
     viv = report.vivado or {}
     if "project_script" in viv:
         lines.append(f"Vivado project script (stitched IP, {viv['ip_cells']} IP cells, checked): {viv['project_script']}")

@@ -295,12 +295,14 @@ def _synth_stitched(model, ctx: BuildContext, blackbox: set[str]) -> dict:
     styles = sim.get("fifo_sizing", {}).get("styles") or {}
     edges = design.with_depths([depths[name] for name in design.edge_names()],
                                [styles.get(name, "auto") for name in design.edge_names()])
+    # DSPs when the estimate has some (layers whose multipliers go there, as in their own counts)
+    nodsp = not (ctx.report.estimated and ctx.report.estimated.DSP)
     try:
-        counts = synth_stitched(design.stages, edges, blackbox, ctx.dir / "yosys_stitched", ctx.board.part)
+        counts = synth_stitched(design.stages, edges, blackbox, ctx.dir / "yosys_stitched", ctx.board.part, nodsp)
     except YosysError as e:
         return {"failed": str(e).splitlines()[-1]}
     counts.pop("cells")
-    counts["fifo_depths"] = "sized" if "fifo_sizing" in sim else "simulated"
     nodes = {n.name: n for n in model.graph.node}
+    counts["fifo_depths"] = "sized" if "fifo_sizing" in sim else "simulated"
     counts["estimated_LUT_blackboxes"] = int(sum(getCustomOp(nodes[n]).lut_estimation(ctx.board.part) for n in blackbox))
     return counts

@@ -147,10 +147,12 @@ def blackbox_stub(stage) -> str:
     return f"(* blackbox *)\nmodule {stage.module} ({', '.join(ports)});\nendmodule\n"
 
 
-def synth_stitched(stages, edges, blackbox: set[str], workdir: str | Path, part: str = "xczu3eg") -> dict:
+def synth_stitched(stages, edges, blackbox: set[str], workdir: str | Path, part: str = "xczu3eg",
+                   nodsp: bool = True) -> dict:
     """Synthesise the stitched accelerator (``stitch.write_top`` of ``stages`` and ``edges`` without its debug
-    port: every stage, the FIFOs and the width converters), with the stages named in ``blackbox`` as empty boxes.
-    Gives grouped counts of everything else."""
+    port: every stage, the FIFOs and the width converters), with the stages named in ``blackbox`` as empty boxes,
+    and DSPs unless ``nodsp`` (yosys takes the choice for the whole design). Gives grouped counts of everything
+    else."""
     from build_flows.sim import stitch
 
     workdir = Path(workdir)
@@ -161,6 +163,6 @@ def synth_stitched(stages, edges, blackbox: set[str], workdir: str | Path, part:
     kept = [stitch.Stage(st.name, st.module, st.in_bits, st.out_bits, [] if st.name in blackbox else st.sources,
                          st.side, st.in_more, st.out_more) for st in stages]
     sources = stitch.write_top(kept, edges, workdir / "qvit_synth_top.sv", hwm=False)
-    counts = synth([stub, *sources], stitch.TOP, part, nodsp=True)
+    counts = synth([stub, *sources], stitch.TOP, part, nodsp=nodsp)
     counts["blackboxes"] = sorted(blackbox)
     return counts

@@ -143,7 +143,7 @@ def _size_fifos(model, ctx: BuildContext, xs, ref, res, design, clk_ns: float) -
     :data:`SIZING_DEPTH` the host sends one image per ``res``'s measured cycles per image (the design's own
     rate; unthrottled, the first FIFOs would only record the host's backlog), and each FIFO gets one more
     than its high-water mark (a FIFO that filled even then is an error). Checked by simulating again with
-    those depths (no more cycles per image than ``res``, still bit-exact under stalls), then written into
+    those depths (no more cycles per image than the host's pace, still bit-exact under stalls), then written into
     the layers' FIFO depth attributes for FINN's IP stitching and into the report's ``sim.fifo_sizing``."""
     from build_flows.sim.accelerator import simulate_dataflow, sized_fifo_depths, write_fifo_depths
 
@@ -165,7 +165,9 @@ def _size_fifos(model, ctx: BuildContext, xs, ref, res, design, clk_ns: float) -
               "fifo_bits_before": int(sum(d * b for d, b in zip(design.fifo_depths, bits))),
               "fifo_bits_after": int(sum(d * b for d, b in zip(depths, bits)))}
     ctx.report.sim["fifo_sizing"] = sizing
-    if again.cycles_per_image > res.cycles_per_image or not sizing["bit_exact_stalled"]:
+    # the depths hold for the host's pace, ``period`` (the measured rate rounded up to whole cycles): the sized
+    # design must keep it (comparing with the unrounded rate failed on a fraction of a cycle)
+    if again.cycles_per_image > period or not sizing["bit_exact_stalled"]:
         raise BuildError(f"FIFO sizing from the simulation did not hold: {sizing}; keep the default depths "
                          "(sim_size_fifos: false) and report this")
     write_fifo_depths(model, design, depths)

@@ -132,8 +132,7 @@ def fifo_points(work: Path) -> list[dict]:
     ``work/fifos`` and reused."""
     from build_flows.build.fifos import fifo_features
     from build_flows.layers.base import bram18_for
-    from build_flows.rtl import STREAM_DIR
-    from build_flows.synth.yosys import synth
+    from build_flows.synth.yosys import synth_fifo
 
     pts = []
     for style, (depths, widths) in FIFO_GRID.items():
@@ -142,17 +141,8 @@ def fifo_points(work: Path) -> list[dict]:
                 d = work / "fifos" / f"{style}_{depth}x{width}"
                 kept = d / "counts.json"
                 if not kept.exists():
-                    d.mkdir(parents=True, exist_ok=True)
-                    top = d / "fifo_top.sv"
-                    top.write_text(
-                        f"module fifo_top(input logic clk, input logic rst, input logic [{width - 1}:0] idat,\n"
-                        f"  input logic ivld, output logic irdy, output logic [{width - 1}:0] odat, output logic ovld,\n"
-                        f"  input logic ordy);\n  logic [$clog2({depth}+1):0] c, m;\n  logic [15:0] p;\n"
-                        f"  qvit_fifo #(.DEPTH({depth}), .DATA_WIDTH({width}), .RAM_STYLE(\"{style}\")) f(.clk, .rst,\n"
-                        "    .idat, .ivld, .irdy, .odat, .ovld, .ordy, .count(c), .maxcount(m), .pushed(p));\nendmodule\n")
-                    counts = synth([STREAM_DIR / "qvit_fifo.sv", top], "fifo_top", nodsp=True)
-                    counts.pop("cells", None)
-                    kept.write_text(json.dumps(counts))
+                    kept.parent.mkdir(parents=True, exist_ok=True)
+                    kept.write_text(json.dumps(synth_fifo(depth, width, style, d)))
                 counts = json.loads(kept.read_text())
                 pts.append({"op": f"qvit_fifo_{style}", "layer": f"{depth}x{width}", "design": "qvit_fifo grid",
                             "features": fifo_features(depth, width, style), "BRAM18": counts["BRAM18"],

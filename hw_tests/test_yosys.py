@@ -140,15 +140,9 @@ def test_fifo_estimate_holds_off_its_grid(depth, width, style, tmp_path):
     (build_flows/build/fifos.py) within 25 % of yosys in LUT and FF and exact in BRAM18; priced as the other kind
     of memory it would be far off (the check tells the two apart)."""
     from build_flows.build.fifos import fifo_cost
-    from build_flows.rtl import STREAM_DIR
+    from build_flows.synth.yosys import synth_fifo
 
-    top = tmp_path / "fifo_top.sv"
-    top.write_text(f"module fifo_top(input logic clk, input logic rst, input logic [{width - 1}:0] idat, input logic ivld,\n"
-                   f"  output logic irdy, output logic [{width - 1}:0] odat, output logic ovld, input logic ordy);\n"
-                   f"  logic [$clog2({depth}+1):0] c, m;\n  logic [15:0] p;\n"
-                   f"  qvit_fifo #(.DEPTH({depth}), .DATA_WIDTH({width}), .RAM_STYLE(\"{style}\")) f(.clk, .rst, .idat,\n"
-                   "    .ivld, .irdy, .odat, .ovld, .ordy, .count(c), .maxcount(m), .pushed(p));\nendmodule\n")
-    counts = synth([STREAM_DIR / "qvit_fifo.sv", top], "fifo_top", nodsp=True)
+    counts = synth_fifo(depth, width, style, tmp_path)
     est = fifo_cost(depth, width, style)
     for r in ("LUT", "FF"):
         assert abs(est[r] - counts[r]) <= 0.25 * counts[r], (r, est, counts)

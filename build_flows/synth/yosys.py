@@ -166,3 +166,22 @@ def synth_stitched(stages, edges, blackbox: set[str], workdir: str | Path, part:
     counts = synth([stub, *sources], stitch.TOP, part, nodsp=nodsp)
     counts["blackboxes"] = sorted(blackbox)
     return counts
+
+
+def synth_fifo(depth: int, width: int, ram_style: str, workdir: str | Path, part: str = "xczu3eg") -> dict:
+    """Synthesise the stitched design's FIFO (``rtl/stream/qvit_fifo.sv``) alone, ``depth`` words of ``width`` bits
+    in ``ram_style`` memory, its occupancy outputs unconnected as in the stitched design (no DSPs). Gives grouped
+    counts without the cell list."""
+    from build_flows.rtl import STREAM_DIR
+
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    top = workdir / "fifo_top.sv"
+    top.write_text(f"module fifo_top(input logic clk, input logic rst, input logic [{width - 1}:0] idat,\n"
+                   f"  input logic ivld, output logic irdy, output logic [{width - 1}:0] odat, output logic ovld,\n"
+                   f"  input logic ordy);\n  logic [$clog2({depth}+1):0] c, m;\n  logic [15:0] p;\n"
+                   f"  qvit_fifo #(.DEPTH({depth}), .DATA_WIDTH({width}), .RAM_STYLE(\"{ram_style}\")) f(.clk, .rst,\n"
+                   "    .idat, .ivld, .irdy, .odat, .ovld, .ordy, .count(c), .maxcount(m), .pushed(p));\nendmodule\n")
+    counts = synth([STREAM_DIR / "qvit_fifo.sv", top], "fifo_top", part, nodsp=True)
+    counts.pop("cells", None)
+    return counts

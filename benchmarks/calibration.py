@@ -151,6 +151,11 @@ def fifo_points(work: Path) -> list[dict]:
     return pts
 
 
+def _is_fifo(point: dict) -> bool:
+    """A point of the FIFO grid (:func:`fifo_points`), not a layer."""
+    return point["op"].startswith("qvit_fifo")
+
+
 def _err(pred: np.ndarray, ys: np.ndarray) -> np.ndarray:
     return np.abs(pred - ys) / np.maximum(ys, 1)
 
@@ -177,7 +182,7 @@ def _solve(pts: list[dict], resource: str, feats: tuple[str, ...]) -> dict[str, 
 
 def fit_coefficients(pts: list[dict]) -> dict[str, dict]:
     """Per op (and ``POOLED``, the fit over every layer: not the FIFOs): resource -> feature -> coefficient."""
-    layers = [p for p in pts if not p["op"].startswith("qvit_fifo")]
+    layers = [p for p in pts if not _is_fifo(p)]
     out = {POOLED: {r: _solve(layers, r, FEATURES) for r in ("FF", "LUTRAM")}}
     for op in sorted({p["op"] for p in pts}):
         mine = [p for p in pts if p["op"] == op]
@@ -260,7 +265,7 @@ def main(argv=None) -> int:
         errs[op]["held_out_worst_design_error"] = w
     (out / "calibration.json").write_text(json.dumps({"machine": machine, "date": str(today), "designs": runs,
                                                       "coefficients": table, "errors": errs, "points": pts}, indent=1))
-    n_layers = sum(not p["op"].startswith("qvit_fifo") for p in pts)
+    n_layers = sum(not _is_fifo(p) for p in pts)
     fitted = (f"# Resource models per RTL layer type, fitted to yosys synth_xilinx by benchmarks/calibration.py on "
               f"{today}:\n# estimate of a resource = sum of coefficient x feature (build_flows/build/calibration.py); "
               f"{POOLED}: the fit over all layers, for types without their own\n"

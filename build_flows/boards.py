@@ -40,6 +40,12 @@ class Board:
         return {"LUT": LUT_BUDGET * self.lut, "FF": LUT_BUDGET * self.ff, "LUTRAM": LUT_BUDGET * self.lutram,
                 "BRAM": 2 * self.bram36, "URAM": self.uram, "DSP": self.dsp}
 
+    def budget_share(self, cost: dict) -> float:
+        """The summed share of :meth:`budget` that ``cost`` ({resource: amount}) takes: how memory placement weighs
+        a choice between LUTs and block RAM."""
+        budget = self.budget()
+        return sum(v / max(budget[k], 1) for k, v in cost.items())
+
     def over_budget(self, totals: dict) -> list[str]:
         """One line per resource of ``totals`` ({LUT, FF, LUTRAM, BRAM, URAM, DSP}) above :meth:`budget`; empty
         when it fits."""

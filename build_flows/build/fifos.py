@@ -44,11 +44,10 @@ def fifo_cost(depth: int, width: int, style: str) -> dict[str, int]:
 def place_fifos(depths: list[int], widths: list[int], board) -> tuple[list[str], dict[str, int]]:
     """Each FIFO's memory style for ``board`` (the kind whose cost takes the smaller share of its budget) and the
     FIFOs' summed {LUT, FF, LUTRAM, BRAM}. ``widths`` are the words' bits as the RTL stores them."""
-    budget = board.budget()
     styles, totals = [], {"LUT": 0, "FF": 0, "LUTRAM": 0, "BRAM": 0}
     for depth, width in zip(depths, widths):
         costs = {s: fifo_cost(int(depth), int(width), s) for s in STYLES}
-        style = min(STYLES, key=lambda s: sum(v / max(budget[k], 1) for k, v in costs[s].items()))
+        style = min(STYLES, key=lambda s: board.budget_share(costs[s]))
         styles.append(style)
         for k in totals:
             totals[k] += costs[style][k]

@@ -105,7 +105,6 @@ def decide_memories(model, board) -> None:
     LUTs or block RAM, for which the layer's calibrated estimate takes the smaller share of the budget; then, when
     BRAM (or LUT) is over the budget and the other has room, memories moved to the other kind, those that free the
     most per unit of the other first. The choice is written into the layers, where estimates and RTL read it."""
-    budget = board.budget()
     for node in model.graph.node:
         if not is_fpgadataflow_node(node):
             continue
@@ -114,7 +113,7 @@ def decide_memories(model, board) -> None:
             share = {}
             for style in ("distributed", "block"):
                 facts.set_memory_style(memory, style)
-                share[style] = sum(v / max(budget[k], 1) for k, v in _layer_cost(node, board.part).items())
+                share[style] = board.budget_share(_layer_cost(node, board.part))
             facts.set_memory_style(memory, min(share, key=share.get))
     _balance_memories(model, board)
 

@@ -162,3 +162,40 @@ def test_sized_fifos_count_against_the_budget():
     with pytest.raises(BuildError, match=r"with its FIFOs .* over Pynq-Z2's budget: .*BRAM.*Lower --target-fps"):
         _place_fifos(ctx, sizing, [2, 13671], [8, 192])
     assert sizing["resources"]["BRAM"] == 154
+
+
+def test_the_binding_resource_hands_memories_to_the_idle_one(tmp_path):
+    """A design that fits but leans on LUTs (every memory in LUTs) gets memories moved to block RAM while that
+    lowers the larger of the LUT and BRAM18 shares: its peak share drops, and where it stops no single further move
+    lowers it (or the move would leave the budget). This is what frees LUTs at --target-fps max."""
+    from build_flows.build.folding import _balance_memories, _layer_cost
+    from build_flows.layers import layer_facts
+
+    tfc = export_bnn_pynq("tfc_1w1a", tmp_path / "tfc.onnx")  # 64-wide layers: 4,096 x 1 weight ROMs
+    assert main(["build", str(tfc), "--board", "AUP-ZU3", "--target-fps", "5311", "--until", "estimates",
+                 "--out", str(tmp_path / "b")]) == 0
+    model = ModelWrapper(sorted(glob.glob(f"{tmp_path}/b/checkpoints/*_folding.onnx"))[0])
+    board = get_board("AUP-ZU3")
+    budget = board.budget()
+
+    def peak(t):
+        return max(t["LUT"] / budget["LUT"], t["BRAM"] / budget["BRAM"])
+
+    for node in model.graph.node:
+        for memory in layer_facts(node).memory_styles():
+            layer_facts(node).set_memory_style(memory, "distributed")
+    lut_bound = on_chip_totals(layer_table(model, board.part))
+    assert board.over_budget(lut_bound) == [] and lut_bound["LUT"] / budget["LUT"] > lut_bound["BRAM"] / budget["BRAM"]
+    _balance_memories(model, board)
+    after = on_chip_totals(layer_table(model, board.part))
+    assert board.over_budget(after) == [] and peak(after) < peak(lut_bound) and after["BRAM"] > lut_bound["BRAM"]
+    for node in model.graph.node:  # no move left that would lower the peak share inside the budget
+        facts = layer_facts(node)
+        for memory, style in facts.memory_styles().items():
+            if style != "distributed":
+                continue
+            before = _layer_cost(node, board.part)
+            facts.set_memory_style(memory, "block")
+            moved = {k: after[k] + _layer_cost(node, board.part)[k] - before[k] for k in before}
+            facts.set_memory_style(memory, "distributed")
+            assert peak({**after, **moved}) >= peak(after) or board.over_budget({**after, **moved})

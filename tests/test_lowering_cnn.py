@@ -157,6 +157,35 @@ def test_raw_pixel_input_maps_to_integer_thresholds(tmp_path):
         assert np.array_equal(ref, got)
 
 
+def test_the_input_reorder_goes_to_the_host(tmp_path):
+    """A per-tensor input quantizer (equal thresholds for every channel) commutes with the NCHW -> NHWC reorder of
+    the first convolution: the reorder moves in front, leads the graph and is the host driver's step, and the
+    thresholds fold along the 3 channels of the NHWC stream (in hardware the reorder could not fold at all:
+    3 and 12 have no common divisor but 1). Bit-exact with QONNX. Companion: thresholds that differ per row do not
+    commute with a reorder and stay where they are."""
+    from build_flows.lowering import ReorderInputFirst
+    from build_flows.sim.accelerator import split_host_steps
+
+    torch.manual_seed(0)
+    src = _exported(SmallCNN(), tmp_path / "c.onnx")
+    lowered, _ = lower_to_hw(src)
+    lowered = lowered.transform(ComposeLayouts())
+    assert [n.op_type for n in lowered.graph.node[:2]] == ["Thresholding", "StreamLayout"]  # as lowered
+    hw = ModelWrapper(lowered.model.__deepcopy__()).transform(ReorderInputFirst())
+    lead, core, _ = split_host_steps(hw)
+    assert [n.op_type for n in lead] == ["StreamLayout"]
+    thr = getCustomOp(core[0])
+    assert core[0].op_type == "Thresholding" and thr.get_nodeattr("NumChannels") == 3
+    assert hw.get_initializer(core[0].input[1]).shape[0] == 3
+    _assert_bit_exact(src, hw)
+
+    rows = lowered.get_initializer(lowered.graph.node[0].input[1]).copy()
+    rows[1] += 0.5
+    lowered.set_initializer(lowered.graph.node[0].input[1], rows)
+    kept = lowered.transform(ReorderInputFirst())
+    assert [n.op_type for n in kept.graph.node[:2]] == ["Thresholding", "StreamLayout"]
+
+
 class TokenPicker(nn.Module):
     """Tokens [B, 5, 8] -> 4-bit quantizer -> the class token (index 0) plus the first of the other tokens
     (a slice, then a gather from it) -> linear."""

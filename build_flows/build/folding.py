@@ -75,7 +75,8 @@ def fastest_within_budget(model, board, clock_mhz: float) -> dict | None:
         return not board.over_budget(on_chip_totals(layer_table(model, board.part)))
 
     unfold_all(model)
-    fastest = max(1, performance(model)["max_cycles"], io_cycles(model, board.axi_width)["cycles"])
+    wall = performance(model)  # the layer that no folding makes faster (others may tie with it once folded)
+    fastest = max(1, wall["max_cycles"], io_cycles(model, board.axi_width)["cycles"])
     set_folding(model, float("inf"))
     slowest = max(1, performance(model)["max_cycles"])
     if not fits(slowest):
@@ -95,16 +96,17 @@ def fastest_within_budget(model, board, clock_mhz: float) -> dict | None:
     io = io_cycles(model, board.axi_width)["cycles"]
     cycles_ = max(1, perf["max_cycles"], io)
     limit = ("the board's budget" if hi > fastest else f"the data path ({board.axi_width} bits per cycle)"
-             if io >= perf["max_cycles"] else f"the fastest folding (slowest layer {perf['max_cycles_node_name']})")
+             if io >= perf["max_cycles"] else f"the fastest folding (slowest layer {wall['max_cycles_node_name']})")
     return {"fps": clock_mhz * 1e6 / cycles_, "cycles": cycles_, "limit": limit,
             "totals": on_chip_totals(layer_table(model, board.part))}
 
 
 def decide_memories(model, board) -> None:
     """Every layer's memories (``memory_styles``) placed for ``board`` at the current folding: each in the kind,
-    LUTs or block RAM, for which the layer's calibrated estimate takes the smaller share of the budget; then, when
-    BRAM (or LUT) is over the budget and the other has room, memories moved to the other kind, those that free the
-    most per unit of the other first. The choice is written into the layers, where estimates and RTL read it."""
+    LUTs or block RAM, for which the layer's calibrated estimate takes the smaller share of the budget; then
+    memories moved from the tighter of the two kinds to the other while that lowers the tighter one's share and
+    everything fits (:func:`_balance_memories`). The choice is written into the layers, where estimates and RTL
+    read it."""
     for node in model.graph.node:
         if not is_fpgadataflow_node(node):
             continue
@@ -125,37 +127,48 @@ def _layer_cost(node, fpgapart: str) -> dict[str, int]:
 
 
 def _balance_memories(model, board) -> None:
+    """Move memories between LUTs and block RAM while a move lowers the larger of the two budget shares (LUT
+    and BRAM18) and keeps every resource inside the budget: a design over the budget in one of them comes back
+    inside it when the other has room, and one inside it keeps its headroom on the resource that binds (at the
+    highest FPS that is LUT: idle BRAM takes ROMs). The moves that free the most of the tighter resource per
+    share of the other go first."""
     rows = layer_table(model, board.part)
     totals, budget = on_chip_totals(rows), board.budget()
     on_chip = {r.name for r in rows if not r.host}
-    for over, src, dst in (("BRAM", "block", "distributed"), ("LUT", "distributed", "block")):
-        if totals[over] <= budget[over]:
+    by_name = {n.name: n for n in model.graph.node}
+
+    def tighter(t: dict) -> str:
+        return max(("LUT", "BRAM"), key=lambda k: t[k] / max(budget[k], 1))
+
+    def peak(t: dict) -> float:
+        return max(t[k] / max(budget[k], 1) for k in ("LUT", "BRAM"))
+
+    over = tighter(totals)
+    src, dst = ("distributed", "block") if over == "LUT" else ("block", "distributed")
+    moves = []
+    for node in model.graph.node:
+        if node.name not in on_chip:
             continue
-        moves = []
-        for node in model.graph.node:
-            if node.name not in on_chip:
+        facts = layer_facts(node)
+        for memory, style in facts.memory_styles().items():
+            if style != src:
                 continue
-            facts = layer_facts(node)
-            for memory, style in facts.memory_styles().items():
-                if style != src:
-                    continue
-                before = _layer_cost(node, board.part)
-                facts.set_memory_style(memory, dst)
-                after = _layer_cost(node, board.part)
-                facts.set_memory_style(memory, src)
-                delta = {k: after[k] - before[k] for k in after}
-                if delta[over] < 0:
-                    other = max(delta[k] / max(budget[k], 1) for k in delta if k != over)
-                    moves.append((other / (-delta[over] / budget[over]), node.name, memory, delta))
-        by_name = {n.name: n for n in model.graph.node}
-        for _, name, memory, delta in sorted(moves, key=lambda m: m[0]):
-            if totals[over] <= budget[over]:
-                break
-            if any(totals[k] + delta[k] > budget[k] for k in delta if k != over and delta[k] > 0):
-                continue
-            layer_facts(by_name[name]).set_memory_style(memory, dst)
-            for k in delta:
-                totals[k] += delta[k]
+            before = _layer_cost(node, board.part)
+            facts.set_memory_style(memory, dst)
+            after = _layer_cost(node, board.part)
+            facts.set_memory_style(memory, src)
+            delta = {k: after[k] - before[k] for k in after}
+            if delta[over] < 0:
+                other = max(delta[k] / max(budget[k], 1) for k in delta if k != over)
+                moves.append((other / (-delta[over] / budget[over]), node.name, memory, delta))
+    for _, name, memory, delta in sorted(moves, key=lambda m: m[0]):
+        moved = {k: totals[k] + delta.get(k, 0) for k in totals}
+        if peak(moved) >= peak(totals):
+            continue
+        if any(moved[k] > budget[k] for k in delta if k != over and delta[k] > 0):
+            continue
+        layer_facts(by_name[name]).set_memory_style(memory, dst)
+        totals = moved
 
 
 def unfold_all(model) -> None:

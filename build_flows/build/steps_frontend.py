@@ -98,17 +98,18 @@ def step_tidy_up(model, ctx: BuildContext):
 def step_lower_to_hw(model, ctx: BuildContext):
     """Streamline and convert in one exact pass (:mod:`build_flows.lowering`): quantizers with the
     float operations before them become thresholds, linear layers become MVAUs, the transformer's
-    other nodes become our layers; reorders compose, and those only around a per-channel requantiser go
-    (:mod:`build_flows.lowering.outer_channels`); forks get FINN's DuplicateStreams. The reasons
+    other nodes become our layers; reorders compose, those only around a per-channel requantiser go
+    (:mod:`build_flows.lowering.outer_channels`), the input's reorder moves to the host
+    (:mod:`build_flows.lowering.input_reorder`); forks get FINN's DuplicateStreams. The reasons
     for nodes that did not map travel in the graph's metadata to ``validate_hw``."""
     from finn.transformation.fpgadataflow.convert_to_hw.duplicate_streams import InferDuplicateStreamsLayer
     from qonnx.transformation.general import SortGraph
 
-    from build_flows.lowering import ComposeLayouts, RequantOnOuterChannels, lower_to_hw
+    from build_flows.lowering import ComposeLayouts, ReorderInputFirst, RequantOnOuterChannels, lower_to_hw
 
     finn_mapped = []
     hw, unmapped = lower_to_hw(model, finn_mapped)
-    hw = hw.transform(ComposeLayouts()).transform(RequantOnOuterChannels())
+    hw = hw.transform(ComposeLayouts()).transform(RequantOnOuterChannels()).transform(ReorderInputFirst())
     hw = hw.transform(InferDuplicateStreamsLayer()).transform(SortGraph())
     reasons = {u["output"]: u["reason"] + (f" (FINN's streamlining and conversion: {u['finn']})" if u.get("finn") else "")
                for u in unmapped}

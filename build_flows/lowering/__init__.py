@@ -31,11 +31,12 @@ from qonnx.core.modelwrapper import ModelWrapper
 from build_flows.lowering import rules  # noqa: F401  (fills RULES)
 from build_flows.lowering.compose_layouts import ComposeLayouts
 from build_flows.lowering.core import Form, Lowering, Unmappable
+from build_flows.lowering.input_reorder import ReorderInputFirst
 from build_flows.lowering.move_concat import MoveConcatPastConstOps
 from build_flows.lowering.outer_channels import RequantOnOuterChannels
 from build_flows.lowering.unmapped import UnmappedNodesError, no_rule_reason, unmapped_nodes
 
-__all__ = ["ComposeLayouts", "Form", "Lowering", "RequantOnOuterChannels", "Unmappable", "UnmappedNodesError",
+__all__ = ["ComposeLayouts", "Form", "Lowering", "ReorderInputFirst", "RequantOnOuterChannels", "Unmappable", "UnmappedNodesError",
            "lower_to_hw", "no_rule_reason",
            "unmapped_nodes"]
 

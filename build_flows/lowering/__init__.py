@@ -36,9 +36,8 @@ from build_flows.lowering.move_concat import MoveConcatPastConstOps
 from build_flows.lowering.outer_channels import RequantOnOuterChannels
 from build_flows.lowering.unmapped import UnmappedNodesError, no_rule_reason, unmapped_nodes
 
-__all__ = ["ComposeLayouts", "Form", "Lowering", "ReorderInputFirst", "RequantOnOuterChannels", "Unmappable", "UnmappedNodesError",
-           "lower_to_hw", "no_rule_reason",
-           "unmapped_nodes"]
+__all__ = ["ComposeLayouts", "Form", "Lowering", "ReorderInputFirst", "RequantOnOuterChannels", "Unmappable",
+           "UnmappedNodesError", "lower_to_hw", "no_rule_reason", "unmapped_nodes"]
 
 
 def lower_to_hw(model: ModelWrapper, finn_mapped: list | None = None) -> tuple[ModelWrapper, list[dict]]:

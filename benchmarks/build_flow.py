@@ -134,7 +134,8 @@ def best_within_budget(build_dir: Path, board: str, clock_mhz: float) -> dict:
         return {}
     ops = 2 * macs_by_precision(model).get("binary", 0) * best["fps"]
     return {"fps": best["fps"], "LUT": best["totals"]["LUT"], "BRAM": best["totals"]["BRAM"], "limit": best["limit"],
-            "roofline_fraction": ops / b.binary_op_ceiling(lut_per_binary_mac(), clock_mhz)}
+            "roofline_fraction": ops / b.binary_op_ceiling(lut_per_binary_mac(), clock_mhz),
+            "binary_tops_per_klut": ops / 1e12 / (best["totals"]["LUT"] / 1000)}
 
 
 def _fmt(v, spec):
@@ -181,13 +182,13 @@ def main(argv=None):
                      f"{_fmt(r['roofline_fraction'], '.3f')} | {r['seconds']} |")
     lines += ["", "Highest estimated FPS whose folding fits the budget (70 % of LUTs, FFs and LUTRAM, all BRAM18, URAM and DSP), "
               "found by the search `--target-fps max` runs, and what stops it going faster:", "",
-              "| model | input | board | FPS | LUT | BRAM18 | roofline fraction | limited by |",
-              "|---|---|---|---|---|---|---|---|"]
+              "| model | input | board | FPS | LUT | BRAM18 | roofline fraction | binary TOp/s per 1,000 LUT | limited by |",
+              "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         b = r.get("best") or {}
         if b:
             lines.append(f"| {r['model']} | {r['input']} | {r['board']} | {b['fps']:,.0f} | {b['LUT']:,} | {b['BRAM']} | "
-                         f"{b['roofline_fraction']:.3f} | {b['limit']} |")
+                         f"{b['roofline_fraction']:.3f} | {b['binary_tops_per_klut']:.4f} | {b['limit']} |")
     errors = [r for r in rows if r["error"]]
     if errors:
         lines += ["", "Builds that stopped:", ""]

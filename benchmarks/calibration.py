@@ -7,8 +7,9 @@ Writes ``calibration.json``, ``calibration.md`` and ``calibration.yaml`` (the fi
 (default ``build/benchmarks``; ``--out benchmarks`` regenerates the files the README quotes); with ``--install`` also
 ``build_flows/data/calibration.yaml``, the coefficients every build's estimates apply. finn-rtllib's layers
 (Thresholding_rtl, ConvolutionInputGenerator_rtl) are beyond yosys' parser and keep FINN's models uncalibrated.
-Usage: ``python benchmarks/calibration.py [--designs NAME ...] [--work DIR] [--out build/benchmarks] [--install]``;
-finished designs are kept in ``--work`` (default ``/tmp/qvit_calibration``) and reused on a re-run.
+Usage: ``python benchmarks/calibration.py [--designs NAME ...] [--work DIR] [--resynth OP ...] [--out build/benchmarks]
+[--install]``; finished designs are kept in ``--work`` (default ``/tmp/qvit_calibration``) and reused on a re-run
+(``--resynth``: their layers of those types synthesised again, after a change to that RTL).
 """
 
 from __future__ import annotations
@@ -94,6 +95,31 @@ def run_design(name: str, out: Path) -> dict:
     if code != 0:
         print(f"{name}: build failed ({data.get('steps', [{}])[-1]})", flush=True)
     return data
+
+
+def resynthesise(build_dir: Path, ops: list[str]) -> dict:
+    """Synthesise again the layers of types ``ops`` in a kept design (their RTL changed; the generated layer
+    wrappers and memory files are kept) and write the new counts into its report.json, which it gives."""
+    import glob
+
+    from qonnx.custom_op.registry import getCustomOp
+
+    from build_flows.build import checkpoints
+    from build_flows.build.steps_rtl import synth_layer
+    from build_flows.finn_env import prepare_finn
+
+    path = build_dir / "report.json"
+    report = json.loads(path.read_text())
+    layers = (report.get("yosys") or {}).get("layers") or {}
+    prepare_finn(build_dir / "finn_tmp")
+    model = checkpoints.load(sorted(glob.glob(str(build_dir / "checkpoints" / "*_yosys.onnx")))[0])
+    done: dict = {}
+    for node in model.graph.node:
+        if node.op_type in ops and node.name in layers:
+            layers[node.name].update(synth_layer(getCustomOp(node), report["part"], done,
+                                                 progress=f"  yosys again: {node.name}"))
+    path.write_text(json.dumps(report, indent=2))
+    return report
 
 
 def points(build_dir: Path, report: dict) -> list[dict]:
@@ -239,6 +265,8 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--designs", nargs="*", default=list(DESIGNS), choices=list(DESIGNS))
     p.add_argument("--work", default="/tmp/qvit_calibration", metavar="DIR", help="where the designs are built (kept, reused)")
+    p.add_argument("--resynth", nargs="+", default=[], metavar="OP",
+                   help="synthesise the layers of these types again in the kept designs (after a change to their RTL)")
     add_out_argument(p)
     p.add_argument("--install", action="store_true",
                    help=f"also write the fitted coefficients to {DATA.relative_to(HERE.parent)} (the ones every build applies)")
@@ -249,6 +277,8 @@ def main(argv=None) -> int:
     for i, name in enumerate(args.designs, 1):
         print(f"[{i}/{len(args.designs)}] {name} ...", flush=True)
         report = run_design(name, work)
+        if args.resynth:
+            report = resynthesise(work / name / "b", args.resynth)
         runs[name] = {"fps": (report.get("estimated") or {}).get("fps"), "seconds": report.get("calibration_seconds"),
                       "not_synthesised": sorted((report.get("yosys") or {}).get("not_synthesised") or {})}
         mine = points(work / name / "b", report)
@@ -281,7 +311,8 @@ def main(argv=None) -> int:
              "LUT counts every CLB LUT (logic, distributed RAM, shift registers) as Vivado does; LUTRAM the LUTs used as "
              "distributed RAM. BRAM18 is not fitted: the estimate is the layers' memory geometry tiled on BRAM18 shapes. "
              "Each LUT, FF and LUTRAM estimate is linear in the layer's features (its own LUT model, stream widths, lanes, "
-             "beat counter width, the logic of its constant tables from their contents, its distributed buffers), with "
+             "beat counter width, the logic of its constant tables from their contents, its distributed buffers, the "
+             "input bits it replays from a buffer), with "
              "non-negative coefficients per layer type fitted here and applied by every build "
              f"(`build_flows/data/calibration.yaml`); a type with fewer than {MIN_LAYERS_FOR_A_FIT} layers gets fewer "
              "features (a factor on its LUT model, FFs from its stream widths and counter, LUTRAM from its distributed "

@@ -37,6 +37,7 @@ from build_flows.boards import get_board  # noqa: E402
 from quant_models.bnn_pynq import NETWORKS, export_bnn_pynq  # noqa: E402
 
 BOARD, TARGET_FPS = "AUP-ZU3", 5311
+VIT = "binaryvit-tiny-hw"  # its shipped CIFAR-10 checkpoint: the throughput per LUT set against CNV-W1A1's
 #: finn-plus reads Vivado's version from this path at start-up; its estimate-only steps run no Vivado tool
 FINN_VIVADO_PATH = "/opt/Xilinx/Vivado/2024.2"
 
@@ -87,7 +88,7 @@ def _finn_reference(onnx: str, out: str, board: str, target_fps: str, clock_mhz:
          "URAM": int(res["URAM"]), "DSP": int(res["DSP"])}))
 
 
-def qvit_build(onnx: Path, out: Path, board: str, target_fps: float, until: str) -> dict:
+def qvit_build(onnx: Path | str, out: Path, board: str, target_fps: float | str, until: str) -> dict:
     """``qvit build onnx --until until`` (FIFOs sized by the simulation): the report's numbers (estimates, the
     simulation, yosys' count of the stitched design)."""
     from build_flows.build import build
@@ -108,7 +109,8 @@ def qvit_build(onnx: Path, out: Path, board: str, target_fps: float, until: str)
     est, sim, ys = r["estimated"], r.get("sim") or {}, (r.get("yosys") or {}).get("stitched") or {}
     row = {"nodes_hw": r["nodes_hw"], "nodes_total": r["nodes_total"], "fps": est["fps"], "LUT": est["LUT"],
            "BRAM18": est["BRAM"], "DSP": est["DSP"], "seconds": time.time() - t0,
-           "host_steps": [x["name"] for x in r.get("layers") or [] if x.get("host")]}
+           "host_steps": [x["name"] for x in r.get("layers") or [] if x.get("host")],
+           "binary_ops_per_image": (r.get("ops_per_image") or {}).get("binary", 0)}
     if sim:
         row.update(sim_bit_exact=sim["bit_exact"], sim_cycles=sim["cycles_per_image"],
                    est_cycles=sim["estimated_cycles_per_image"], sim_vs_est=sim["cycles_vs_estimate"],
@@ -134,6 +136,8 @@ def main(argv=None) -> int:
     p.add_argument("--target-fps", type=float, default=TARGET_FPS)
     p.add_argument("--until", default="yosys", choices=("estimates", "sim", "yosys"),
                    help="how far ours is built: estimates, the Verilator simulation, then yosys (default)")
+    p.add_argument("--no-vit", action="store_true",
+                   help="skip the comparison build of binaryvit-tiny-hw at --target-fps max (throughput per LUT)")
     add_out_argument(p)
     args = p.parse_args(argv)
     out = out_dir(args)
@@ -152,12 +156,25 @@ def main(argv=None) -> int:
             print(json.dumps(row), flush=True)
             rows.append(row)
             write(rows, out)
+        if not args.no_vit:
+            print(f"binaryvit-tiny-hw at --target-fps max on {board.name} ...", flush=True)
+            vit = qvit_build(VIT, Path(tmp) / "qvit_vit", board.name, "max", "estimates")
+            vit.update(model=VIT, board=board.name, date=datetime.date.today().isoformat())
+            print(json.dumps(vit), flush=True)
+            write(rows, out, vit)
     print(f"wrote {out / 'finn_parity.md'} and {out / 'finn_parity.json'}")
     return 0
 
 
 def _fmt(side: dict, key: str, fmt: str = ",.0f") -> str:
     return "-" if key not in side or side[key] is None else format(side[key], fmt)
+
+
+def _tops_per_klut(side: dict, binary_ops: int | None) -> str:
+    """Binary operations per second (2 per XNOR-popcount MAC, at the side's FPS) per 1,000 of its LUTs, in TOp/s."""
+    if not binary_ops or not side.get("fps") or not side.get("LUT"):
+        return "-"
+    return f"{binary_ops * side['fps'] / 1e12 / (side['LUT'] / 1000):.4f}"
 
 
 def _yosys(q: dict) -> str:
@@ -169,14 +186,18 @@ def _yosys(q: dict) -> str:
     return f"{q['yosys_LUT']:,}{boxed}"
 
 
-def write(rows: list[dict], out: Path) -> None:
-    """Merge ``rows`` into ``out``/finn_parity.json (other networks' rows are kept) and rewrite finn_parity.md."""
+def write(rows: list[dict], out: Path, vit: dict | None = None) -> None:
+    """Merge ``rows`` into ``out``/finn_parity.json (other networks' rows are kept; ``vit``, the ViT's build at
+    its highest FPS, replaces the kept one when given) and rewrite finn_parity.md."""
     path = out / "finn_parity.json"
-    old = json.loads(path.read_text())["rows"] if path.exists() else []
+    kept = json.loads(path.read_text()) if path.exists() else {}
+    old = kept.get("rows", [])
+    vit = vit or kept.get("vit_max")
     ran = {(r["network"], r["board"], r["target_fps"]) for r in rows}
     rows = [r for r in old if (r["network"], r["board"], r["target_fps"]) not in ran] + rows
     rows.sort(key=lambda r: (NETWORKS.index(r["network"]) if r["network"] in NETWORKS else 99, r["target_fps"]))
-    result = {"date": datetime.date.today().isoformat(), "machine": describe(torch.get_num_threads()), "rows": rows}
+    result = {"date": datetime.date.today().isoformat(), "machine": describe(torch.get_num_threads()), "rows": rows,
+              **({"vit_max": vit} if vit else {})}
     path.write_text(json.dumps(result, indent=2))
     lines = [f"# FINN parity: BNN-PYNQ networks, finn-plus's estimate flow beside qvit-fpga ({result['date']})", "",
              f"Machine: {result['machine']}. Produced by `python benchmarks/finn_parity.py`: each network from "
@@ -190,11 +211,13 @@ def write(rows: list[dict], out: Path) -> None:
              "placement), with finn-rtllib's thresholding and sliding-window layers (beyond yosys' parser) as boxes whose "
              "estimated LUTs are added after the +. With FIFOs: our estimate of the layers plus the FIFOs the simulation "
              "sized (each placed in LUTRAM or BRAM and priced by the calibrated FIFO model), what the stitched count "
-             "holds besides the width converters; FINN's estimates leave FIFOs out.", "",
+             "holds besides the width converters; FINN's estimates leave FIFOs out. Binary TOp/s per 1,000 LUT: the "
+             "network's binary x binary operations (2 per MAC, the same graph for both) times the side's FPS, over its "
+             "LUT estimate (ours without FIFOs, as FINN's).", "",
              "| network | board | target FPS | FINN nodes in HW | qvit nodes in HW | FINN FPS | qvit FPS | FINN LUT "
              "| qvit LUT | qvit LUT with FIFOs | qvit yosys LUT | FINN BRAM18 | qvit BRAM18 (with FIFOs) | FINN s | qvit s "
-             "| sim bit-exact | sim cycles/img | sim/est |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| sim bit-exact | sim cycles/img | sim/est | binary TOp/s per 1,000 LUT (FINN / qvit) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         f, q = r["finn"], r["qvit"]
         fn = f"failed: {f['error']}" if "error" in f else f"{f['nodes_hw']}/{f['nodes_total']}"
@@ -203,8 +226,28 @@ def write(rows: list[dict], out: Path) -> None:
                      f"{_fmt(q, 'fps')} | {_fmt(f, 'LUT')} | {_fmt(q, 'LUT')} | {_fmt(q, 'LUT_with_fifos')} | "
                      f"{_yosys(q)} | {_fmt(f, 'BRAM18')} | {_fmt(q, 'BRAM18')} ({_fmt(q, 'BRAM18_with_fifos')}) | "
                      f"{_fmt(f, 'seconds', '.0f')} | {_fmt(q, 'seconds', '.0f')} | "
-                     f"{q.get('sim_bit_exact', '-')} | {_fmt(q, 'sim_cycles')} | {_fmt(q, 'sim_vs_est', '.3f')} |")
+                     f"{q.get('sim_bit_exact', '-')} | {_fmt(q, 'sim_cycles')} | {_fmt(q, 'sim_vs_est', '.3f')} | "
+                     f"{_tops_per_klut(f, q.get('binary_ops_per_image'))} / "
+                     f"{_tops_per_klut(q, q.get('binary_ops_per_image'))} |")
+    lines += _throughput_lines(rows, vit)
     (out / "finn_parity.md").write_text("\n".join(lines) + "\n")
+
+
+def _throughput_lines(rows: list[dict], vit: dict | None) -> list[str]:
+    """The binary TOp/s per 1,000 LUT of the ViT at its highest FPS beside CNV-W1A1's (FINN's estimate and ours)."""
+    cnv = next((r for r in rows if r["network"] == "cnv_1w1a"), None)
+    if not vit or "error" in vit or cnv is None or "error" in cnv["finn"]:
+        return []
+    ops = cnv["qvit"].get("binary_ops_per_image")
+    finn = _tops_per_klut(cnv["finn"], ops)
+    mine = _tops_per_klut(vit, vit.get("binary_ops_per_image"))
+    ratio = float(mine) / float(finn) if "-" not in (mine, finn) else None
+    return ["", f"Throughput per LUT ({vit['date']}): `qvit build {vit['model']} --board {vit['board']} --target-fps max "
+            f"--until estimates` (its shipped CIFAR-10 checkpoint) reaches {vit['fps']:,.0f} FPS in {vit['LUT']:,} LUT, "
+            f"{vit['binary_ops_per_image']:,} binary operations per image: {mine} binary TOp/s per 1,000 LUT; CNV-W1A1 "
+            f"({ops:,} per image): {finn} in finn-plus's estimate ({cnv['finn']['fps']:,.0f} FPS, {cnv['finn']['LUT']:,} "
+            f"LUT), {_tops_per_klut(cnv['qvit'], ops)} in ours at the same target"
+            + (f"; the ViT's is {ratio:.2f}x finn-plus's CNV-W1A1." if ratio else ".")]
 
 
 if __name__ == "__main__":

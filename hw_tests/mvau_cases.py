@@ -83,6 +83,8 @@ CASES = {
     "bipolar-in-int2-w": (20, 4, 5, 4, "BIPOLAR", "INT2", 3, "UINT2", False, "block"),
     "int3w-uint2-thr3": (12, 6, 3, 3, "UINT2", "INT3", 3, "UINT2", False, "auto"),
     "int4w-int8-acc": (8, 4, 1, 1, "INT8", "INT4", 0, None, False, "distributed"),
+    # one beat per input vector (SF = 1) replayed over 4 neuron folds: held in the multiply stage's register
+    "int8-one-beat-acc": (12, 8, 12, 2, "INT8", "BIPOLAR", 0, None, False, "block"),
 }
 
 

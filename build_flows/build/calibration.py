@@ -3,7 +3,8 @@
 A layer's LUT (all CLB LUTs: logic, distributed RAM and shift registers, as Vivado counts them), FF and LUTRAM
 estimates are linear in a few facts of the layer (:data:`FEATURES`, :func:`features`): its own LUT model, its
 stream widths, its parallel lanes, the width of its beat counter, the logic of its constant tables, the
-distributed RAM of its buffers and the read multiplexers of its block RAMs stacked in depth. The coefficients per
+distributed RAM of its buffers, the read multiplexers of its block RAMs stacked in depth and the input bits it
+replays from a buffer. The coefficients per
 layer type are fitted to yosys ``synth_xilinx`` counts over a grid of real designs (a type with few layers in the
 grid gets fewer features). A type without its own fit keeps its LUT model (finn-rtllib's layers, which yosys
 cannot read) and takes the FF and LUTRAM fit pooled over every calibrated layer.
@@ -19,7 +20,8 @@ import yaml
 from build_flows.layers.base import bram_read_mux
 
 CALIBRATION_FILE = Path(__file__).resolve().parents[1] / "data" / "calibration.yaml"
-FEATURES = ("model", "in_bits", "out_bits", "lanes", "counter_bits", "rom_logic", "lutram_model", "bram_mux", "one")
+FEATURES = ("model", "in_bits", "out_bits", "lanes", "counter_bits", "rom_logic", "lutram_model", "bram_mux",
+            "replay_bits", "one")
 RESOURCES = ("LUT", "FF", "LUTRAM")
 POOLED = "_pooled"  # the fit over all calibrated layers, for types without their own
 
@@ -53,6 +55,7 @@ def features(inst, fpgapart: str | None = None) -> dict[str, float]:
             "lutram_model": float(inst.lutram_model()) if hasattr(inst, "lutram_model") else 0.0,
             "bram_mux": float(sum(bram_read_mux(*m) for m in inst.block_memories()))
             if hasattr(inst, "block_memories") else 0.0,
+            "replay_bits": float(inst.replay_bits()) if hasattr(inst, "replay_bits") else 0.0,
             "one": 1.0}
 
 

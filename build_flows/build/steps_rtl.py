@@ -208,8 +208,7 @@ def step_yosys(model, ctx: BuildContext):
     from qonnx.custom_op.registry import getCustomOp
 
     from build_flows.build import calibration
-    from build_flows.layers import layer_facts
-    from build_flows.synth.yosys import YosysError, synth, yosys_command
+    from build_flows.synth.yosys import YosysError, yosys_command
 
     try:
         yosys_command()
@@ -226,19 +225,11 @@ def step_yosys(model, ctx: BuildContext):
     nodes = [n for n in model.graph.node if (rtl_dir / n.name).exists()]
     for k, node in enumerate(nodes):
         inst = getCustomOp(node)
-        files = [f for f in inst.get_rtl_file_list(abspath=True) if str(f).endswith((".v", ".sv"))]
-        key = _design_key(files, node.name, layer_facts(inst).allows_dsp())
-        if key in done:  # the same RTL as an earlier layer (identical parameters and memory contents)
-            counts = dict(done[key])
-        else:
-            print(f"  yosys {k + 1}/{len(nodes)}: {node.name}", flush=True)
-            try:
-                counts = synth(files, inst.get_nodeattr("gen_top_module"), ctx.board.part,
-                               nodsp=not layer_facts(inst).allows_dsp())
-            except YosysError as e:
-                skipped[node.name] = str(e).splitlines()[-1]
-                continue
-            done[key] = dict(counts)
+        try:
+            counts = synth_layer(inst, ctx.board.part, done, progress=f"  yosys {k + 1}/{len(nodes)}: {node.name}")
+        except YosysError as e:
+            skipped[node.name] = str(e).splitlines()[-1]
+            continue
         feats = calibration.features(inst, ctx.board.part)
         fitted = calibration.estimate(node.op_type, feats)
         layers[node.name] = {**counts, "features": feats, **{f"estimated_{r}": v for r, v in fitted.items()}}
@@ -250,6 +241,23 @@ def step_yosys(model, ctx: BuildContext):
                         "stitched": ({"skipped": "--yosys-layers-only"} if ctx.cfg.yosys_layers_only
                                      else _synth_stitched(model, ctx, set(skipped)))}
     return model
+
+
+def synth_layer(inst, part: str, done: dict, progress: str | None = None) -> dict:
+    """yosys counts of one layer's generated RTL (DSPs only where the layer allows them); ``done`` caches them by
+    the RTL's content, so a layer identical to an earlier one (parameters and memory contents) is not synthesised
+    again. ``progress`` is printed before a synthesis runs. Raises YosysError."""
+    from build_flows.layers import layer_facts
+    from build_flows.synth.yosys import synth
+
+    files = [f for f in inst.get_rtl_file_list(abspath=True) if str(f).endswith((".v", ".sv"))]
+    dsp = layer_facts(inst).allows_dsp()
+    key = _design_key(files, inst.onnx_node.name, dsp)
+    if key not in done:
+        if progress:
+            print(progress, flush=True)
+        done[key] = synth(files, inst.get_nodeattr("gen_top_module"), part, nodsp=not dsp)
+    return dict(done[key])
 
 
 def _design_key(files, name: str, dsp: bool) -> str:

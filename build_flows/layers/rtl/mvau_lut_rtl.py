@@ -91,7 +91,8 @@ class MVAU_lut_rtl(QvitRTLBackend, MVAU, RTLBackend):  # noqa: N801 (FINN's nami
         tree) 2.5 LUT for XNOR-popcount, 2.9 per input bit (+1) for add/subtract, and FINN's LUT-multiplier
         model x 1.25 for low-bit products (fitted to yosys synth_xilinx counts, benchmarks/rtl_sim.py);
         per PE lane the accumulator and threshold comparators; a weight ROM in LUTs as logic of its address
-        (:func:`rom_logic_lut_dense`: a 4,096 x 1 ROM is 80 LUT6, not the 64 of its bits); 40 LUT control."""
+        (:func:`rom_logic_lut_dense`: a 4,096 x 1 ROM is 80 LUT6, not the 64 of its bits); 40 LUT control. The
+        input-replay buffer's multiplexer is a feature of the calibrated estimate (:meth:`replay_bits`)."""
         shape = self.rtl_shape()
         ib, wb = shape.idt.bitwidth(), shape.wdt.bitwidth()
         mul = 1.25 * ((2 * math.ceil((ib + wb) / 6) - 1) * (ib + wb) + 2 * (ib + wb))
@@ -129,6 +130,13 @@ class MVAU_lut_rtl(QvitRTLBackend, MVAU, RTLBackend):  # noqa: N801 (FINN's nami
 
     def memory_styles(self) -> dict[str, str]:
         return {"weights": self.weight_style()} if self.weight_rom()[0] else {}
+
+    def replay_bits(self) -> int:
+        """Input bits read back from the replay buffer (a feature of the calibrated estimate: the multiplexer between
+        the stream and the buffer): an input beat's bits when an input vector takes several beats and several neuron
+        folds read it; none when it takes one beat (it stays in the multiply stage's input register)."""
+        shape = self.rtl_shape()
+        return shape.simd * shape.idt.bitwidth() if shape.sf > 1 and shape.nf > 1 else 0
 
     def lutram_model(self) -> int:
         """The input buffer that replays an input vector to every neuron fold (read asynchronously: LUTRAM)."""

@@ -8,7 +8,8 @@
 //     with WSTREAM = 1 the same words arrive on the weight stream in1_V instead (FINN's mem_mode
 //     "external": all NF*SF words again for every input vector, one per cycle of the layer);
 //   * threshold ROM word nf holds threshold t of channel nf*PE + p in bits [(p*NTHR + t)*ACCW +: ACCW].
-// The input vector is read once and kept for the MH/PE neuron folds (cycles per vector: MH/PE * MW/SIMD).
+// The input vector is read once and kept for the MH/PE neuron folds (cycles per vector: MH/PE * MW/SIMD): in a
+// replay buffer when it takes several beats, in the multiply stage's input register when it takes one.
 //
 // Arithmetic (MODE): 0 = XNOR-popcount (bipolar weights and inputs, 1 bit each; the accumulator counts
 // agreements, as FINN's MVAU does), 1 = add/subtract (weights in {-1, 0, +1}; no multipliers),
@@ -88,7 +89,9 @@ module qvit_mvau #(
 	assign in0_V_TREADY = en && (nf == 0) && w_ok;
 	assign in1_V_TREADY = WSTREAM != 0 && en && x_ok;
 	assign a_fire = en && x_ok && w_ok;
-	assign a_x = (nf == 0) ? in0_V_TDATA[SIMD*IBITS-1:0] : ibuf[sf];
+	// one beat per input vector (SF = 1): the vector stays in stage B's register for the NF neuron folds (its
+	// clock enable), so no replay buffer and no multiplexer in front of the products
+	assign a_x = (SF == 1 || nf == 0) ? in0_V_TDATA[SIMD*IBITS-1:0] : ibuf[sf];
 
 	always_ff @(posedge ap_clk) begin
 		if (!ap_rst_n) begin
@@ -101,7 +104,9 @@ module qvit_mvau #(
 			waddr <= (waddr == WA_W'(WMEM - 1)) ? '0 : waddr + 1'b1;
 		end
 	end
-	always_ff @(posedge ap_clk) if (a_fire && nf == 0) ibuf[sf] <= a_x;
+	if (SF > 1) begin : g_ibuf
+		always_ff @(posedge ap_clk) if (a_fire && nf == 0) ibuf[sf] <= a_x;
+	end
 
 	// ---------------------------------------------------------------- stage B: multiply-accumulate
 	logic b_valid, b_first, b_last;
@@ -113,7 +118,7 @@ module qvit_mvau #(
 		else if (en) b_valid <= a_fire;
 	end
 	always_ff @(posedge ap_clk) if (en) begin
-		b_x <= a_x;
+		if (SF > 1 || nf == 0) b_x <= a_x;
 		b_first <= (sf == 0);
 		b_last <= (sf == SF_W'(SF - 1));
 	end

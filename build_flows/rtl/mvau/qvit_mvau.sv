@@ -80,7 +80,6 @@ module qvit_mvau #(
 	logic [WA_W-1:0] waddr;
 	logic a_fire;
 	logic [SIMD*IBITS-1:0] a_x;
-	logic [SIMD*IBITS-1:0] ibuf [0:SF-1];
 
 	logic x_ok, w_ok;              // this cycle's input element and weight word are available
 	assign en = !c_valid || out0_V_TREADY;
@@ -89,9 +88,6 @@ module qvit_mvau #(
 	assign in0_V_TREADY = en && (nf == 0) && w_ok;
 	assign in1_V_TREADY = WSTREAM != 0 && en && x_ok;
 	assign a_fire = en && x_ok && w_ok;
-	// one beat per input vector (SF = 1): the vector stays in stage B's register for the NF neuron folds (its
-	// clock enable), so no replay buffer and no multiplexer in front of the products
-	assign a_x = (SF == 1 || nf == 0) ? in0_V_TDATA[SIMD*IBITS-1:0] : ibuf[sf];
 
 	always_ff @(posedge ap_clk) begin
 		if (!ap_rst_n) begin
@@ -104,8 +100,14 @@ module qvit_mvau #(
 			waddr <= (waddr == WA_W'(WMEM - 1)) ? '0 : waddr + 1'b1;
 		end
 	end
+	// an input vector of several beats is kept in a replay buffer for the later neuron folds; one of a single
+	// beat stays in stage B's input register (its clock enable), with no buffer and no multiplexer
 	if (SF > 1) begin : g_ibuf
+		logic [SIMD*IBITS-1:0] ibuf [0:SF-1];
+		assign a_x = (nf == 0) ? in0_V_TDATA[SIMD*IBITS-1:0] : ibuf[sf];
 		always_ff @(posedge ap_clk) if (a_fire && nf == 0) ibuf[sf] <= a_x;
+	end else begin : g_one_beat
+		assign a_x = in0_V_TDATA[SIMD*IBITS-1:0];
 	end
 
 	// ---------------------------------------------------------------- stage B: multiply-accumulate

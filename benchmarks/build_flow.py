@@ -123,6 +123,7 @@ def best_within_budget(build_dir: Path, board: str, clock_mhz: float) -> dict:
     from build_flows.build import checkpoints
     from build_flows.build.calibration import lut_per_binary_mac
     from build_flows.build.folding import fastest_within_budget, macs_by_precision
+    from build_flows.build.report import tops_per_klut
 
     b = get_board(board)
     ckpt = next(iter(sorted((build_dir / "checkpoints").glob("*_specialize_layers.onnx"))), None)
@@ -135,7 +136,7 @@ def best_within_budget(build_dir: Path, board: str, clock_mhz: float) -> dict:
     ops = 2 * macs_by_precision(model).get("binary", 0) * best["fps"]
     return {"fps": best["fps"], "LUT": best["totals"]["LUT"], "BRAM": best["totals"]["BRAM"], "limit": best["limit"],
             "roofline_fraction": ops / b.binary_op_ceiling(lut_per_binary_mac(), clock_mhz),
-            "binary_tops_per_klut": ops / 1e12 / (best["totals"]["LUT"] / 1000)}
+            "binary_tops_per_klut": tops_per_klut(ops, best["totals"]["LUT"])}
 
 
 def _fmt(v, spec):

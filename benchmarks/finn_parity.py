@@ -170,11 +170,17 @@ def _fmt(side: dict, key: str, fmt: str = ",.0f") -> str:
     return "-" if key not in side or side[key] is None else format(side[key], fmt)
 
 
-def _tops_per_klut(side: dict, binary_ops: int | None) -> str:
+def _tops_per_klut(side: dict, binary_ops: int | None) -> float | None:
     """Binary operations per second (2 per XNOR-popcount MAC, at the side's FPS) per 1,000 of its LUTs, in TOp/s."""
+    from build_flows.build.report import tops_per_klut
+
     if not binary_ops or not side.get("fps") or not side.get("LUT"):
-        return "-"
-    return f"{binary_ops * side['fps'] / 1e12 / (side['LUT'] / 1000):.4f}"
+        return None
+    return tops_per_klut(binary_ops * side["fps"], side["LUT"])
+
+
+def _tops(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
 
 
 def _yosys(q: dict) -> str:
@@ -227,8 +233,8 @@ def write(rows: list[dict], out: Path, vit: dict | None = None) -> None:
                      f"{_yosys(q)} | {_fmt(f, 'BRAM18')} | {_fmt(q, 'BRAM18')} ({_fmt(q, 'BRAM18_with_fifos')}) | "
                      f"{_fmt(f, 'seconds', '.0f')} | {_fmt(q, 'seconds', '.0f')} | "
                      f"{q.get('sim_bit_exact', '-')} | {_fmt(q, 'sim_cycles')} | {_fmt(q, 'sim_vs_est', '.3f')} | "
-                     f"{_tops_per_klut(f, q.get('binary_ops_per_image'))} / "
-                     f"{_tops_per_klut(q, q.get('binary_ops_per_image'))} |")
+                     f"{_tops(_tops_per_klut(f, q.get('binary_ops_per_image')))} / "
+                     f"{_tops(_tops_per_klut(q, q.get('binary_ops_per_image')))} |")
     lines += _throughput_lines(rows, vit)
     (out / "finn_parity.md").write_text("\n".join(lines) + "\n")
 
@@ -241,12 +247,12 @@ def _throughput_lines(rows: list[dict], vit: dict | None) -> list[str]:
     ops = cnv["qvit"].get("binary_ops_per_image")
     finn = _tops_per_klut(cnv["finn"], ops)
     mine = _tops_per_klut(vit, vit.get("binary_ops_per_image"))
-    ratio = float(mine) / float(finn) if "-" not in (mine, finn) else None
+    ratio = mine / finn if mine and finn else None
     return ["", f"Throughput per LUT ({vit['date']}): `qvit build {vit['model']} --board {vit['board']} --target-fps max "
             f"--until estimates` (its shipped CIFAR-10 checkpoint) reaches {vit['fps']:,.0f} FPS in {vit['LUT']:,} LUT, "
-            f"{vit['binary_ops_per_image']:,} binary operations per image: {mine} binary TOp/s per 1,000 LUT; CNV-W1A1 "
-            f"({ops:,} per image): {finn} in finn-plus's estimate ({cnv['finn']['fps']:,.0f} FPS, {cnv['finn']['LUT']:,} "
-            f"LUT), {_tops_per_klut(cnv['qvit'], ops)} in ours at the same target"
+            f"{vit['binary_ops_per_image']:,} binary operations per image: {_tops(mine)} binary TOp/s per 1,000 LUT; "
+            f"CNV-W1A1 ({ops:,} per image): {_tops(finn)} in finn-plus's estimate ({cnv['finn']['fps']:,.0f} FPS, "
+            f"{cnv['finn']['LUT']:,} LUT), {_tops(_tops_per_klut(cnv['qvit'], ops))} in ours at the same target"
             + (f"; the ViT's is {ratio:.2f}x finn-plus's CNV-W1A1." if ratio else ".")]
 
 

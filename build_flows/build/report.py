@@ -128,6 +128,12 @@ def budget_line(report: BuildReport) -> str:
     return f"budget of {board.name}{target}: " + ", ".join(parts) + " (LUT, FF, LUTRAM: 70 % of the device)"
 
 
+def tops_per_klut(ops_per_second: float, lut: int) -> float:
+    """Operations per second in TOp/s per 1,000 LUT: the throughput per area that the summary and the benchmarks
+    quote."""
+    return ops_per_second / 1e12 / max(lut, 1) * 1000
+
+
 def summary(report: BuildReport) -> str:
     """Human-readable summary table of a report."""
     lines = [f"model {report.model} on {report.board} at {report.clock_mhz} MHz: "
@@ -153,7 +159,7 @@ def summary(report: BuildReport) -> str:
         if report.ops_per_image:
             ops = ", ".join(f"{k} {v:,}" for k, v in report.ops_per_image.items())
             lines.append(f"operations per image (2 per MAC): {ops}; binary {report.binary_ops_per_second / 1e12:.3f} TOp/s, "
-                         f"{report.binary_ops_per_second / 1e12 / max(est.LUT, 1) * 1000:.4f} TOp/s per 1,000 LUT")
+                         f"{tops_per_klut(report.binary_ops_per_second, est.LUT):.4f} TOp/s per 1,000 LUT")
         lines.append(budget_line(report))
     for stage, v in report.verification.items():
         lines.append(f"verification {stage}: {v}")

@@ -140,10 +140,8 @@ class MVAU_lut_rtl(QvitRTLBackend, MVAU, RTLBackend):  # noqa: N801 (FINN's nami
 
     def lutram_model(self) -> int:
         """The input buffer that replays an input vector to every neuron fold (read asynchronously: LUTRAM)."""
-        shape = self.rtl_shape()
-        if shape.sf <= 1 or self.calc_wmem() <= shape.sf:  # one neuron fold reads the stream directly
-            return 0
-        return lutram_sdp(shape.sf, shape.simd * shape.idt.bitwidth())
+        bits = self.replay_bits()  # none when one beat or one neuron fold reads the stream directly
+        return lutram_sdp(self.rtl_shape().sf, bits) if bits else 0
 
     def block_memories(self) -> list[tuple[int, int]]:
         return [self.weight_rom()] if self.weight_rom()[0] and self.weight_style() == "block" else []

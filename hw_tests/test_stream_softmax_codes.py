@@ -1,11 +1,11 @@
-"""The divider-free output rule of StreamSoftmax_rtl (``codegen.codes_by_comparison``: count the q in 1..L-1
-with e >= ceil((2q-1) T / 2L)) equals the layer's min(floor((2eL + T) / 2T), L - 1): every e <= T for every
+"""The divider-free output rule of StreamSoftmax_rtl (``codegen.codes_by_search``: the largest q in 1..L-1 with
+e >= ceil((2q-1) T / 2L), by binary search) equals the layer's min(floor((2eL + T) / 2T), L - 1): every e <= T for every
 total T up to 1024 at 1..8 bits, and every table value 0..2**16 for totals across the range of 64-wide rows."""
 
 import numpy as np
 import pytest
 
-from build_flows.rtl.stream_softmax.codegen import codes_by_comparison
+from build_flows.rtl.stream_softmax.codegen import codes_by_search
 from quant_models.int_ops import softmax_exp_table as exp_table
 
 
@@ -21,7 +21,7 @@ def test_small_totals_every_e(out_bits):
         e = np.arange(0, lo + 128, dtype=np.int64)[None, :]
         e, total = np.broadcast_arrays(e, total)
         inside = e <= total  # e is one term of the total
-        got = codes_by_comparison(e[inside], total[inside], out_bits)
+        got = codes_by_search(e[inside], total[inside], out_bits)
         assert np.array_equal(got, _floor_rule(e[inside], total[inside], out_bits)), lo
 
 
@@ -33,7 +33,7 @@ def test_row_totals_every_table_value(out_bits):
     e = np.arange(0, 65537, dtype=np.int64)
     for t in totals:
         tt = np.full_like(e, t)
-        assert np.array_equal(codes_by_comparison(e, tt, out_bits), _floor_rule(e, tt, out_bits)), t
+        assert np.array_equal(codes_by_search(e, tt, out_bits), _floor_rule(e, tt, out_bits)), t
 
 
 def test_exp_table_ends_at_its_first_zero():

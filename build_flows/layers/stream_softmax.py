@@ -5,17 +5,18 @@ from __future__ import annotations
 import numpy as np
 
 from build_flows.layers.base import QvitLayer, memory_cost, register_layer
+from build_flows.rtl.stream_softmax.codegen import SCORE_SLOTS, e_row_slots, threshold_lanes
 from quant_models.int_ops import SOFTMAX_FRAC_BITS, int_softmax_codes, softmax_exp_table
 
 
 @register_layer
 class StreamSoftmax(QvitLayer):
     """Integer softmax over the last axis (:func:`quant_models.int_ops.int_softmax_codes`): integer
-    scores in, probability codes 0..2**out_bits-1 out. Hardware (StreamSoftmax_rtl): a ring of row
-    buffers; pass 1 stores a row and finds its maximum, pass 2 reads exp(-d*scale) from a lookup table
-    and sums, pass 3 reads the table again and gives each code by comparing e with 2**out_bits - 1
-    thresholds of the row total (no divider, no DSP); passes overlap across rows, so one row takes
-    N/PE cycles."""
+    scores in, probability codes 0..2**out_bits-1 out. Hardware (StreamSoftmax_rtl): pass 1 stores a row
+    and finds its maximum, pass 2 reads exp(-d*scale) from a lookup table, sums it and stores it, a threshold
+    unit computes the row's 2**out_bits - 1 thresholds of the total once, and pass 3 gives each code by a
+    binary search of e over them (no divider, no DSP); passes overlap across rows, so one row takes N/PE
+    cycles."""
 
     def get_nodeattr_types(self):
         attrs = super().get_nodeattr_types()
@@ -33,34 +34,41 @@ class StreamSoftmax(QvitLayer):
         dt = self.get_input_datatype()
         return len(softmax_exp_table(self.get_nodeattr("scale"), int(dt.max() - dt.min())))
 
-    def _row_bits(self):
-        """Bits of the row buffers: 3 rows in flight, one more while a row is short (N/PE < 2 beats)."""
+    def _buffer_bits(self):
+        """Bits of the score and e row buffers (codegen's SCORE_SLOTS and e_row_slots)."""
         n, pe = self.get_normal_input_shape()[-1], self.get_nodeattr("PE")
-        slots = 3 + -(-2 // max(1, n // pe))
-        return slots * n * self.get_input_datatype().bitwidth()
+        out_bits = self.get_nodeattr("out_bits")
+        return (SCORE_SLOTS * n * self.get_input_datatype().bitwidth(),
+                e_row_slots(n // pe, out_bits) * n * self._TABLE_BITS)
 
     _TABLE_BITS = SOFTMAX_FRAC_BITS + 1  # e up to 2**16
 
     def bram_estimation(self, fpgapart=None):
-        # the row buffers have two read ports (two copies); a block-RAM table serves a lane's two lookups
-        return 2 * memory_cost(self._row_bits())[0] + self.get_nodeattr("PE") * memory_cost(
+        # each buffer has one read port; a lane's table serves one lookup
+        return sum(memory_cost(b)[0] for b in self._buffer_bits()) + self.get_nodeattr("PE") * memory_cost(
             self._lut_entries() * self._TABLE_BITS)[0]
 
     def lut_estimation(self, fpgapart=None):
         n, pe = self.get_normal_input_shape()[-1], self.get_nodeattr("PE")
+        out_bits = self.get_nodeattr("out_bits")
         zw = self.get_input_datatype().bitwidth() + 1
         dw = max(1, (self._lut_entries() - 1).bit_length())
-        levels = 2 ** self.get_nodeattr("out_bits")
+        levels = 2**out_bits
         tw = (n * 2**SOFTMAX_FRAC_BITS).bit_length()
-        pw = tw + self.get_nodeattr("out_bits") + 1
+        pw = tw + out_bits + 1
         cw = self._TABLE_BITS
-        memories = 2 * memory_cost(self._row_bits())[1] + 2 * pe * memory_cost(self._lut_entries() * self._TABLE_BITS)[1]
-        # per lane: max tree node, two table indices (subtract, saturate), sum tree node, L-1 comparators
-        # of e with the thresholds (a LUT per bit into a carry chain), their count, pipeline and masking
-        # (yosys synth_xilinx of 49-wide rows: 1272 LUTs at PE=1, 5194 at PE=7; this gives 1454 and 5000)
-        lane = 2 * zw + 2 * (zw + dw) + tw + (levels - 1) * (cw + self.get_nodeattr("out_bits")) + 100
-        # the row's L-1 thresholds: multiples of the total (one adder per odd multiple), one add each, saturation
-        thresholds = (levels // 2 + levels) * pw + 3 * (levels - 1)
+        memories = sum(memory_cost(b)[1] for b in self._buffer_bits()) + pe * memory_cost(
+            self._lut_entries() * self._TABLE_BITS)[1]
+        # per lane: max tree node, table index (subtract, saturate), sum tree node, and the binary search: a
+        # comparator per code bit and bit j's 2**j candidate thresholds multiplexed (about a LUT per bit for
+        # each two candidates), the masking, the pipeline (yosys synth_xilinx, 64-wide rows at PE 4: 2031 LUT,
+        # 16-wide at PE 1: 616; this gives 1972 and 670)
+        search = out_bits * cw + cw * sum(2**j // 2 for j in range(1, out_bits))
+        lane = 2 * zw + (zw + dw) + tw + search + 100
+        # the threshold unit: an adder per threshold of a cycle, one per odd multiple of 2T above 1, one for the
+        # next cycle's start; a saturating compare per threshold
+        tu = threshold_lanes(n // pe, out_bits)
+        thresholds = (tu + (tu - 1) // 2 + 1) * pw + (levels - 1) * 4
         return memories + pe * lane + thresholds + 120
 
     def dsp_estimation(self, fpgapart=None):

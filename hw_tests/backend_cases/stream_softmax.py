@@ -1,6 +1,6 @@
-"""StreamSoftmax_rtl: two configurations under random stalls (12-wide rows at PE 4 with the diagonal masked,
-16-wide rows at PE 16 = one beat per row), rows covering the edge cases, and a mutant that stops the row
-total from restarting at each row."""
+"""StreamSoftmax_rtl: three configurations under random stalls (12-wide rows at PE 4 with the diagonal masked:
+5 thresholds a cycle; 16-wide rows at PE 16 = one beat per row: all 15 in one cycle; 16-wide rows at PE 1: one
+a cycle), rows covering the edge cases, and a mutant that stops the row total from restarting at each row."""
 
 import numpy as np
 
@@ -13,6 +13,7 @@ from build_flows.sim.run import simulate
 CONFIGS = [
     (dict(PE=4, inputDataType="INT8", outputDataType="UINT4", out_bits=4, scale=0.0625, mask_diagonal=1), (2, 12, 12), 3),
     (dict(PE=16, inputDataType="INT8", outputDataType="UINT4", out_bits=4, scale=0.25, mask_diagonal=0), (2, 16, 16), 3),
+    (dict(PE=1, inputDataType="INT8", outputDataType="UINT4", out_bits=4, scale=0.25, mask_diagonal=0), (2, 16, 16), 2),
 ]
 LO, HI = -128, 127
 

@@ -1,6 +1,6 @@
 """Code generation for ``qvit_stream_softmax.sv``: the exp() lookup table of the layer's ``scale``, the widths
 and the number of row buffers as parameters, and a wrapper module with FINN's port names. ``params_from``
-derives the parameters, ``write`` emits ``<module>.sv`` and its table file; ``codes_by_comparison`` is the
+derives the parameters, ``write`` emits ``<module>.sv`` and its table file; ``codes_by_search`` is the
 divider-free output rule the RTL uses, in numpy (the hardware tests check it against the floor division).
 
 Why no divider: for integers e >= 0, T > 0 and L = 2**out_bits, the layer's code is
@@ -8,8 +8,9 @@ p = min(floor((2eL + T) / (2T)), L - 1). floor((2eL + T) / (2T)) is the largest 
 i.e. with (2q - 1)T <= 2eL; as (2q - 1)T grows with q, the q >= 1 meeting it are exactly 1..that largest q,
 so p = #{q in 1..L-1 : (2q - 1)T <= 2eL}. With 2L = 2**(out_bits + 1) and e an integer,
 (2q - 1)T <= 2eL  <=>  e >= (2q - 1)T / 2L  <=>  e >= ceil((2q - 1)T / 2L) = c_q, where
-ceil(x / 2**s) = (x + 2**s - 1) >> s. So each lane compares its e with L - 1 thresholds c_q that the row
-shares, and counts. Any c_q above the largest table value E can be replaced by E + 1 (both exceed every e).
+ceil(x / 2**s) = (x + 2**s - 1) >> s. The row shares the L - 1 thresholds c_q, which do not decrease with q,
+so the q meeting e >= c_q are 1..p and each lane finds p by binary search: out_bits comparisons, the most
+significant bit first. Any c_q above the largest table value E can be replaced by E + 1 (both exceed every e).
 """
 
 from __future__ import annotations
@@ -25,23 +26,43 @@ from quant_models.int_ops import softmax_exp_table
 
 SOURCE = Path(__file__).with_name("qvit_stream_softmax.sv")
 MAX_TABLE = 4096  # deepest exp() table the generator emits
-PIPE_GAP = 2      # cycles between the exp/sum pass reading a row's last beat and the output pass starting it
+PIPE_GAP = 4      # cycles from the exp/sum pass's last read of a row to the output pass's first: the
+                  # table read, the total, the threshold unit's start and its result
 
 
-def row_slots(folds: int) -> int:
-    """Row buffers that let rows stream at ``folds`` beats each: a row holds its buffer while it is
-    written, summed and read out again (3 passes) plus the pipeline gap between the last two."""
-    return 3 + -(-PIPE_GAP // folds)
+def threshold_lanes(folds: int, out_bits: int) -> int:
+    """Thresholds the threshold unit computes per cycle: the 2**out_bits - 1 of a row within the ``folds``
+    beats the row takes."""
+    return -(-(2**out_bits - 1) // max(1, folds))
 
 
-def codes_by_comparison(e: np.ndarray, total: np.ndarray, out_bits: int) -> np.ndarray:
-    """The RTL's output rule: #{q in 1..L-1 : e >= ceil((2q-1) * total / 2L)}, L = 2**out_bits, for int64
-    ``e`` >= 0 and ``total`` > 0 broadcasting against it (see the module docstring)."""
-    levels = 2**out_bits
-    s = out_bits + 1
+#: score row buffers: one written by the first pass while the exp/sum pass reads the other (it frees it on the
+#: cycle the next row is complete)
+SCORE_SLOTS = 2
+
+
+def e_row_slots(folds: int, out_bits: int) -> int:
+    """e row buffers: a row holds one from its first beat in the exp/sum pass until the output pass has read it,
+    two rows' beats plus the pipeline gap and the threshold unit's cycles."""
+    unit = -(-(2**out_bits - 1) // threshold_lanes(folds, out_bits))
+    return 2 + -(-(PIPE_GAP + unit) // max(1, folds))
+
+
+def codes_by_search(e: np.ndarray, total: np.ndarray, out_bits: int, emax: int = 2**16) -> np.ndarray:
+    """The RTL's output rule, in numpy: the largest q in 1..L-1 (L = 2**out_bits) with e >= c_q (0 if none),
+    c_q = ceil((2q-1) * total / 2L) saturated at ``emax`` + 1, found as the RTL finds it: by binary search, the
+    most significant code bit first. For int64 ``e`` in 0..emax and ``total`` > 0 broadcasting against it. The
+    c_q do not decrease with q, so the search gives #{q : e >= c_q} (see the module docstring)."""
+    levels, s = 2**out_bits, out_bits + 1
     q = np.arange(1, levels, dtype=np.int64)
-    c = ((2 * q - 1) * np.asarray(total, dtype=np.int64)[..., None] + (1 << s) - 1) >> s
-    return (np.asarray(e, dtype=np.int64)[..., None] >= c).sum(axis=-1)
+    c = np.minimum(((2 * q - 1) * np.asarray(total, dtype=np.int64)[..., None] + (1 << s) - 1) >> s, emax + 1)
+    e = np.asarray(e, dtype=np.int64)
+    c = np.broadcast_to(c, (*np.broadcast_shapes(e.shape, c.shape[:-1]), levels - 1))
+    code = np.zeros(c.shape[:-1], dtype=np.int64)
+    for j in range(out_bits):
+        cand = code | (1 << (out_bits - 1 - j))
+        code = np.where(e >= np.take_along_axis(c, (cand - 1)[..., None], axis=-1)[..., 0], cand, code)
+    return code
 
 
 @dataclass(frozen=True)
@@ -53,7 +74,18 @@ class StreamSoftmaxParams:
     out_bits: int
     mask: bool              # mask_diagonal: column == row index within the matrix is left out
     table: tuple[int, ...]  # e(d), d = 0..len-1
-    slots: int              # row buffers
+
+    @property
+    def z_slots(self) -> int:
+        return SCORE_SLOTS
+
+    @property
+    def e_slots(self) -> int:
+        return e_row_slots(self.folds, self.out_bits)
+
+    @property
+    def tu(self) -> int:
+        return threshold_lanes(self.folds, self.out_bits)
 
     @property
     def folds(self) -> int:
@@ -103,8 +135,7 @@ def params_from(get, in_shape) -> StreamSoftmaxParams:
     table = softmax_exp_table(scale, span)
     if len(table) > MAX_TABLE:
         raise RTLUnsupported(f"an exp() table of {len(table)} entries (more than {MAX_TABLE})")
-    return StreamSoftmaxParams(pe, cols, idt, odt, out_bits, mask, tuple(int(v) for v in table),
-                               row_slots(cols // pe))
+    return StreamSoftmaxParams(pe, cols, idt, odt, out_bits, mask, tuple(int(v) for v in table))
 
 
 def write(p: StreamSoftmaxParams, out_dir: str | Path, module: str) -> list[Path]:
@@ -117,12 +148,12 @@ def write(p: StreamSoftmaxParams, out_dir: str | Path, module: str) -> list[Path
     tfile.write_text("".join(format(v, f"0{digits}x") + "\n" for v in p.table))
     in_w, out_w = (p.in_bits + 7) // 8 * 8, (p.out_stream_bits + 7) // 8 * 8
     params = dict(PE=p.pe, N=p.cols, IBITS=p.idt.bitwidth(), ISIGNED=int(p.idt.signed()), OBITS=p.out_bits,
-                  MASK=int(p.mask), DEPTH=len(p.table), EW=p.ew, EMAX=p.emax, TW=p.tw, SLOTS=p.slots,
+                  MASK=int(p.mask), DEPTH=len(p.table), EW=p.ew, EMAX=p.emax, TW=p.tw, ZSLOTS=p.z_slots, ESLOTS=p.e_slots, TU=p.tu,
                   IN_W=in_w, OUT_W=out_w)
     plist = ",\n\t\t".join([f".{k}({v})" for k, v in params.items()] + [f'.EXP_FILE("{tfile}")'])
     masked = ", diagonal masked" if p.mask else ""
     write_wrapper(out / f"{module}.sv", module, "qvit_stream_softmax", plist, [in_w], out_w,
                   f"""// Generated by qvit-fpga: StreamSoftmax, rows of {p.cols}, PE {p.pe},
-// {p.idt.name} -> {p.odt.name}, exp() table of {len(p.table)} entries, {p.slots} row buffers{masked}.
+// {p.idt.name} -> {p.odt.name}, exp() table of {len(p.table)} entries, {p.z_slots} + {p.e_slots} row buffers, {p.tu} threshold(s) a cycle{masked}.
 """)
     return [SOURCE, out / f"{module}.sv"]

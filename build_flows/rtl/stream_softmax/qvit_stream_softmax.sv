@@ -3,9 +3,13 @@
 //   masked), T = sum of e over the row, code = #{q in 1..L-1 : e >= c_q}, c_q = ceil((2q-1) T / 2L),
 // which equals min(floor((2eL + T) / 2T), L-1) without a divider (proof in codegen.py). EXP holds
 // floor(exp(-d*scale) * 2**16 + 0.5) and ends at its first 0, so a saturated index gives 0.
-// Three passes over a row in a ring of SLOTS row buffers: A stores the row and finds its maximum, B looks
-// up e and sums it, C looks up e again and emits the codes. They work on different rows at once, so in
-// steady state a row takes N/PE cycles; SLOTS covers the three passes plus the B->C pipeline gap.
+// Passes that overlap across rows, so in steady state a row takes N/PE cycles:
+//   A stores the scores in a ring of ZSLOTS row buffers and finds the maximum;
+//   B looks e up once, sums it and stores it in a ring of ESLOTS row buffers;
+//   a threshold unit computes the row's L-1 thresholds, TU per cycle (one adder each), ceil((L-1)/TU) <= N/PE
+//   cycles, once per row instead of once per beat;
+//   C reads e back and finds each code by binary search over the thresholds (OBITS comparisons, split over
+//   two pipeline stages) instead of comparing with all L-1.
 // AXI-stream valid/ready; only pass C waits for the output (one output register).
 module qvit_stream_softmax #(
 	parameter int PE = 1,
@@ -18,7 +22,9 @@ module qvit_stream_softmax #(
 	parameter int EW = 17,           // bits of a table value
 	parameter int EMAX = 65536,      // largest table value (EXP[0])
 	parameter int TW = 21,           // bits of a row total
-	parameter int SLOTS = 4,         // row buffers
+	parameter int ZSLOTS = 2,        // score row buffers (A -> B)
+	parameter int ESLOTS = 4,        // e row buffers (B -> C)
+	parameter int TU = 1,            // thresholds the threshold unit computes per cycle
 	parameter EXP_FILE = "",         // DEPTH lines of hex
 	parameter int IN_W = 8,          // padded stream widths
 	parameter int OUT_W = 8
@@ -34,27 +40,42 @@ module qvit_stream_softmax #(
 );
 	localparam int NF = N / PE;                      // beats per row
 	localparam int BW = NF > 1 ? $clog2(NF) : 1;
-	localparam int SW = $clog2(SLOTS);
-	localparam int KW = SW + 1;                      // row counts 0..SLOTS
-	localparam int AW = $clog2(SLOTS * NF);
+	localparam int ZSW = $clog2(ZSLOTS);
+	localparam int ESW = $clog2(ESLOTS);
+	localparam int ZAW = $clog2(ZSLOTS * NF);
+	localparam int EAW = $clog2(ESLOTS * NF);
+	localparam int KW = $clog2((ZSLOTS > ESLOTS ? ZSLOTS : ESLOTS) + 1);  // row counts
 	localparam int TL = PE > 1 ? $clog2(PE) : 0;     // levels of the lane trees
 	localparam int P2 = 1 << TL;
 	localparam int LW = TL > 0 ? TL : 1;
 	localparam int ZW = IBITS + 1;                   // signed scores and differences
 	localparam int DW = $clog2(DEPTH);
 	localparam int L = 1 << OBITS;
+	localparam int S = OBITS + 1;                    // c_q = X_q >> S, X_q = (2q-1) T + 2L - 1
 	localparam int CW = $clog2(EMAX + 2);            // thresholds saturate at EMAX + 1
 	localparam int XW = CW > EW ? CW : EW;
-	localparam int PW = TW + OBITS + 1;              // (2q-1) T + 2L - 1
+	localparam int PW = TW + S;                      // bits of X_q
+	localparam int UK = (L - 1 + TU - 1) / TU;       // threshold unit cycles per row
+	localparam int UW = UK > 1 ? $clog2(UK) : 1;
+	localparam int H = (OBITS + 1) / 2;              // code bits decided in C's first compare stage
 	localparam int RW = PE * IBITS;
+	localparam int EB = PE * EW;
 	localparam logic signed [ZW-1:0] ZMIN = ISIGNED != 0 ? ZW'(-(1 << (IBITS - 1))) : '0;
 
-	function automatic logic [SW-1:0] next_slot(input logic [SW-1:0] s);
-		next_slot = s == SW'(SLOTS - 1) ? '0 : s + 1'b1;
+	function automatic logic [ZSW-1:0] znext(input logic [ZSW-1:0] s);
+		znext = s == ZSW'(ZSLOTS - 1) ? '0 : s + 1'b1;
 	endfunction
 
-	function automatic logic [AW-1:0] addr(input logic [SW-1:0] s, input logic [BW-1:0] b);
-		addr = AW'(s) * AW'(NF) + AW'(b);
+	function automatic logic [ESW-1:0] enext(input logic [ESW-1:0] s);
+		enext = s == ESW'(ESLOTS - 1) ? '0 : s + 1'b1;
+	endfunction
+
+	function automatic logic [ZAW-1:0] zaddr(input logic [ZSW-1:0] s, input logic [BW-1:0] b);
+		zaddr = ZAW'(s) * ZAW'(NF) + ZAW'(b);
+	endfunction
+
+	function automatic logic [EAW-1:0] eaddr(input logic [ESW-1:0] s, input logic [BW-1:0] b);
+		eaddr = EAW'(s) * EAW'(NF) + EAW'(b);
 	endfunction
 
 	function automatic logic signed [ZW-1:0] score(input logic [RW-1:0] w, input integer p);
@@ -72,24 +93,25 @@ module qvit_stream_softmax #(
 		else exp_index = d[DW-1:0];
 	endfunction
 
-	logic [RW-1:0] rowbuf [SLOTS * NF];
-	logic signed [ZW-1:0] slot_max [SLOTS];
-	logic [TW-1:0] slot_total [SLOTS];
-	logic [BW-1:0] slot_dbeat [SLOTS];  // where the row's diagonal element sits (MASK)
-	logic [LW-1:0] slot_dlane [SLOTS];
+	logic [RW-1:0] zbuf [ZSLOTS * NF];
+	logic [EB-1:0] ebuf [ESLOTS * NF];
+	logic signed [ZW-1:0] slot_max [ZSLOTS];
+	logic [BW-1:0] slot_dbeat [ZSLOTS];  // where the row's diagonal element sits (MASK)
+	logic [LW-1:0] slot_dlane [ZSLOTS];
+	logic [TW-1:0] slot_total [ESLOTS];
 
-	logic [KW-1:0] held;     // rows written by A and not yet read out by C
-	logic [KW-1:0] b_avail;  // rows written by A and not yet read by B
-	logic [KW-1:0] c_avail;  // rows summed by B and not yet read by C
+	logic [KW-1:0] z_held;   // rows written by A and not yet read out by B
+	logic [KW-1:0] e_held;   // rows begun by B and not yet read out by C
+	logic [KW-1:0] u_avail;  // rows summed by B whose thresholds the unit has not begun
 
 	// ---- pass A: store the row, running maximum ----------------------------------------------------
-	logic [SW-1:0] a_slot;
+	logic [ZSW-1:0] a_slot;
 	logic [BW-1:0] a_beat;
 	logic signed [ZW-1:0] a_max;
 	logic [BW-1:0] dg_beat;  // the current row's diagonal position (row index within the matrix)
 	logic [LW-1:0] dg_lane;
 
-	assign in0_V_TREADY = held < KW'(SLOTS);
+	assign in0_V_TREADY = z_held < KW'(ZSLOTS);
 	wire a_take = in0_V_TVALID && in0_V_TREADY;
 	wire a_last = a_beat == BW'(NF - 1);
 	wire a_done = a_take && a_last;
@@ -111,7 +133,7 @@ module qvit_stream_softmax #(
 	wire signed [ZW-1:0] row_max = (a_beat == '0 || beat_max > a_max) ? beat_max : a_max;
 
 	always_ff @(posedge ap_clk) begin
-		if (a_take) rowbuf[addr(a_slot, a_beat)] <= in0_V_TDATA[RW-1:0];
+		if (a_take) zbuf[zaddr(a_slot, a_beat)] <= in0_V_TDATA[RW-1:0];
 		if (a_done) begin
 			slot_max[a_slot] <= row_max;
 			slot_dbeat[a_slot] <= dg_beat;
@@ -129,7 +151,7 @@ module qvit_stream_softmax #(
 		end else if (a_take) begin
 			a_beat <= a_last ? '0 : a_beat + 1'b1;
 			if (a_last) begin
-				a_slot <= next_slot(a_slot);
+				a_slot <= znext(a_slot);
 				if (dg_lane == LW'(PE - 1)) begin
 					dg_lane <= '0;
 					dg_beat <= dg_beat == BW'(NF - 1) ? '0 : dg_beat + 1'b1;
@@ -140,42 +162,48 @@ module qvit_stream_softmax #(
 		end
 	end
 
-	// ---- pass B: e and the row total ----------------------------------------------------------------
-	logic [SW-1:0] b_slot;
+	// ---- pass B: e (stored for pass C) and the row total ----------------------------------------------
+	logic [ZSW-1:0] b_zslot;
+	logic [ESW-1:0] b_eslot;
 	logic [BW-1:0] b_beat;
-	wire b_issue = b_beat != '0 || b_avail != '0;
+	wire b_issue = b_beat != '0 || (z_held != '0 && e_held < KW'(ESLOTS));
+	wire b_first = b_beat == '0;
 	wire b_last = b_beat == BW'(NF - 1);
 
 	logic b1_v, b1_first, b1_last, b1_dm;
-	logic [SW-1:0] b1_slot;
+	logic [ESW-1:0] b1_eslot;
+	logic [EAW-1:0] b1_waddr;
 	logic [RW-1:0] b1_z;
 	logic signed [ZW-1:0] b1_m;
 	logic [LW-1:0] b1_dl;
 	always_ff @(posedge ap_clk) begin
 		if (b_issue) begin
-			b1_z <= rowbuf[addr(b_slot, b_beat)];
-			b1_m <= slot_max[b_slot];
-			b1_slot <= b_slot;
-			b1_first <= b_beat == '0;
+			b1_z <= zbuf[zaddr(b_zslot, b_beat)];
+			b1_m <= slot_max[b_zslot];
+			b1_eslot <= b_eslot;
+			b1_waddr <= eaddr(b_eslot, b_beat);
+			b1_first <= b_first;
 			b1_last <= b_last;
-			b1_dm <= b_beat == slot_dbeat[b_slot];
-			b1_dl <= slot_dlane[b_slot];
+			b1_dm <= b_beat == slot_dbeat[b_zslot];
+			b1_dl <= slot_dlane[b_zslot];
 		end
 	end
 
 	logic b2_v, b2_first, b2_last;
-	logic [SW-1:0] b2_slot;
-	logic [EW-1:0] b2_e [PE];
+	logic [ESW-1:0] b2_eslot;
+	logic [EAW-1:0] b2_waddr;
+	logic [EB-1:0] b2_e;
 	for (genvar p = 0; p < PE; p++) begin : b_lane
-		logic [EW-1:0] exp_rom [DEPTH];  // one table per lookup (LUT ROM, or half a dual-port block RAM)
+		logic [EW-1:0] exp_rom [DEPTH];  // the lane's table (LUT ROM, or a block RAM)
 		initial $readmemh(EXP_FILE, exp_rom);
 		wire masked = MASK != 0 && b1_dm && b1_dl == LW'(p);
 		wire [DW-1:0] idx = exp_index(b1_m, score(b1_z, p));
-		always_ff @(posedge ap_clk) if (b1_v) b2_e[p] <= masked ? '0 : exp_rom[idx];
+		always_ff @(posedge ap_clk) if (b1_v) b2_e[p*EW +: EW] <= masked ? '0 : exp_rom[idx];
 	end
 	always_ff @(posedge ap_clk) begin
 		if (b1_v) begin
-			b2_slot <= b1_slot;
+			b2_eslot <= b1_eslot;
+			b2_waddr <= b1_waddr;
 			b2_first <= b1_first;
 			b2_last <= b1_last;
 		end
@@ -187,7 +215,7 @@ module qvit_stream_softmax #(
 			if (l > 0) begin : inner
 				assign v[i] = bsum[l-1].v[2*i] + bsum[l-1].v[2*i + 1];
 			end else if (i < PE) begin : lane
-				assign v[i] = TW'(b2_e[i]);
+				assign v[i] = TW'(b2_e[i*EW +: EW]);
 			end else begin : pad
 				assign v[i] = '0;
 			end
@@ -197,13 +225,17 @@ module qvit_stream_softmax #(
 	wire [TW-1:0] running = (b2_first ? '0 : acc) + bsum[TL].v[0];
 	wire b_done = b2_v && b2_last;
 	always_ff @(posedge ap_clk) begin
-		if (b2_v) acc <= running;
-		if (b_done) slot_total[b2_slot] <= running;
+		if (b2_v) begin
+			acc <= running;
+			ebuf[b2_waddr] <= b2_e;
+		end
+		if (b_done) slot_total[b2_eslot] <= running;
 	end
 
 	always_ff @(posedge ap_clk) begin
 		if (!ap_rst_n) begin
-			b_slot <= '0;
+			b_zslot <= '0;
+			b_eslot <= '0;
 			b_beat <= '0;
 			b1_v <= 1'b0;
 			b2_v <= 1'b0;
@@ -212,74 +244,145 @@ module qvit_stream_softmax #(
 			b2_v <= b1_v;
 			if (b_issue) begin
 				b_beat <= b_last ? '0 : b_beat + 1'b1;
-				if (b_last) b_slot <= next_slot(b_slot);
+				if (b_last) begin
+					b_zslot <= znext(b_zslot);
+					b_eslot <= enext(b_eslot);
+				end
 			end
 		end
 	end
 
-	// ---- pass C: e again, thresholds, codes ------------------------------------------------------------
-	logic [SW-1:0] c_slot;
+	// ---- threshold unit: c_q for q = 1..L-1, TU per cycle, into nxt ------------------------------------
+	// X_1 = T + 2L - 1, X_(q+k) = X_q + 2kT: the multiples 2kT (k = 1..TU) by doubling (even k) or adding
+	// 2T (odd k), then one adder per threshold of the cycle and one for the next cycle's X
+	logic [ESW-1:0] u_slot;
+	logic u_busy;
+	logic [UW-1:0] u_cnt;
+	logic [PW-1:0] u_t2, u_x;   // 2T and the cycle's X
+	logic [CW-1:0] nxt [L-1];   // the next row's thresholds, until pass C takes them
+	logic thr_ready;            // nxt holds a row's thresholds
+	wire c_take;                // pass C begins a row (copies nxt)
+	wire u_last = u_cnt == UW'(UK - 1);
+	wire u_step = u_busy && (u_cnt != '0 || !thr_ready || c_take);  // nxt is free for the row's first batch
+	wire u_start = u_avail != '0 && (!u_busy || (u_step && u_last));
+
+	for (genvar k = 0; k <= TU; k++) begin : mult
+		wire [PW-1:0] v;
+		if (k == 0) begin : zero
+			assign v = '0;
+		end else if (k == 1) begin : one
+			assign v = u_t2;
+		end else if (k % 2 == 0) begin : even
+			assign v = mult[k / 2].v << 1;
+		end else begin : odd
+			assign v = mult[k - 1].v + u_t2;
+		end
+	end
+	for (genvar j = 0; j < L - 1; j++) begin : thr
+		wire [PW-1:0] x = u_x + mult[j % TU].v;
+		wire [PW-1:0] c = x >> S;
+		always_ff @(posedge ap_clk)
+			if (u_step && u_cnt == UW'(j / TU)) nxt[j] <= c > PW'(EMAX) ? CW'(EMAX + 1) : c[CW-1:0];
+	end
+
+	always_ff @(posedge ap_clk) begin
+		if (u_start) begin
+			u_t2 <= PW'(slot_total[u_slot]) << 1;
+			u_x <= PW'(slot_total[u_slot]) + PW'(2 * L - 1);
+		end else if (u_step) begin
+			u_x <= u_x + mult[TU].v;
+		end
+	end
+
+	always_ff @(posedge ap_clk) begin
+		if (!ap_rst_n) begin
+			u_slot <= '0;
+			u_busy <= 1'b0;
+			u_cnt <= '0;
+			thr_ready <= 1'b0;
+		end else begin
+			if (u_start) begin
+				u_slot <= enext(u_slot);
+				u_busy <= 1'b1;
+				u_cnt <= '0;
+			end else if (u_step) begin
+				u_cnt <= u_cnt + 1'b1;
+				if (u_last) u_busy <= 1'b0;
+			end
+			if (u_step && u_last) thr_ready <= 1'b1;
+			else if (c_take) thr_ready <= 1'b0;
+		end
+	end
+
+	// ---- pass C: e back, binary search over the thresholds, codes -----------------------------------------
+	logic [ESW-1:0] c_slot;
 	logic [BW-1:0] c_beat;
 	wire en = !out0_V_TVALID || out0_V_TREADY;  // the C pipeline moves
-	wire c_issue = c_beat != '0 || c_avail != '0;
+	wire c_issue = c_beat != '0 || thr_ready;
 	wire c_last = c_beat == BW'(NF - 1);
 	wire c_go = c_issue && en;
+	assign c_take = c_go && c_beat == '0;
 	wire c_free = c_go && c_last;  // the row's last beat is read: its buffer is free
 
-	logic c1_v, c1_dm;
-	logic [RW-1:0] c1_z;
-	logic signed [ZW-1:0] c1_m;
-	logic [TW-1:0] c1_t;
-	logic [LW-1:0] c1_dl;
-	always_ff @(posedge ap_clk) begin
-		if (c_go) begin
-			c1_z <= rowbuf[addr(c_slot, c_beat)];
-			c1_m <= slot_max[c_slot];
-			c1_t <= slot_total[c_slot];
-			c1_dm <= c_beat == slot_dbeat[c_slot];
-			c1_dl <= slot_dlane[c_slot];
-		end
-	end
-
-	logic c2_v;
-	logic [EW-1:0] c2_e [PE];
+	logic c1_v, c2_v;
+	logic [EB-1:0] c1_e, c2_e;
+	logic [CW-1:0] c1_thr [L-1];
 	logic [CW-1:0] c2_thr [L-1];
-	for (genvar p = 0; p < PE; p++) begin : c_lane
-		logic [EW-1:0] exp_rom [DEPTH];  // one table per lookup (LUT ROM, or half a dual-port block RAM)
-		initial $readmemh(EXP_FILE, exp_rom);
-		wire masked = MASK != 0 && c1_dm && c1_dl == LW'(p);
-		wire [DW-1:0] idx = exp_index(c1_m, score(c1_z, p));
-		always_ff @(posedge ap_clk) if (en && c1_v) c2_e[p] <= masked ? '0 : exp_rom[idx];
+	logic [H-1:0] c2_hi [PE];
+	always_ff @(posedge ap_clk) begin
+		if (c_go) c1_e <= ebuf[eaddr(c_slot, c_beat)];
+		if (en && c1_v) c2_e <= c1_e;
 	end
-	// c_q = ceil((2q-1) T / 2L) = (T + 2L-1 + 2 (q-1) T) >> (OBITS+1); the multiples m T, m = 0..L-2, by
-	// doubling (even m) or adding T (odd m): one adder per odd m, at most log2(L) adders deep, no DSP
-	for (genvar m = 0; m < L - 1; m++) begin : mult
-		wire [PW-1:0] v;
-		if (m == 0) begin : zero
-			assign v = '0;
-		end else if (m == 1) begin : one
-			assign v = PW'(c1_t);
-		end else if (m % 2 == 0) begin : even
-			assign v = mult[m / 2].v << 1;
-		end else begin : odd
-			assign v = mult[m - 1].v + PW'(c1_t);
+	for (genvar j = 0; j < L - 1; j++) begin : thr_pipe  // C's copies: the row in c1, the row in c2
+		always_ff @(posedge ap_clk) begin
+			if (c_take) c1_thr[j] <= nxt[j];
+			if (en && c1_v) c2_thr[j] <= c1_thr[j];
 		end
-	end
-	wire [PW-1:0] c_base = PW'(c1_t) + PW'((1 << (OBITS + 1)) - 1);
-	for (genvar q = 1; q < L; q++) begin : thr
-		wire [PW-1:0] up = c_base + (mult[q - 1].v << 1);
-		wire [PW-1:0] cq = up >> (OBITS + 1);
-		always_ff @(posedge ap_clk)
-			if (en && c1_v) c2_thr[q-1] <= cq > PW'(EMAX) ? CW'(EMAX + 1) : cq[CW-1:0];
 	end
 
+	// code bit j (j = 0 the most significant) is e >= c_q, q = the bits above j, a 1, zeros below: the
+	// candidates of bit j are the 2**j thresholds of that form, picked by the bits above
 	logic [PE*OBITS-1:0] codes;
-	for (genvar p = 0; p < PE; p++) begin : code
-		always_comb begin
-			codes[p*OBITS +: OBITS] = '0;
-			for (int q = 0; q < L - 1; q++)
-				codes[p*OBITS +: OBITS] = codes[p*OBITS +: OBITS] + OBITS'(XW'(c2_e[p]) >= XW'(c2_thr[q]));
+	for (genvar p = 0; p < PE; p++) begin : lane
+		wire [XW-1:0] e1 = XW'(c1_e[p*EW +: EW]);
+		wire [XW-1:0] e2 = XW'(c2_e[p*EW +: EW]);
+		for (genvar j = 0; j < OBITS; j++) begin : bit_
+			localparam int STEP = 1 << (OBITS - 1 - j);
+			wire [OBITS-1:0] pre;   // bits above j, zeros from j down
+			wire [CW-1:0] t;        // the candidate threshold
+			wire ge;
+			if (j == 0) begin : top
+				assign pre = '0;
+				assign t = c1_thr[STEP - 1];
+			end else begin : below
+				wire [CW-1:0] cand [1 << j];
+				if (j == H) begin : staged
+					assign pre = OBITS'(c2_hi[p]) << (OBITS - H);
+				end else begin : chained
+					assign pre = bit_[j-1].code;
+				end
+				for (genvar i = 0; i < (1 << j); i++) begin : c
+					if (j < H) begin : early
+						assign cand[i] = c1_thr[i * 2 * STEP + STEP - 1];
+					end else begin : late
+						assign cand[i] = c2_thr[i * 2 * STEP + STEP - 1];
+					end
+				end
+				assign t = cand[pre[OBITS-1 -: j]];
+			end
+			if (j < H) begin : early
+				assign ge = e1 >= XW'(t);
+			end else begin : late
+				assign ge = e2 >= XW'(t);
+			end
+			wire [OBITS-1:0] code = pre | (ge ? OBITS'(STEP) : '0);
 		end
+		if (H == OBITS) begin : staged_only  // 1-bit codes: decided in the c1 stage
+			assign codes[p*OBITS +: OBITS] = c2_hi[p];
+		end else begin : searched
+			assign codes[p*OBITS +: OBITS] = bit_[OBITS-1].code;
+		end
+		always_ff @(posedge ap_clk) if (en && c1_v) c2_hi[p] <= bit_[H-1].code[OBITS-1 -: H];
 	end
 
 	always_ff @(posedge ap_clk) begin
@@ -293,7 +396,7 @@ module qvit_stream_softmax #(
 		end else begin
 			if (c_go) begin
 				c_beat <= c_last ? '0 : c_beat + 1'b1;
-				if (c_last) c_slot <= next_slot(c_slot);
+				if (c_last) c_slot <= enext(c_slot);
 			end
 			if (en) begin
 				c1_v <= c_issue;
@@ -307,13 +410,13 @@ module qvit_stream_softmax #(
 	// ---- row counts between the passes -----------------------------------------------------------------
 	always_ff @(posedge ap_clk) begin
 		if (!ap_rst_n) begin
-			held <= '0;
-			b_avail <= '0;
-			c_avail <= '0;
+			z_held <= '0;
+			e_held <= '0;
+			u_avail <= '0;
 		end else begin
-			held <= held + KW'(a_done) - KW'(c_free);
-			b_avail <= b_avail + KW'(a_done) - KW'(b_issue && b_last);
-			c_avail <= c_avail + KW'(b_done) - KW'(c_free);
+			z_held <= z_held + KW'(a_done) - KW'(b_issue && b_last);
+			e_held <= e_held + KW'(b_issue && b_first) - KW'(c_free);
+			u_avail <= u_avail + KW'(b_done) - KW'(u_start);
 		end
 	end
 endmodule

@@ -98,8 +98,9 @@ def run_design(name: str, out: Path) -> dict:
 
 
 def resynthesise(build_dir: Path, ops: list[str]) -> dict:
-    """Synthesise again the layers of types ``ops`` in a kept design (their RTL changed; the generated layer
-    wrappers and memory files are kept) and write the new counts into its report.json, which it gives."""
+    """Generate again and synthesise again the layers of types ``ops`` in a kept design (their RTL changed, and
+    with it perhaps the parameters their wrappers pass) and write the new counts into its report.json, which it
+    gives."""
     import glob
 
     from qonnx.custom_op.registry import getCustomOp
@@ -116,7 +117,9 @@ def resynthesise(build_dir: Path, ops: list[str]) -> dict:
     done: dict = {}
     for node in model.graph.node:
         if node.op_type in ops and node.name in layers:
-            layers[node.name].update(synth_layer(getCustomOp(node), report["part"], done,
+            inst = getCustomOp(node)
+            inst.generate_hdl(model, report["part"], 1000.0 / report["clock_mhz"])
+            layers[node.name].update(synth_layer(inst, report["part"], done,
                                                  progress=f"  yosys again: {node.name}"))
     path.write_text(json.dumps(report, indent=2))
     return report

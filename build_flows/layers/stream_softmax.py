@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from build_flows.layers.base import QvitLayer, memory_cost, register_layer
-from build_flows.rtl.stream_softmax.codegen import SCORE_SLOTS, e_row_slots, threshold_lanes
+from build_flows.layers.base import QvitLayer, bram18_for, memory_cost, register_layer
+from build_flows.rtl.stream_softmax.codegen import buffer_in_block, buffer_shapes, threshold_lanes
 from quant_models.int_ops import SOFTMAX_FRAC_BITS, int_softmax_codes, softmax_exp_table
 
 
@@ -34,18 +34,17 @@ class StreamSoftmax(QvitLayer):
         dt = self.get_input_datatype()
         return len(softmax_exp_table(self.get_nodeattr("scale"), int(dt.max() - dt.min())))
 
-    def _buffer_bits(self):
-        """Bits of the score and e row buffers (codegen's SCORE_SLOTS and e_row_slots)."""
+    def _buffers(self):
+        """(BRAM18, LUT) of the score and e row buffers, where the RTL puts them (codegen.buffer_in_block)."""
         n, pe = self.get_normal_input_shape()[-1], self.get_nodeattr("PE")
-        out_bits = self.get_nodeattr("out_bits")
-        return (SCORE_SLOTS * n * self.get_input_datatype().bitwidth(),
-                e_row_slots(n // pe, out_bits) * n * self._TABLE_BITS)
+        shapes = buffer_shapes(n, pe, self.get_input_datatype().bitwidth(), self.get_nodeattr("out_bits"))
+        return [(bram18_for(d, w), 0) if buffer_in_block(d, w) else (0, memory_cost(d * w)[1]) for d, w in shapes]
 
     _TABLE_BITS = SOFTMAX_FRAC_BITS + 1  # e up to 2**16
 
     def bram_estimation(self, fpgapart=None):
-        # each buffer has one read port; a lane's table serves one lookup
-        return sum(memory_cost(b)[0] for b in self._buffer_bits()) + self.get_nodeattr("PE") * memory_cost(
+        # a lane's table serves one lookup
+        return sum(b for b, _ in self._buffers()) + self.get_nodeattr("PE") * memory_cost(
             self._lut_entries() * self._TABLE_BITS)[0]
 
     def lut_estimation(self, fpgapart=None):
@@ -57,7 +56,7 @@ class StreamSoftmax(QvitLayer):
         tw = (n * 2**SOFTMAX_FRAC_BITS).bit_length()
         pw = tw + out_bits + 1
         cw = self._TABLE_BITS
-        memories = sum(memory_cost(b)[1] for b in self._buffer_bits()) + pe * memory_cost(
+        memories = sum(lut for _, lut in self._buffers()) + pe * memory_cost(
             self._lut_entries() * self._TABLE_BITS)[1]
         # per lane: max tree node, table index (subtract, saturate), sum tree node, and the binary search: a
         # comparator per code bit and bit j's 2**j candidate thresholds multiplexed (about a LUT per bit for

@@ -25,6 +25,8 @@ module qvit_stream_softmax #(
 	parameter int ZSLOTS = 2,        // score row buffers (A -> B)
 	parameter int ESLOTS = 4,        // e row buffers (B -> C)
 	parameter int TU = 1,            // thresholds the threshold unit computes per cycle
+	parameter Z_RAM_STYLE = "distributed",  // the row buffers' memory: "distributed" or "block"
+	parameter E_RAM_STYLE = "distributed",
 	parameter EXP_FILE = "",         // DEPTH lines of hex
 	parameter int IN_W = 8,          // padded stream widths
 	parameter int OUT_W = 8
@@ -93,8 +95,8 @@ module qvit_stream_softmax #(
 		else exp_index = d[DW-1:0];
 	endfunction
 
-	logic [RW-1:0] zbuf [ZSLOTS * NF];
-	logic [EB-1:0] ebuf [ESLOTS * NF];
+	(* ram_style = Z_RAM_STYLE *) logic [RW-1:0] zbuf [ZSLOTS * NF];
+	(* ram_style = E_RAM_STYLE *) logic [EB-1:0] ebuf [ESLOTS * NF];
 	logic signed [ZW-1:0] slot_max [ZSLOTS];
 	logic [BW-1:0] slot_dbeat [ZSLOTS];  // where the row's diagonal element sits (MASK)
 	logic [LW-1:0] slot_dlane [ZSLOTS];

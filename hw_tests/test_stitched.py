@@ -215,3 +215,34 @@ def test_layer_rtlsim_exec_mode(mlp_build, mem_mode, tmp_path):
     assert all(inst.get_nodeattr("cycles_rtlsim") > 0 for inst in mvaus)
     assert (tmp_path / mvaus[0].onnx_node.name / f"{mvaus[0].onnx_node.name}_weights.dat").exists() == (
         mem_mode != "external")
+
+
+def test_max_folds_again_when_the_sized_fifos_do_not_fit(tmp_path, monkeypatch):
+    """`--target-fps max --size-fifos` on a board whose LUT budget holds the fastest design's layers but not its
+    sized FIFOs: the build folds again with the FIFOs' cost kept free and ends with a slower design that fits with
+    its FIFOs; a fixed target of the first design's FPS on that board stops with the FIFOs' over-budget message.
+    Both boards are AUP-ZU3 with block RAM to spare (every memory the estimate can move already in it, so the
+    layers' LUTs at a folding are the same on both); the second has LUTs for the layers and half the FIFOs."""
+    import dataclasses
+    import math
+
+    from build_flows.boards import BOARDS, LUT_BUDGET, get_board
+
+    roomy = dataclasses.replace(get_board("AUP-ZU3"), name="Roomy", finn_name="roomy", default=False, bram36=10_000)
+    monkeypatch.setitem(BOARDS, "Roomy", roomy)
+    onnx = export_mlp(tmp_path / "mlp.onnx", widths=(64, 64, 32, 10), tail=qnn.QuantIdentity(act_quant=BinaryAct))
+    code, first = _build(onnx, tmp_path / "e", "--board", "Roomy", "--target-fps", "max", "--size-fifos")
+    assert code == 0
+    layers, fifos = first["estimated"]["LUT"], first["sim"]["fifo_sizing"]["resources"]["LUT"]
+    assert fifos > 10
+    tight = dataclasses.replace(roomy, name="Tight", finn_name="tight", lut=math.ceil((layers + fifos // 2) / LUT_BUDGET))
+    monkeypatch.setitem(BOARDS, "Tight", tight)
+    code, report = _build(onnx, tmp_path / "b", "--board", "Tight", "--target-fps", "max", "--size-fifos")
+    assert code == 0, report["steps"]
+    assert report["folding"]["fifo_reserve"]["LUT"] >= fifos // 2
+    assert report["estimated"]["fps"] < first["estimated"]["fps"]
+    assert report["sim"]["fifo_sizing"]["with_layers"]["LUT"] <= tight.budget()["LUT"]
+    assert report["sim"]["bit_exact"] is True
+    code, fixed = _build(onnx, tmp_path / "c", "--board", "Tight", "--target-fps", str(first["estimated"]["fps"]),
+                         "--size-fifos")
+    assert code != 0 and "with its FIFOs" in fixed["steps"][-1]["error"]

@@ -33,6 +33,15 @@ class BuildError(RuntimeError):
     """A build step failed; the message names the step, the cause and the fix."""
 
 
+class FifosOverBudget(BuildError):
+    """The design is over the board's budget once the simulation has sized its FIFOs; ``fifos`` holds their
+    {LUT, FF, LUTRAM, BRAM}. Under ``--target-fps max`` the runner folds again with them reserved."""
+
+    def __init__(self, message: str, fifos: dict[str, int]):
+        super().__init__(message)
+        self.fifos = fifos
+
+
 @dataclass
 class BuildContext:
     """What steps share: the config, the board, the build directory, FINN's config and the report."""
@@ -42,6 +51,9 @@ class BuildContext:
     dir: Path
     finn_cfg: object
     report: BuildReport
+    #: resources kept free for the FIFOs when ``--target-fps max`` searches the folding (their sized cost, known after
+    #: a simulation; None before)
+    fifo_reserve: dict[str, int] | None = None
 
     def random_inputs(self, n: int, seed: int):
         """``n`` random inputs of the golden model: integers over the whole range of an integer input (raw

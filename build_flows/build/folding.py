@@ -62,17 +62,20 @@ def set_folding(model, target_cycles: float, folding: dict | None = None) -> dic
     return short
 
 
-def fastest_within_budget(model, board, clock_mhz: float) -> dict | None:
+def fastest_within_budget(model, board, clock_mhz: float, reserve: dict[str, int] | None = None) -> dict | None:
     """Fold ``model`` for the highest FPS whose estimate fits ``board``'s budget (every resource type of
-    :meth:`~build_flows.boards.Board.over_budget`), by bisection on the target cycles per image (balanced folding
-    grows every layer's resources as the target tightens), never faster than the data path moves images. Gives
-    {fps, cycles, limit (what stops it going faster), totals} and leaves ``model`` so
-    folded, or gives None (``model`` at PE=SIMD=1) when not even the smallest folding fits."""
+    :meth:`~build_flows.boards.Board.over_budget`) with ``reserve`` ({resource: amount}, e.g. the FIFOs' sized
+    cost) kept free, by bisection on the target cycles per image (balanced folding grows every layer's resources as
+    the target tightens), never faster than the data path moves images. Gives {fps, cycles, limit (what stops it
+    going faster), totals (the layers')} and leaves ``model`` so folded, or gives None (``model`` at PE=SIMD=1)
+    when not even the smallest folding fits."""
+    reserve = reserve or {}
 
     def fits(target: int) -> bool:
         set_folding(model, target)
         decide_memories(model, board)
-        return not board.over_budget(on_chip_totals(layer_table(model, board.part)))
+        totals = on_chip_totals(layer_table(model, board.part))
+        return not board.over_budget({k: v + reserve.get(k, 0) for k, v in totals.items()})
 
     unfold_all(model)
     wall = performance(model)  # the layer that no folding makes faster (others may tie with it once folded)

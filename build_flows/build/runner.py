@@ -16,7 +16,7 @@ from pathlib import Path
 
 from build_flows.boards import Board, get_board
 from build_flows.build import checkpoints, steps_dataflow, steps_frontend, steps_rtl  # noqa: F401  (register the steps)
-from build_flows.build.context import STEP_FUNCTIONS, BuildContext, BuildError
+from build_flows.build.context import STEP_FUNCTIONS, BuildContext, BuildError, FifosOverBudget
 from build_flows.build.report import BuildReport
 from build_flows.build.steps_vivado import VIVADO_STEPS
 from build_flows.config import BuildConfig
@@ -105,9 +105,36 @@ def build(cfg: BuildConfig, log=print, rerun: tuple[str, ...] = ()) -> BuildRepo
     report.board, report.part, report.clock_mhz, report.target_fps = board.name, board.part, cfg.clock, cfg.target_fps
     ctx = BuildContext(cfg=cfg, board=board, dir=out, finn_cfg=_finn_config(cfg, board, out), report=report)
     done = {s["name"] for s in state["steps"] if s["status"] == "done"} - set(rerun)
-    model = None
     stop = DEFAULT_STEPS.index(until)
-    for i, name in enumerate(DEFAULT_STEPS[: stop + 1]):
+    for attempt in range(1, MAX_FIFO_REFOLDS + 2):
+        try:
+            _run_steps(DEFAULT_STEPS[: stop + 1], done, out, ctx, state, log)
+            break
+        except FifosOverBudget as e:
+            if cfg.target_fps != "max" or cfg.folding_file or attempt > MAX_FIFO_REFOLDS:
+                raise BuildError(f"step 'sim' failed: {e}") from e
+            old = ctx.fifo_reserve or {}
+            ctx.fifo_reserve = {k: max(v, old.get(k, 0)) for k, v in e.fifos.items()}
+            log(f"{e.args[0].split('. ')[0]}; folding again with {ctx.fifo_reserve['LUT']:,} LUT and "
+                f"{ctx.fifo_reserve['BRAM']:,} BRAM18 kept for the FIFOs")
+            done = {n for n in done if DEFAULT_STEPS.index(n) < DEFAULT_STEPS.index("folding")}
+    if stop < len(DEFAULT_STEPS) - 1 and not cfg.until:
+        nxt = DEFAULT_STEPS[stop + 1]
+        sim = "; `--until sim` simulates the accelerator in Verilator (layers all in RTL)" if nxt == "sim" else ""
+        log(f"stopped after '{until}'{sim}; the step '{VIVADO_STEPS[0]}' and those after it need Vivado")
+    return ctx.report
+
+
+#: folding searches again at most this often when ``--target-fps max``'s design is over budget with its sized FIFOs
+MAX_FIFO_REFOLDS = 3
+
+
+def _run_steps(steps: list[str], done: set[str], out: Path, ctx: BuildContext, state: dict, log) -> None:
+    """Run ``steps`` in order, skipping those in ``done`` whose checkpoint exists (the model loads from the last
+    good checkpoint); each step's status goes into ``state`` and the report after it runs. A failing step raises
+    BuildError (FifosOverBudget as it is, for the runner to fold again)."""
+    model = None
+    for i, name in enumerate(steps):
         ckpt = out / "checkpoints" / f"{i:02d}_{name}.onnx"
         if name in done and ckpt.exists():
             model = None  # loaded lazily from the last good checkpoint
@@ -116,7 +143,7 @@ def build(cfg: BuildConfig, log=print, rerun: tuple[str, ...] = ()) -> BuildRepo
         if model is None and i > 0:
             model = checkpoints.load(last_ckpt)
             log(f"resuming after step '{DEFAULT_STEPS[i - 1]}' ({last_ckpt.name})")
-        log(f"[{i + 1}/{stop + 1}] {name} ...")
+        log(f"[{i + 1}/{len(steps)}] {name} ...")
         start = time.time()
         # FINN's and qonnx's passes name new tensors with python's random: seeded per step, identical builds in two
         # directories (or a build resumed) name them alike
@@ -130,6 +157,8 @@ def build(cfg: BuildConfig, log=print, rerun: tuple[str, ...] = ()) -> BuildRepo
             state["steps"] = [s for s in state["steps"] if s["name"] != name] + [
                 {"name": name, "status": "failed", "seconds": seconds, "error": str(e)}]
             _finish(out, ctx, state)
+            if isinstance(e, FifosOverBudget):
+                raise
             if isinstance(e, VivadoRequiredError):  # it names the step itself
                 raise BuildError(str(e)) from e
             if isinstance(e, (BuildError, ValueError)) or type(e).__name__ == "UnmappedNodesError":
@@ -141,11 +170,6 @@ def build(cfg: BuildConfig, log=print, rerun: tuple[str, ...] = ()) -> BuildRepo
         state["steps"] = [s for s in state["steps"] if s["name"] != name] + [
             {"name": name, "status": "done", "seconds": round(time.time() - start, 2)}]
         _finish(out, ctx, state)
-    if stop < len(DEFAULT_STEPS) - 1 and not cfg.until:
-        nxt = DEFAULT_STEPS[stop + 1]
-        sim = "; `--until sim` simulates the accelerator in Verilator (layers all in RTL)" if nxt == "sim" else ""
-        log(f"stopped after '{until}'{sim}; the step '{VIVADO_STEPS[0]}' and those after it need Vivado")
-    return ctx.report
 
 
 def _finish(out: Path, ctx: BuildContext, state: dict) -> None:

@@ -59,17 +59,20 @@ def step_folding(model, ctx: BuildContext):
             raise BuildError(f"folding file {path} does not exist")
         folding = {k: v for k, v in json.loads(path.read_text()).items() if isinstance(v, dict)}
     if ctx.cfg.target_fps == "max" and folding is None:
-        print(f"searching the highest FPS whose estimate fits {ctx.board.name}'s budget ...", flush=True)
-        best = fastest_within_budget(model, ctx.board, ctx.cfg.clock)
+        reserve = ctx.fifo_reserve
+        kept = (f" with {reserve['LUT']:,} LUT and {reserve['BRAM']:,} BRAM18 kept for the FIFOs the simulation sized"
+                if reserve else "")
+        print(f"searching the highest FPS whose estimate fits {ctx.board.name}'s budget{kept} ...", flush=True)
+        best = fastest_within_budget(model, ctx.board, ctx.cfg.clock, reserve)
         if best is None:
             set_folding(model, float("inf"))
             raise BuildError(f"the design does not fit {ctx.board.name} even at PE=SIMD=1: "
                              + "; ".join(ctx.board.over_budget(_totals(model, ctx))) +
                              ". Choose a larger board (`qvit boards`) or a smaller model.")
         print(f"highest FPS within budget: {best['fps']:,.0f} ({best['cycles']:,} cycles/image at {ctx.cfg.clock:.0f} MHz), "
-              f"limited by {best['limit']}")
+              f"limited by {best['limit']}{kept}")
         ctx.report.folding = {"target": "max", "target_cycles": best["cycles"], "max_cycles": best["cycles"],
-                              "limited_by": best["limit"]}
+                              "limited_by": best["limit"] + kept, "fifo_reserve": reserve}
         return model
     fps = ctx.cfg.target_fps if ctx.cfg.target_fps != "max" else None
     target = ctx.cfg.clock * 1e6 / fps if fps else None

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from build_flows.build.context import BuildContext, BuildError, build_step
+from build_flows.build.context import BuildContext, BuildError, FifosOverBudget, build_step
 from build_flows.build.steps_vivado import VIVADO_STEPS
 
 STALLED_IMAGES = 16  # real images also run through the stalled simulation (all of them run unstalled)
@@ -193,9 +193,10 @@ def _place_fifos(ctx: BuildContext, sizing: dict, depths: list[int], bits: list[
     sizing["with_layers"] = total
     over = ctx.board.over_budget(total)
     if over:
-        raise BuildError(f"with its FIFOs (sized by the simulation: {fifo['LUT']:,} LUT, {fifo['BRAM']:,} BRAM18) the "
-                         f"design is over {ctx.board.name}'s budget: {'; '.join(over)}. Lower --target-fps or choose a "
-                         "larger board (`qvit boards`).")
+        raise FifosOverBudget(f"with its FIFOs (sized by the simulation: {fifo['LUT']:,} LUT, {fifo['BRAM']:,} BRAM18) "
+                              f"the design is over {ctx.board.name}'s budget: {'; '.join(over)}. Lower --target-fps (or "
+                              "use --target-fps max, which folds again with the FIFOs' cost kept free) or choose a larger "
+                              "board (`qvit boards`).", fifo)
 
 
 @build_step("yosys")

@@ -217,7 +217,7 @@ def test_layer_rtlsim_exec_mode(mlp_build, mem_mode, tmp_path):
         mem_mode != "external")
 
 
-def test_max_folds_again_when_the_sized_fifos_do_not_fit(tmp_path, monkeypatch):
+def test_max_folds_again_when_the_sized_fifos_do_not_fit(tmp_path, monkeypatch, capsys):
     """`--target-fps max --size-fifos` on a board whose LUT budget holds the fastest design's layers but not its
     sized FIFOs: the build folds again with the FIFOs' cost kept free and ends with a slower design that fits with
     its FIFOs; a fixed target of the first design's FPS on that board stops with the FIFOs' over-budget message.
@@ -237,8 +237,11 @@ def test_max_folds_again_when_the_sized_fifos_do_not_fit(tmp_path, monkeypatch):
     assert fifos > 10
     tight = dataclasses.replace(roomy, name="Tight", finn_name="tight", lut=math.ceil((layers + fifos // 2) / LUT_BUDGET))
     monkeypatch.setitem(BOARDS, "Tight", tight)
+    capsys.readouterr()
     code, report = _build(onnx, tmp_path / "b", "--board", "Tight", "--target-fps", "max", "--size-fifos")
     assert code == 0, report["steps"]
+    log = capsys.readouterr().out
+    assert "folding again with" in log and log.count("[1/11] export") == 1  # the steps before folding are kept
     assert report["folding"]["fifo_reserve"]["LUT"] >= fifos // 2
     assert report["estimated"]["fps"] < first["estimated"]["fps"]
     assert report["sim"]["fifo_sizing"]["with_layers"]["LUT"] <= tight.budget()["LUT"]

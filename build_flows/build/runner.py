@@ -117,7 +117,8 @@ def build(cfg: BuildConfig, log=print, rerun: tuple[str, ...] = ()) -> BuildRepo
             ctx.fifo_reserve = {k: max(v, old.get(k, 0)) for k, v in e.fifos.items()}
             log(f"{e.args[0].split('. ')[0]}; folding again with {ctx.fifo_reserve['LUT']:,} LUT and "
                 f"{ctx.fifo_reserve['BRAM']:,} BRAM18 kept for the FIFOs")
-            done = {n for n in done if DEFAULT_STEPS.index(n) < DEFAULT_STEPS.index("folding")}
+            done = {s["name"] for s in state["steps"]
+                    if s["status"] == "done" and DEFAULT_STEPS.index(s["name"]) < DEFAULT_STEPS.index("folding")}
     if stop < len(DEFAULT_STEPS) - 1 and not cfg.until:
         nxt = DEFAULT_STEPS[stop + 1]
         sim = "; `--until sim` simulates the accelerator in Verilator (layers all in RTL)" if nxt == "sim" else ""

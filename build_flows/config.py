@@ -146,12 +146,13 @@ class BuildConfig:
         return get_board(self.board).clock_mhz if self.clock_mhz is None else self.clock_mhz
 
     def fingerprint(self) -> str:
-        """Hash of everything that changes a build's results up to estimates (not ``out``, ``until``, or the
-        simulation settings, which `qvit sim` may change on an existing build), with the contents, not only the
+        """Hash of everything that changes a build's results up to estimates (not ``out``, ``until``, the
+        simulation settings, which `qvit sim` may change on an existing build, or whether yosys synthesises the
+        stitched design too), with the contents, not only the
         paths, of the files it names (the model file, the checkpoint, the folding file): a file changed under the
         same path is a different build."""
         d = {k: v for k, v in dataclasses.asdict(self).items()
-             if k not in ("out", "until", "force") and not k.startswith("sim_")}
+             if k not in ("out", "until", "force", "yosys_layers_only") and not k.startswith("sim_")}
         d["file_contents"] = {k: file_digest(d[k]) for k in ("model", "checkpoint", "folding_file")
                               if d[k] and Path(d[k]).is_file()}
         return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]

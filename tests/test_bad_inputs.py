@@ -184,3 +184,16 @@ def test_a_model_file_changed_under_the_same_path_is_not_an_old_result(workspace
     capsys.readouterr()
     assert main(["build", str(model), "--until", "tidy_up", "--out", str(tmp_path / "b")]) == 2
     assert "different file contents" in capsys.readouterr().err
+
+
+def test_the_fingerprint_leaves_out_what_only_later_steps_read():
+    """A build resumes with another --out, --until, simulation settings or --yosys-layers-only (they change
+    nothing up to the estimates), not with another target."""
+    import dataclasses
+
+    from build_flows.config import BuildConfig
+
+    base = BuildConfig(model="binaryvit-tiny-hw", out="a")
+    later = dataclasses.replace(base, out="b", until="yosys", yosys_layers_only=True, sim_images=9, sim_size_fifos=True)
+    assert later.fingerprint() == base.fingerprint()
+    assert dataclasses.replace(base, target_fps=5311.0).fingerprint() != base.fingerprint()

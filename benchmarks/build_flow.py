@@ -182,7 +182,9 @@ def main(argv=None):
                      f"{_fmt(r['BRAM'], ',')} | {_fmt(r['DSP'], ',')} | {'yes' if r['fits'] else 'no'} | "
                      f"{_fmt(r['roofline_fraction'], '.3f')} | {r['seconds']} |")
     lines += ["", "Highest estimated FPS whose folding fits the budget (70 % of LUTs, FFs and LUTRAM, all BRAM18, URAM and DSP), "
-              "found by the search `--target-fps max` runs, and what stops it going faster:", "",
+              "found by the search `--target-fps max` runs, and what stops it going faster. These are the layers' estimates, "
+              "without the FIFOs between them, which only the simulation sizes; `--until sim --size-fifos` folds again "
+              "with the sized FIFOs' cost kept free where they do not fit (README, Results):", "",
               "| model | input | board | FPS | LUT | BRAM18 | roofline fraction | binary TOp/s per 1,000 LUT | limited by |",
               "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:

@@ -148,9 +148,8 @@ class BuildConfig:
     def fingerprint(self) -> str:
         """Hash of everything that changes a build's results up to estimates (not ``out``, ``until``, the
         simulation settings, which `qvit sim` may change on an existing build, or whether yosys synthesises the
-        stitched design too), with the contents, not only the
-        paths, of the files it names (the model file, the checkpoint, the folding file): a file changed under the
-        same path is a different build."""
+        stitched design too), with the contents, not only the paths, of the files it names (the model file, the
+        checkpoint, the folding file): a file changed under the same path is a different build."""
         d = {k: v for k, v in dataclasses.asdict(self).items()
              if k not in ("out", "until", "force", "yosys_layers_only") and not k.startswith("sim_")}
         d["file_contents"] = {k: file_digest(d[k]) for k in ("model", "checkpoint", "folding_file")

@@ -104,7 +104,7 @@ def build(cfg: BuildConfig, log=print, rerun: tuple[str, ...] = ()) -> BuildRepo
     report = BuildReport.from_dict(state["report"])
     report.board, report.part, report.clock_mhz, report.target_fps = board.name, board.part, cfg.clock, cfg.target_fps
     ctx = BuildContext(cfg=cfg, board=board, dir=out, finn_cfg=_finn_config(cfg, board, out), report=report)
-    done = {s["name"] for s in state["steps"] if s["status"] == "done"} - set(rerun)
+    done = _done_steps(state) - set(rerun)
     stop = DEFAULT_STEPS.index(until)
     for attempt in range(1, MAX_FIFO_REFOLDS + 2):
         try:
@@ -117,13 +117,16 @@ def build(cfg: BuildConfig, log=print, rerun: tuple[str, ...] = ()) -> BuildRepo
             ctx.fifo_reserve = {k: max(v, old.get(k, 0)) for k, v in e.fifos.items()}
             log(f"{e.args[0].split('. ')[0]}; folding again with {ctx.fifo_reserve['LUT']:,} LUT and "
                 f"{ctx.fifo_reserve['BRAM']:,} BRAM18 kept for the FIFOs")
-            done = {s["name"] for s in state["steps"]
-                    if s["status"] == "done" and DEFAULT_STEPS.index(s["name"]) < DEFAULT_STEPS.index("folding")}
+            done = {n for n in _done_steps(state) if DEFAULT_STEPS.index(n) < DEFAULT_STEPS.index("folding")}
     if stop < len(DEFAULT_STEPS) - 1 and not cfg.until:
         nxt = DEFAULT_STEPS[stop + 1]
         sim = "; `--until sim` simulates the accelerator in Verilator (layers all in RTL)" if nxt == "sim" else ""
         log(f"stopped after '{until}'{sim}; the step '{VIVADO_STEPS[0]}' and those after it need Vivado")
     return ctx.report
+
+
+def _done_steps(state: dict) -> set[str]:
+    return {s["name"] for s in state["steps"] if s["status"] == "done"}
 
 
 #: folding searches again at most this often when ``--target-fps max``'s design is over budget with its sized FIFOs

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from build_flows.layers.base import QvitLayer, bram18_for, memory_cost, register_layer
-from build_flows.rtl.stream_softmax.codegen import buffer_in_block, buffer_shapes, threshold_lanes
+from build_flows.rtl.stream_softmax.codegen import E_BITS, buffer_in_block, buffer_shapes, threshold_lanes
 from quant_models.int_ops import SOFTMAX_FRAC_BITS, int_softmax_codes, softmax_exp_table
 
 
@@ -40,12 +40,10 @@ class StreamSoftmax(QvitLayer):
         shapes = buffer_shapes(n, pe, self.get_input_datatype().bitwidth(), self.get_nodeattr("out_bits"))
         return [(bram18_for(d, w), 0) if buffer_in_block(d, w) else (0, memory_cost(d * w)[1]) for d, w in shapes]
 
-    _TABLE_BITS = SOFTMAX_FRAC_BITS + 1  # e up to 2**16
-
     def bram_estimation(self, fpgapart=None):
         # a lane's table serves one lookup
         return sum(b for b, _ in self._buffers()) + self.get_nodeattr("PE") * memory_cost(
-            self._lut_entries() * self._TABLE_BITS)[0]
+            self._lut_entries() * E_BITS)[0]
 
     def lut_estimation(self, fpgapart=None):
         n, pe = self.get_normal_input_shape()[-1], self.get_nodeattr("PE")
@@ -55,9 +53,9 @@ class StreamSoftmax(QvitLayer):
         levels = 2**out_bits
         tw = (n * 2**SOFTMAX_FRAC_BITS).bit_length()
         pw = tw + out_bits + 1
-        cw = self._TABLE_BITS
+        cw = E_BITS
         memories = sum(lut for _, lut in self._buffers()) + pe * memory_cost(
-            self._lut_entries() * self._TABLE_BITS)[1]
+            self._lut_entries() * E_BITS)[1]
         # per lane: max tree node, table index (subtract, saturate), sum tree node, and the binary search: a
         # comparator per code bit and bit j's 2**j candidate thresholds multiplexed (about a LUT per bit for
         # each two candidates), the masking, the pipeline (yosys synth_xilinx, 64-wide rows at PE 4: 2031 LUT,

@@ -26,6 +26,7 @@ from quant_models.int_ops import SOFTMAX_FRAC_BITS, softmax_exp_table
 
 SOURCE = Path(__file__).with_name("qvit_stream_softmax.sv")
 MAX_TABLE = 4096  # deepest exp() table the generator emits
+E_BITS = SOFTMAX_FRAC_BITS + 1  # bits of a table value e (up to 2**16), as stored in the e row buffers
 PIPE_GAP = 4      # cycles from the exp/sum pass's last read of a row to the output pass's first: the
                   # table read, the total, the threshold unit's start and its result
 
@@ -66,9 +67,9 @@ def codes_by_search(e: np.ndarray, total: np.ndarray, out_bits: int, emax: int =
 
 
 def buffer_shapes(cols: int, pe: int, in_bits: int, out_bits: int) -> tuple[tuple[int, int], tuple[int, int]]:
-    """(depth, width) of the score row buffers and of the e row buffers (e: 17-bit table values)."""
+    """(depth, width) of the score row buffers and of the e row buffers."""
     folds = cols // pe
-    return (SCORE_SLOTS * folds, pe * in_bits), (e_row_slots(folds, out_bits) * folds, pe * (SOFTMAX_FRAC_BITS + 1))
+    return (SCORE_SLOTS * folds, pe * in_bits), (e_row_slots(folds, out_bits) * folds, pe * E_BITS)
 
 
 def buffer_in_block(depth: int, width: int) -> bool:

@@ -93,10 +93,22 @@ def int_softmax_codes_torch(z: torch.Tensor, scale: float, out_bits: int, mask_d
 
 def int_softmax_torch(x: torch.Tensor, scale: torch.Tensor, out_bits: int, mask_diagonal: bool = False) -> torch.Tensor:
     """:func:`int_softmax` on a tensor on any device (no gradient); float32 on x's device."""
-    scale = torch.as_tensor(scale).detach().float().reshape(-1)[0]
-    z = torch.round(x.detach().float() / scale.to(x.device)).to(torch.int64)
+    return _int_softmax_op(x.detach(), torch.as_tensor(scale).detach(), out_bits, mask_diagonal)
+
+
+# One opaque operator for torch.compile: the exp() table is built from the scale's value, which would otherwise
+# make dynamo specialise (and recompile) on every new scale; the output has x's shape whatever the table.
+@torch.library.custom_op("qvit::int_softmax", mutates_args=())
+def _int_softmax_op(x: torch.Tensor, scale: torch.Tensor, out_bits: int, mask_diagonal: bool) -> torch.Tensor:
+    scale = scale.float().reshape(-1)[0]
+    z = torch.round(x.float() / scale.to(x.device)).to(torch.int64)
     codes = int_softmax_codes_torch(z, float(scale), out_bits, mask_diagonal)
     return codes.float() / float(2**out_bits)
+
+
+@_int_softmax_op.register_fake
+def _(x, scale, out_bits, mask_diagonal):
+    return torch.empty_like(x, dtype=torch.float32)
 
 
 def mlgru_scan(f: np.ndarray, c: np.ndarray, c_scale: float, f_bits: int) -> np.ndarray:

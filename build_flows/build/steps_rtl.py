@@ -181,9 +181,8 @@ def _place_fifos(ctx: BuildContext, sizing: dict, depths: list[int], bits: list[
     from dataclasses import asdict
 
     from build_flows.build.fifos import place_fifos
-    from build_flows.sim.stitch import padded_bits
 
-    widths = [padded_bits(b) for b in bits]
+    widths = [int(b) for b in bits]  # a FIFO stores its stream's bits, not the byte padding (sim.stitch)
     styles, fifo = place_fifos(depths, widths, ctx.board)
     sizing["widths"] = dict(zip(sizing["depths"], widths))
     sizing["styles"] = dict(zip(sizing["depths"], styles))

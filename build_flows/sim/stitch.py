@@ -180,11 +180,14 @@ def write_top(stages: list[Stage], edges: list[Edge], path: str | Path, hwm: boo
             dst = f"s{e.dst[0]}_i{e.dst[1]}"
         depth = max(2, int(e.depth))
         lines.append(f"\tlogic [$clog2({depth}+1):0] fifo{idx}_count, fifo{idx}_max;")
-        lines.append(f"\tqvit_fifo #(.DEPTH({depth}), .DATA_WIDTH({padded_bits(dst_bits)}), .RAM_STYLE(\"{e.ram_style}\")) "
+        # the FIFO stores the stream's own bits; the byte padding around it is zero and not stored
+        lines.append(f"\tlogic [{dst_bits - 1}:0] fifo{idx}_odat;")
+        lines.append(f"\tassign {dst}_tdata = {padded_bits(dst_bits)}'(fifo{idx}_odat);")
+        lines.append(f"\tqvit_fifo #(.DEPTH({depth}), .DATA_WIDTH({dst_bits}), .RAM_STYLE(\"{e.ram_style}\")) "
                      f"fifo{idx} (")
         lines.append("\t\t.clk(ap_clk), .rst(!ap_rst_n),")
-        lines.append(f"\t\t.idat({src}_tdata), .ivld({src}_tvalid), .irdy({src}_tready),")
-        lines.append(f"\t\t.odat({dst}_tdata), .ovld({dst}_tvalid), .ordy({dst}_tready),")
+        lines.append(f"\t\t.idat({src}_tdata[{dst_bits - 1}:0]), .ivld({src}_tvalid), .irdy({src}_tready),")
+        lines.append(f"\t\t.odat(fifo{idx}_odat), .ovld({dst}_tvalid), .ordy({dst}_tready),")
         pushed = f"pushed[{HWM_BITS * idx} +: {HWM_BITS}]" if hwm else ""
         lines.append(f"\t\t.count(fifo{idx}_count), .maxcount(fifo{idx}_max), .pushed({pushed}));")
         if hwm:

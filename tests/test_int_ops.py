@@ -158,3 +158,28 @@ def test_torch_forms_catch_a_wrong_definition():
     truncated = (torch.from_numpy(x) / 0.05).long()  # .long() truncates where the definition rounds
     wrong = int_softmax_codes_torch(truncated, 0.05, 8).numpy() / 256
     assert not np.array_equal(wrong, int_softmax(x, 0.05, 8))
+
+
+def test_compiled_softmax_does_not_recompile_for_a_new_scale():
+    """Under torch.compile the training softmax is one opaque operator: a new scale (a new exp() table, of another
+    length) reuses the compiled graph and gives the numpy definition's bits. Companion: the same function written
+    with the scale as a Python number (as the table is built) does recompile, which the check would see."""
+    import torch._dynamo
+    from torch._dynamo.utils import counters
+
+    x = _scores((2, 6, 6), 0.05, seed=4)
+    scales = [0.05, 0.11, 0.3]
+
+    def frames(fn, scale_arg):
+        torch._dynamo.reset()
+        counters.clear()
+        compiled = torch.compile(fn, backend="eager", dynamic=False)
+        outs = [compiled(torch.from_numpy(x / 0.05 * s), scale_arg(s)) for s in scales]
+        return counters["stats"]["unique_graphs"], outs
+
+    graphs, outs = frames(lambda t, s: int_softmax_torch(t, s, 4) * 2, lambda s: torch.tensor([s]))
+    assert graphs == 1
+    for s, got in zip(scales, outs):
+        assert np.array_equal(got.numpy() / 2, int_softmax(x / 0.05 * s, s, 4))
+    graphs, _ = frames(lambda t, s: int_softmax_codes_torch(torch.round(t / s), s, 4) * 2, float)
+    assert graphs > 1

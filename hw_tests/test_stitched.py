@@ -100,7 +100,8 @@ def test_fifos_sized_from_simulation(mlp_build, capsys):
     from build_flows.build.fifos import place_fifos
 
     report = json.loads((out / "report.json").read_text())
-    assert all(w % 8 == 0 for w in fs["widths"].values())  # as the RTL stores the words: whole bytes
+    # as the RTL stores the words: the stream's own bits, those the sized FIFO bits count (not the bus's padding)
+    assert sum(fs["depths"][n] * w for n, w in fs["widths"].items()) == fs["fifo_bits_after"]
     styles, totals = place_fifos(list(fs["depths"].values()), list(fs["widths"].values()), get_board(report["board"]))
     assert list(fs["styles"].values()) == styles and set(styles) <= {"distributed", "block"}
     assert fs["resources"] == totals and totals["LUT"] > 0

@@ -78,8 +78,8 @@ def test_existing_run_is_not_overwritten(tmp_path):
 
 def test_distillation_uses_the_teacher(tmp_path):
     # the convnet teacher (it has no patch size, which the trainer sets for 8x8 digits otherwise)
-    teach = train(_cfg(tmp_path / "t", model="resnet-tiny-fp", overrides=dict(widths=(8, 16), blocks=(1, 1)), epochs=2))
-    assert teach["test_top1"] > 50
+    teach = train(_cfg(tmp_path / "t", model="resnet-tiny-fp", overrides=dict(widths=(8, 16), blocks=(1, 1)), epochs=4))
+    assert teach["test_top1"] > 50  # 85.8 % here: a wide margin for another CPU's rounding
     teacher = str(tmp_path / "t" / "model.pt")
     soft = train(_cfg(tmp_path / "s", epochs=1, teacher=teacher, distill_alpha=1.0))
     plain = train(_cfg(tmp_path / "p", epochs=1))

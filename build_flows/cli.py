@@ -137,12 +137,14 @@ def cmd_train(args) -> int:
                       max_train=args.max_train, teacher=args.teacher, distill=args.distill, distill_alpha=args.distill_alpha,
                       distill_tau=args.distill_tau,
                       overrides=_overrides(args.set), progress=not args.no_progress, prune_l1=args.prune_l1,
-                      init=args.init, stop_after=args.stop_after)
+                      init=args.init, stop_after=args.stop_after, time_limit_min=args.time_limit)
     metrics = train(cfg, resume=args.resume, command="qvit " + " ".join(sys.argv[1:]) if argv_is_cli() else "")
     if "test_top1" not in metrics:
         done = len(metrics["epochs"])
-        print(f"stopped after epoch {done} of {args.epochs} (--stop-after); {args.out}/checkpoint.pt holds the run. "
-              "Continue it with the same command plus --resume (and without --stop-after to finish).")
+        why = " or ".join((["--stop-after"] if args.stop_after is not None else []) +
+                          ([f"--time-limit {args.time_limit:g} min"] if args.time_limit is not None else []))
+        print(f"stopped after epoch {done} of {args.epochs} ({why}); {args.out}/checkpoint.pt holds the run. "
+              "Continue it with the same command plus --resume (and without --stop-after or --time-limit to finish).")
         return 0
     print(f"test top-1 {metrics['test_top1']:.2f}% on {metrics['test_size']} images after {len(metrics['epochs'])} epochs "
           f"({metrics['wall_seconds']:.0f} s); wrote {args.out}/checkpoint.pt, model.pt, metrics.json")
@@ -296,6 +298,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--no-progress", action="store_true")
     t.add_argument("--stop-after", type=int, default=None, metavar="N",
                    help="end this invocation after N epochs; the run continues later with --resume")
+    t.add_argument("--time-limit", type=float, default=None, metavar="MINUTES",
+                   help="end this invocation at the end of the epoch after which another, as long as the last, "
+                        "would end past MINUTES from the start (a time-boxed run, e.g. on a lent GPU); at least one "
+                        "epoch runs; the checkpoint is written and the run continues later with --resume")
     t.add_argument("--set", action="append", metavar="KEY=VALUE", help="model config override")
     t.set_defaults(func=cmd_train)
 

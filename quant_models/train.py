@@ -62,6 +62,7 @@ class TrainConfig:
     prune_l1: float = 0.0  # L1 weight on pruning gates (models built with prune_gates=True)
     init: str | None = None  # start from this checkpoint's weights and config (e.g. a pruned model)
     stop_after: int | None = None  # end this invocation after N epochs (the run stays resumable)
+    time_limit_min: float | None = None  # end this invocation before an epoch that would end past it (resumable)
 
     def __post_init__(self):
         import math
@@ -72,7 +73,9 @@ class TrainConfig:
         for name in ("max_train", "stop_after"):
             if getattr(self, name) is not None and int(getattr(self, name)) < 1:
                 raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
-        for name in ("lr", "distill_tau"):
+        for name in ("lr", "distill_tau", "time_limit_min"):
+            if getattr(self, name) is None:
+                continue
             value = float(getattr(self, name))
             if not math.isfinite(value) or value <= 0:
                 raise ValueError(f"--{name.replace('_', '-')} must be a positive, finite number, got {value}")
@@ -235,7 +238,7 @@ def lineage(init: str | Path) -> dict | None:
 # Settings that --resume may change: they do not affect the numbers a run computes.
 # The device is one of them: a run may start on a GPU and end on the CPU (its float rounding then
 # follows the new device; the quantized forward's integer ops are the same bits on every device).
-RESUMABLE_CHANGES = {"out", "progress", "threads", "stop_after", "device"}
+RESUMABLE_CHANGES = {"out", "progress", "threads", "stop_after", "time_limit_min", "device"}
 
 
 def _check_same_run(cfg: TrainConfig, started: dict, out: Path) -> None:
@@ -258,6 +261,7 @@ def train(cfg: TrainConfig, resume: bool = False, command: str = "") -> dict:
         raise ValueError(f"unknown preset {cfg.preset!r}; available: {', '.join(PRESETS)}")
     if cfg.distill not in ("soft", "hard"):
         raise ValueError(f"--distill must be 'soft' or 'hard', got {cfg.distill!r}")
+    started_at = time.time()
     out = Path(cfg.out)
     ckpt_path = out / "checkpoint.pt"
     if out.exists() and ckpt_path.exists() and not resume:
@@ -331,6 +335,9 @@ def train(cfg: TrainConfig, resume: bool = False, command: str = "") -> dict:
         metrics.setdefault("commands", []).append(command)
     end_epoch = cfg.epochs if cfg.stop_after is None else min(cfg.epochs, start_epoch + cfg.stop_after)
     for epoch in range(start_epoch, end_epoch):
+        if epoch > start_epoch and cfg.time_limit_min is not None and \
+                time.time() - started_at + metrics["epochs"][-1]["seconds"] > 60 * cfg.time_limit_min:
+            break  # the next epoch, as long as the last, would end past the time box: stop with it saved
         model.train()
         t0 = time.time()
         perm = torch.randperm(len(train_set), generator=gen)
@@ -380,7 +387,7 @@ def train(cfg: TrainConfig, resume: bool = False, command: str = "") -> dict:
         atomic_save(ckpt_path, {"model": cfg.model, "config": overrides, "state_dict": _cpu(model.state_dict()),
                                 "optimizer": opt.state_dict(), "generator": gen.get_state(),
                                 "torch_rng": torch.get_rng_state(), "epoch": epoch + 1, "metrics": metrics})
-    if end_epoch < cfg.epochs:
+    if len(metrics["epochs"]) < cfg.epochs:
         return metrics
     metrics["test_top1"] = evaluate(model, test)
     metrics["test_size"] = len(test)

@@ -137,7 +137,7 @@ def cmd_train(args) -> int:
                       max_train=args.max_train, teacher=args.teacher, distill=args.distill, distill_alpha=args.distill_alpha,
                       distill_tau=args.distill_tau,
                       overrides=_overrides(args.set), progress=not args.no_progress, prune_l1=args.prune_l1,
-                      init=args.init, stop_after=args.stop_after, time_limit_min=args.time_limit)
+                      init=args.init, stop_after=args.stop_after, time_limit=args.time_limit)
     metrics = train(cfg, resume=args.resume, command="qvit " + " ".join(sys.argv[1:]) if argv_is_cli() else "")
     if "test_top1" not in metrics:
         done = len(metrics["epochs"])

@@ -62,7 +62,7 @@ class TrainConfig:
     prune_l1: float = 0.0  # L1 weight on pruning gates (models built with prune_gates=True)
     init: str | None = None  # start from this checkpoint's weights and config (e.g. a pruned model)
     stop_after: int | None = None  # end this invocation after N epochs (the run stays resumable)
-    time_limit_min: float | None = None  # end this invocation before an epoch that would end past it (resumable)
+    time_limit: float | None = None  # minutes: end this invocation before an epoch that would end past them (resumable)
 
     def __post_init__(self):
         import math
@@ -73,7 +73,7 @@ class TrainConfig:
         for name in ("max_train", "stop_after"):
             if getattr(self, name) is not None and int(getattr(self, name)) < 1:
                 raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
-        for name in ("lr", "distill_tau", "time_limit_min"):
+        for name in ("lr", "distill_tau", "time_limit"):
             if getattr(self, name) is None:
                 continue
             value = float(getattr(self, name))
@@ -238,7 +238,7 @@ def lineage(init: str | Path) -> dict | None:
 # Settings that --resume may change: they do not affect the numbers a run computes.
 # The device is one of them: a run may start on a GPU and end on the CPU (its float rounding then
 # follows the new device; the quantized forward's integer ops are the same bits on every device).
-RESUMABLE_CHANGES = {"out", "progress", "threads", "stop_after", "time_limit_min", "device"}
+RESUMABLE_CHANGES = {"out", "progress", "threads", "stop_after", "time_limit", "device"}
 
 
 def _check_same_run(cfg: TrainConfig, started: dict, out: Path) -> None:
@@ -335,8 +335,8 @@ def train(cfg: TrainConfig, resume: bool = False, command: str = "") -> dict:
         metrics.setdefault("commands", []).append(command)
     end_epoch = cfg.epochs if cfg.stop_after is None else min(cfg.epochs, start_epoch + cfg.stop_after)
     for epoch in range(start_epoch, end_epoch):
-        if epoch > start_epoch and cfg.time_limit_min is not None and \
-                time.time() - started_at + metrics["epochs"][-1]["seconds"] > 60 * cfg.time_limit_min:
+        if epoch > start_epoch and cfg.time_limit is not None and \
+                time.time() - started_at + metrics["epochs"][-1]["seconds"] > 60 * cfg.time_limit:
             break  # the next epoch, as long as the last, would end past the time box: stop with it saved
         model.train()
         t0 = time.time()
